@@ -1,0 +1,5 @@
+import sys
+
+from mmload.cli import main
+
+sys.exit(main())

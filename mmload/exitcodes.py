@@ -1,0 +1,10 @@
+"""Process exit codes shared by every mmload command."""
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    NONCONFORMANT = 1  # the server does not rate-limit the way it advertises or is documented
+    USAGE = 2  # bad arguments or configuration
+    RUN_FAILED = 3  # the run could not be done: target unreachable, every login failed, ...

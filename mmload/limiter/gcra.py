@@ -1,0 +1,66 @@
+"""GCRA with exactly the arithmetic of throttled v2 (``rate.go``), as Mattermost uses it.
+
+Everything is integer nanoseconds, like Go's ``time.Duration``: float seconds give a Remaining of
+99 where Go gives 100.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from mmload.limiter.decision import NS, Decision
+from mmload.limiter.store import LRUStore
+from mmload.rate import Rate
+
+
+def emission_interval_ns(per_sec: float) -> int:
+    """``time.Second / time.Duration(n)``: Go's integer division for whole rates."""
+    if float(per_sec).is_integer():
+        return NS // int(per_sec)
+    return round(NS / per_sec)
+
+
+def _go_div(a: int, b: int) -> int:
+    """Go's integer division truncates toward zero; Python's ``//`` floors."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+class GCRA:
+    """``hit(key)`` admits or refuses one request and reports throttled's RateLimitResult."""
+
+    def __init__(
+        self,
+        rate: Rate,
+        store: LRUStore[int],
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.emission_interval = emission_interval_ns(rate.per_sec)
+        self.limit = rate.burst + 1
+        self.delay_variation_tolerance = self.emission_interval * self.limit
+        self.store = store
+        self.clock = clock
+
+    def hit(self, key: str, quantity: int = 1) -> Decision:
+        now = self.clock()
+        stored = self.store.get(key)
+        tat = now if stored is None else stored
+        increment = quantity * self.emission_interval
+        new_tat = (now if now > tat else tat) + increment
+        allow_at = new_tat - self.delay_variation_tolerance
+        diff = now - allow_at
+        retry_after = -1
+        if diff < 0:
+            limited = True
+            ttl = 0
+            if increment <= self.delay_variation_tolerance:
+                retry_after = -diff
+                ttl = tat - now
+        else:
+            limited = False
+            ttl = new_tat - now
+            self.store.set(key, new_tat)
+        nxt = self.delay_variation_tolerance - ttl
+        remaining = _go_div(nxt, self.emission_interval) if nxt > -self.emission_interval else 0
+        return Decision(limited, self.limit, remaining, ttl, retry_after)

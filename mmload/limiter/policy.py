@@ -1,0 +1,83 @@
+"""Mattermost's ``RateLimitSettings`` wired into one object the HTTP layer asks per request."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mmload.limiter import dialects, faults
+from mmload.limiter.gcra import GCRA
+from mmload.limiter.keying import Keying
+from mmload.limiter.store import LRUStore
+from mmload.limiter.windows import STRATEGIES, WindowLimiter, window_limit, window_seconds
+from mmload.rate import Rate
+
+ALGORITHMS = ("gcra", *STRATEGIES)
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    enabled: bool = True
+    rate: Rate = field(default_factory=lambda: Rate(10, 100))
+    memory_store_size: int = 10_000
+    keying: Keying = field(default_factory=Keying)
+    algorithm: str = "gcra"
+    dialect: str = "mattermost"
+    faults: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose from {ALGORITHMS}")
+        if self.dialect not in dialects.DIALECTS:
+            raise ValueError(f"unknown dialect {self.dialect!r}; choose from {dialects.DIALECTS}")
+        if self.memory_store_size < 1:
+            raise ValueError("--memory-store-size must be at least 1")
+        faults.check_names(self.faults)
+
+
+class RateLimiter:
+    """``check(...)`` → (refuse?, headers to send), counting what it admitted and refused."""
+
+    def __init__(
+        self,
+        settings: LimitSettings,
+        clock: Callable[[], int] = time.monotonic_ns,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.wall = wall
+        enforced = settings.rate
+        if "lax" in settings.faults:
+            enforced = Rate(enforced.per_sec * 2, enforced.burst)
+        self.algorithm: GCRA | WindowLimiter
+        if settings.algorithm == "gcra":
+            self.algorithm = GCRA(enforced, LRUStore(settings.memory_store_size), clock)
+            self.window_s = math.ceil(settings.rate.capacity / settings.rate.per_sec)
+        else:
+            self.algorithm = WindowLimiter(enforced, settings.algorithm)
+            self.window_s = window_seconds(settings.rate)
+        self.advertised_limit = (
+            settings.rate.capacity if settings.algorithm == "gcra" else window_limit(settings.rate)
+        )
+        shared = "shared-bucket" in settings.faults
+        self.keying = Keying(vary_by_remote_addr=False) if shared else settings.keying
+        self.accepted = 0
+        self.refused = 0
+
+    def check(
+        self, remote_addr: str, token: str | None, header_value: str | None
+    ) -> tuple[bool, dialects.Headers]:
+        key = self.keying.key(remote_addr, token, header_value)
+        decision = self.algorithm.hit(key)
+        decision.limit = self.advertised_limit
+        shown = faults.advertise(decision, self.settings.faults)
+        limited = decision.limited and "no-enforcement" not in self.settings.faults
+        if limited:
+            self.refused += 1
+        else:
+            self.accepted += 1
+        if shown is None:
+            return limited, []
+        return limited, dialects.render(self.settings.dialect, shown, self.wall(), self.window_s)

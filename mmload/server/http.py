@@ -1,0 +1,200 @@
+"""A small, fast HTTP/1.1 server: asyncio transports, the httptools (llhttp) parser.
+
+Handlers are plain synchronous functions ``Request -> Response``; requests on one connection are
+answered in order (pipelining works).  Malformed HTTP gets a 400 and the connection is closed;
+oversized bodies get a 413.  asyncio sets TCP_NODELAY, so no Nagle stall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
+from urllib.parse import parse_qs
+
+import httptools
+
+MAX_BODY_BYTES = 1 << 20
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-cased names; repeated headers joined with ", "
+    body: bytes
+    remote_addr: str
+
+    def query_params(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.query).items()}
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+Handler = Callable[[Request], Response]
+
+
+class _Date:
+    """The ``Date`` header, formatted once a second."""
+
+    second = -1
+    value = b""
+
+    @classmethod
+    def now(cls) -> bytes:
+        second = int(time.time())
+        if second != cls.second:
+            cls.second, cls.value = second, formatdate(second, usegmt=True).encode()
+        return cls.value
+
+
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+def encode(resp: Response, keep_alive: bool, head: bool = False) -> bytes:
+    lines = [
+        b"HTTP/1.1 %d %s" % (resp.status, _REASONS.get(resp.status, b"Unknown")),
+        b"Date: " + _Date.now(),
+        b"Content-Type: " + resp.content_type.encode(),
+        b"Content-Length: %d" % len(resp.body),
+    ]
+    lines += [f"{k}: {v}".encode("latin-1") for k, v in resp.headers]
+    if not keep_alive:
+        lines.append(b"Connection: close")
+    lines.append(b"\r\n")
+    out = b"\r\n".join(lines)
+    return out if head else out + resp.body
+
+
+def _bad_request(status: int, text: str) -> bytes:
+    body = text.encode()
+    resp = Response(status, body, "text/plain; charset=utf-8")
+    return encode(resp, keep_alive=False)
+
+
+class HTTPProtocol(asyncio.Protocol):
+    def __init__(self, handler: Handler, max_body: int = MAX_BODY_BYTES) -> None:
+        self.handler = handler
+        self.max_body = max_body
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.remote_addr = ""
+        self.url = b""
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
+        self.body_len = 0
+        self.closing = False
+
+    # asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
+        peer = transport.get_extra_info("peername")
+        self.remote_addr = peer[0] if peer else ""
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._close()
+        except httptools.HttpParserError:
+            self._fail(400, "400 Bad Request")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        if self.transport:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport and not self.closing:
+            self.transport.resume_reading()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = {}
+        self.body = []
+        self.body_len = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        old = self.headers.get(key)
+        self.headers[key] = text if old is None else f"{old}, {text}"
+
+    def on_headers_complete(self) -> None:
+        length = self.headers.get("content-length", "0")
+        if length.isdigit() and int(length) > self.max_body:
+            self._fail(413, "413 Request Entity Too Large")
+        elif self.headers.get("expect", "").lower() == "100-continue" and self.transport:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self.body_len += len(body)
+        if self.body_len > self.max_body:
+            self._fail(413, "413 Request Entity Too Large")
+        elif not self.closing:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.closing or self.transport is None:
+            return
+        try:
+            url = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            self._fail(400, "400 Bad Request: malformed URL")
+            return
+        method = self.parser.get_method().decode("latin-1")
+        request = Request(
+            method,
+            (url.path or b"/").decode("utf-8", "replace"),
+            (url.query or b"").decode("utf-8", "replace"),
+            self.headers,
+            b"".join(self.body),
+            self.remote_addr,
+        )
+        try:
+            response = self.handler(request)
+        except Exception:  # a handler bug must not take the server down
+            traceback.print_exc(file=sys.stderr)
+            response = Response(500, b"internal error\n", "text/plain; charset=utf-8")
+        keep_alive = self.parser.should_keep_alive()
+        self.transport.write(encode(response, keep_alive, head=method == "HEAD"))
+        if not keep_alive:
+            self._close()
+
+    def _fail(self, status: int, text: str) -> None:
+        if self.transport and not self.closing:
+            self.transport.write(_bad_request(status, text + "\n"))
+        self._close()
+
+    def _close(self) -> None:
+        self.closing = True
+        if self.transport:
+            self.transport.close()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

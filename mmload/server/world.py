@@ -1,0 +1,119 @@
+"""The reference server's data: seeded users, one team, its channels, posts, hooks and sessions."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmload.server.ids import new_id
+
+TEAM_NAME = "mmload"
+CHANNEL_NAMES = ("town-square", "off-topic", "load-test-1", "load-test-2")
+POSTS_KEPT_PER_CHANNEL = 1000
+MAX_SESSIONS = 200_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    email: str
+    password: str
+    json: bytes = b""
+
+    def as_dict(self, created: int) -> dict[str, Any]:
+        return {
+            "id": self.id, "create_at": created, "update_at": created, "delete_at": 0,
+            "username": self.username, "email": self.email, "email_verified": True,
+            "nickname": "", "first_name": "", "last_name": "", "position": "",
+            "roles": "system_user", "locale": "en", "auth_service": "",
+        }  # fmt: skip
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    team_id: str
+    posts: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=POSTS_KEPT_PER_CHANNEL)
+    )
+
+    def as_dict(self, created: int) -> dict[str, Any]:
+        return {
+            "id": self.id, "create_at": created, "update_at": created, "delete_at": 0,
+            "team_id": self.team_id, "type": "O", "display_name": self.name.title(),
+            "name": self.name, "header": "", "purpose": "", "creator_id": "",
+        }  # fmt: skip
+
+
+class World:
+    """Everything the API reads and writes, seeded with ``user1..userN`` sharing one password."""
+
+    def __init__(self, accounts: int, password: str) -> None:
+        created = now_ms()
+        self.team_id = team_id = new_id()
+        self.team = {
+            "id": team_id, "create_at": created, "update_at": created, "delete_at": 0,
+            "display_name": "mmload", "name": TEAM_NAME, "type": "O", "email": "",
+        }  # fmt: skip
+        self.team_json = json.dumps([self.team]).encode()
+        self.users: dict[str, User] = {}
+        self.by_login: dict[str, User] = {}
+        for k in range(1, accounts + 1):
+            user = User(new_id(), f"user{k}", f"user{k}@example.com", password)
+            user.json = json.dumps(user.as_dict(created)).encode()
+            self.users[user.id] = user
+            self.by_login[user.username] = self.by_login[user.email] = user
+        self.channels: dict[str, Channel] = {}
+        for name in CHANNEL_NAMES:
+            channel = Channel(new_id(), name, team_id)
+            self.channels[channel.id] = channel
+        self.channels_json = json.dumps(
+            [c.as_dict(created) for c in self.channels.values()]
+        ).encode()
+        self.hooks: dict[str, Channel] = {new_id(): c for c in self.channels.values()}
+        self.sessions: OrderedDict[str, User] = OrderedDict()
+        self.logins: dict[str, int] = {}
+
+    # sessions
+    def login(self, login_id: str, password: str) -> tuple[User, str] | None:
+        user = self.by_login.get(login_id)
+        if user is None or not hmac.compare_digest(user.password.encode(), password.encode()):
+            return None
+        token = new_id()
+        self.sessions[token] = user
+        if len(self.sessions) > MAX_SESSIONS:
+            self.sessions.popitem(last=False)
+        self.logins[user.username] = self.logins.get(user.username, 0) + 1
+        return user, token
+
+    def logout(self, token: str) -> None:
+        self.sessions.pop(token, None)
+
+    def user_for(self, token: str | None) -> User | None:
+        return self.sessions.get(token) if token else None
+
+    # channels and posts
+    def channel_by_name(self, name: str) -> Channel | None:
+        return next((c for c in self.channels.values() if c.name == name), None)
+
+    def add_post(
+        self, channel: Channel, user_id: str, message: str, props: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        at = now_ms()
+        post = {
+            "id": new_id(), "create_at": at, "update_at": at, "edit_at": 0, "delete_at": 0,
+            "user_id": user_id, "channel_id": channel.id, "root_id": "", "message": message,
+            "type": "", "props": props or {}, "hashtags": "", "pending_post_id": "",
+        }  # fmt: skip
+        channel.posts.append(post)
+        return post

@@ -21,12 +21,6 @@ def emission_interval_ns(per_sec: float) -> int:
     return round(NS / per_sec)
 
 
-def _go_div(a: int, b: int) -> int:
-    """Go's integer division truncates toward zero; Python's ``//`` floors."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
 class GCRA:
     """``hit(key)`` admits or refuses one request and reports throttled's RateLimitResult."""
 
@@ -62,5 +56,8 @@ class GCRA:
             ttl = new_tat - now
             self.store.set(key, new_tat)
         nxt = self.delay_variation_tolerance - ttl
-        remaining = _go_div(nxt, self.emission_interval) if nxt > -self.emission_interval else 0
+        ei = self.emission_interval
+        # Go: int(next / ei) when next > -ei, else 0.  Go truncates toward zero, so every
+        # negative next gives 0 (Python's ``//`` would floor -0.5 to -1).
+        remaining = nxt // ei if nxt >= 0 else 0
         return Decision(limited, self.limit, remaining, ttl, retry_after)

@@ -47,6 +47,8 @@ class RateLimiter:
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.faults = settings.faults
+        self.dialect = settings.dialect
         self.wall = wall
         enforced = settings.rate
         if "lax" in settings.faults:
@@ -72,12 +74,12 @@ class RateLimiter:
         key = self.keying.key(remote_addr, token, header_value)
         decision = self.algorithm.hit(key)
         decision.limit = self.advertised_limit
-        shown = faults.advertise(decision, self.settings.faults)
-        limited = decision.limited and "no-enforcement" not in self.settings.faults
+        shown = faults.advertise(decision, self.faults) if self.faults else decision
+        limited = decision.limited and "no-enforcement" not in self.faults
         if limited:
             self.refused += 1
         else:
             self.accepted += 1
         if shown is None:
             return limited, []
-        return limited, dialects.render(self.settings.dialect, shown, self.wall(), self.window_s)
+        return limited, dialects.render(self.dialect, shown, self.wall(), self.window_s)

@@ -21,15 +21,16 @@ class LRUStore(Generic[V]):
         self._items: OrderedDict[str, V] = OrderedDict()
 
     def get(self, key: str) -> V | None:
+        """The value, marking the key as just used."""
         value = self._items.get(key)
         if value is not None:
             self._items.move_to_end(key)
         return value
 
     def set(self, key: str, value: V) -> None:
+        """Store a value; a new key counts as just used (existing keys were marked by ``get``)."""
         items = self._items
         items[key] = value
-        items.move_to_end(key)
         if len(items) > self.capacity:
             items.popitem(last=False)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_to_bytes
 
 import httptools
 
@@ -64,18 +64,20 @@ _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
 
 def encode(resp: Response, keep_alive: bool, head: bool = False) -> bytes:
-    lines = [
-        b"HTTP/1.1 %d %s" % (resp.status, _REASONS.get(resp.status, b"Unknown")),
-        b"Date: " + _Date.now(),
-        b"Content-Type: " + resp.content_type.encode(),
-        b"Content-Length: %d" % len(resp.body),
-    ]
-    lines += [f"{k}: {v}".encode("latin-1") for k, v in resp.headers]
-    if not keep_alive:
-        lines.append(b"Connection: close")
-    lines.append(b"\r\n")
-    out = b"\r\n".join(lines)
-    return out if head else out + resp.body
+    extra = "".join([f"{k}: {v}\r\n" for k, v in resp.headers])
+    head_bytes = (
+        b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n"
+        % (
+            resp.status,
+            _REASONS.get(resp.status, b"Unknown"),
+            _Date.now(),
+            resp.content_type.encode(),
+            len(resp.body),
+            extra.encode("latin-1"),
+            b"" if keep_alive else b"Connection: close\r\n",
+        )
+    )
+    return head_bytes if head else head_bytes + resp.body
 
 
 def _bad_request(status: int, text: str) -> bytes:
@@ -125,12 +127,6 @@ class HTTPProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     # httptools callbacks
-    def on_message_begin(self) -> None:
-        self.url = b""
-        self.headers = {}
-        self.body = []
-        self.body_len = 0
-
     def on_url(self, url: bytes) -> None:
         self.url += url
 
@@ -141,7 +137,10 @@ class HTTPProtocol(asyncio.Protocol):
         self.headers[key] = text if old is None else f"{old}, {text}"
 
     def on_headers_complete(self) -> None:
-        length = self.headers.get("content-length", "0")
+        headers = self.headers
+        if "content-length" not in headers and "expect" not in headers:
+            return  # the usual GET: nothing to check
+        length = headers.get("content-length", "0")
         if length.isdigit() and int(length) > self.max_body:
             self._fail(413, "413 Request Entity Too Large")
         elif self.headers.get("expect", "").lower() == "100-continue" and self.transport:
@@ -157,16 +156,20 @@ class HTTPProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.closing or self.transport is None:
             return
-        try:
-            url = httptools.parse_url(self.url)
-        except httptools.HttpParserInvalidURLError:
-            self._fail(400, "400 Bad Request: malformed URL")
-            return
+        target = self.url
+        if not target.startswith(b"/"):  # absolute-form or junk: let the URL parser decide
+            try:
+                url = httptools.parse_url(target)
+                target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
+            except httptools.HttpParserInvalidURLError:
+                self._fail(400, "400 Bad Request: malformed URL")
+                return
+        path, _, query = target.partition(b"?")
         method = self.parser.get_method().decode("latin-1")
         request = Request(
             method,
-            (url.path or b"/").decode("utf-8", "replace"),
-            (url.query or b"").decode("utf-8", "replace"),
+            (unquote_to_bytes(path) if b"%" in path else path).decode("utf-8", "replace"),
+            query.partition(b"#")[0].decode("utf-8", "replace"),
             self.headers,
             b"".join(self.body),
             self.remote_addr,
@@ -176,6 +179,7 @@ class HTTPProtocol(asyncio.Protocol):
         except Exception:  # a handler bug must not take the server down
             traceback.print_exc(file=sys.stderr)
             response = Response(500, b"internal error\n", "text/plain; charset=utf-8")
+        self.url, self.headers, self.body, self.body_len = b"", {}, [], 0
         keep_alive = self.parser.should_keep_alive()
         self.transport.write(encode(response, keep_alive, head=method == "HEAD"))
         if not keep_alive:

@@ -1,18 +1,31 @@
-"""26-character ids and tokens, made as Mattermost's ``model.NewId`` makes them."""
+"""26-character ids and tokens in Mattermost's ``model.NewId`` alphabet."""
 
 from __future__ import annotations
 
-import base64
 import os
 
-_ALPHABET = b"ybndrfg8ejkmcpqxot1uwisza345h769"
-_FROM_STD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET)
+ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769"
+ID_LENGTH = 26
+# every byte maps onto one of 32 letters, 256 / 32 = 8 bytes each: uniform, 5 random bits a letter
+_TO_LETTER = bytes(ord(ALPHABET[b % 32]) for b in range(256))
+_LETTERS = frozenset(ALPHABET)
+_BATCH = 1024  # ids drawn from the OS at once: one getrandom call per 1024 responses
+
+
+class _Ids:
+    pool = ""
+    at = 0
 
 
 def new_id() -> str:
-    """16 random bytes in Mattermost's base32 alphabet, unpadded: 26 characters."""
-    return base64.b32encode(os.urandom(16)).translate(_FROM_STD)[:26].decode()
+    """26 random letters (130 bits).  This runs for every response, so it is cheap."""
+    at = _Ids.at
+    if at >= len(_Ids.pool):
+        _Ids.pool = os.urandom(ID_LENGTH * _BATCH).translate(_TO_LETTER).decode()
+        at = 0
+    _Ids.at = at + ID_LENGTH
+    return _Ids.pool[at : at + ID_LENGTH]
 
 
 def is_id(text: str) -> bool:
-    return len(text) == 26 and all(c in "ybndrfg8ejkmcpqxot1uwisza345h769" for c in text)
+    return len(text) == ID_LENGTH and _LETTERS.issuperset(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ async def _serve(app: App, options: ServeOptions, out: TextIO, ready: Callable[[
 def serve(options: ServeOptions, out: TextIO, ready: Callable[[], None] = lambda: None) -> None:
     """Blocks until SIGINT or SIGTERM.  Raises OSError when the address cannot be bound."""
     app = App(World(options.accounts, options.password), options.limits)
+    gc.freeze()  # the seeded world lives forever: keep it out of every collection
     loop = new_event_loop()
     try:
         loop.run_until_complete(_serve(app, options, out, ready))

@@ -135,11 +135,93 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     return ExitStatus.OK
 
 
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    from mmload.scenarios import NAMES
+
+    p = sub.add_parser(
+        "run",
+        help="the main job: drive a scenario with Locust and record every rate-limit header",
+        description="Run a Locust scenario against --host (or, without it, against the embedded "
+        "reference server) and write a run folder. Arguments after -- go to Locust unchanged.",
+    )
+    p.add_argument("--host", default="", help="target URL (default: start the reference server)")
+    p.add_argument("--scenario", choices=NAMES, default="hammer", help="default hammer")
+    p.add_argument("-u", "--users", type=_positive, default=10, help="Locust users (default 10)")
+    p.add_argument("-t", "--run-time", default="30s", help="e.g. 30s, 5m (default 30s)")
+    p.add_argument("--api", choices=("v4", "v1"), default="v4", help="login API (default v4)")
+    p.add_argument(
+        "--accounts",
+        default="",
+        metavar="FILE|N",
+        help="CSV login_id,password[,team], or N seeded accounts user1..userN",
+    )
+    p.add_argument(
+        "--password",
+        default="",
+        help="password of seeded accounts (or set MMLOAD_PASSWORD; never written anywhere)",
+    )
+    p.add_argument(
+        "--documented-limit",
+        default="10/s",
+        type=_rate_text,
+        help="the limit the documentation promises (default 10/s)",
+    )
+    p.add_argument(
+        "--documented-burst",
+        type=_non_negative,
+        default=100,
+        help="the documented burst (default 100)",
+    )
+    p.add_argument("--out", default="results", help="parent of run folders (default results/)")
+    p.add_argument(
+        "--processes",
+        type=_positive,
+        default=0,
+        help="Locust worker processes (default: one process)",
+    )
+    p.add_argument("--web", action="store_true", help="show Locust's web UI instead of headless")
+    p.set_defaults(command=_run)  # fmt: skip
+
+
+def _rate_text(text: str) -> str:
+    try:
+        Rate.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from mmload.run import RunError, RunOptions, run
+
+    options = RunOptions(
+        host=args.host.rstrip("/"),
+        scenario=args.scenario,
+        users=args.users,
+        run_time=args.run_time,
+        api=args.api,
+        accounts=args.accounts,
+        password=args.password,
+        documented_limit=args.documented_limit,
+        documented_burst=args.documented_burst,
+        out=args.out,
+        processes=args.processes,
+        web=args.web,
+        extra=args.extra,
+    )
+    try:
+        return run(options, out, err)
+    except RunError as exc:
+        print(f"mmload run: {exc}", file=err)
+        return exc.status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mmload", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mmload {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     _add_serve(sub)
+    _add_run(sub)
     return parser
 
 
@@ -147,7 +229,10 @@ def main(
     argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: len(argv) - len(extra) - (1 if extra or "--" in argv else 0)])
+    args.extra = extra
     if not hasattr(args, "command"):
         parser.print_help(out)
         return ExitStatus.USAGE

@@ -29,7 +29,7 @@ class Call:
     def json_body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.request.body or b"null")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
             raise errors.bad_body(f"body is not JSON: {exc}") from None
         if not isinstance(body, dict):
             raise errors.bad_body("body must be a JSON object")

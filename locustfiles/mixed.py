@@ -1,0 +1,5 @@
+"""mixed scenario: locust -f locustfiles/mixed.py --host URL [mmload options]."""
+
+from mmload.scenarios.mixed import Mixed
+
+__all__ = ["Mixed"]

@@ -1,0 +1,84 @@
+"""Start ``mmload serve`` as a child process on a free port, and stop it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+LISTENING = "mmload serve: listening on "
+HOOK = "mmload serve: hook "
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+class EmbeddedServer:
+    """``with EmbeddedServer(["--per-sec", "5"]) as server: server.url``"""
+
+    def __init__(self, args: Sequence[str] = (), startup_timeout: float = 20.0) -> None:
+        self.args = list(args)
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self.hooks: dict[str, str] = {}  # channel name -> hook id
+        self.lines: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> EmbeddedServer:
+        cmd = [sys.executable, "-m", "mmload", "serve", "--port", "0", *self.args]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,  # Ctrl-C in the terminal is for the run, not the server
+        )  # fmt: skip
+        ready = threading.Event()
+        threading.Thread(target=self._read, args=(ready,), daemon=True).start()
+        if not ready.wait(self.startup_timeout) or not self.url:
+            self.stop()
+            raise ServerError("the reference server did not start:\n" + "\n".join(self.lines[-20:]))
+        return self
+
+    def _read(self, ready: threading.Event) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            if line.startswith(LISTENING):
+                self.url = line[len(LISTENING) :].strip()
+            elif line.startswith(HOOK):
+                url, _, channel = line[len(HOOK) :].partition(" -> ")
+                self.hooks[channel.strip()] = url.rsplit("/", 1)[-1]
+            elif line.startswith("mmload serve: counters at"):
+                ready.set()
+            del self.lines[:-200]
+        ready.set()  # the process ended
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.url + "/mmload/stats", timeout=10) as resp:
+            data: dict[str, Any] = json.load(resp)
+            return data
+
+    def stop(self) -> int | None:
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        return proc.returncode
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

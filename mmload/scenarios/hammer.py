@@ -1,0 +1,14 @@
+"""hammer: no wait at all, far above any limit, on an authenticated endpoint."""
+
+from locust import constant, task
+
+from mmload.users import MattermostUser
+
+
+class Hammer(MattermostUser):
+    scenario = "hammer"
+    wait_time = constant(0)
+
+    @task
+    def me(self) -> None:
+        self.call("GET", f"/api/{self.settings.api}/users/me")

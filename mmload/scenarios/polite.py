@@ -1,0 +1,17 @@
+"""polite: as fast as allowed, but a 429 makes the client wait its Retry-After (1 s if absent)."""
+
+import gevent
+from locust import constant, task
+
+from mmload.users import MattermostUser
+
+
+class Polite(MattermostUser):
+    scenario = "polite"
+    wait_time = constant(0)
+
+    @task
+    def me(self) -> None:
+        resp = self.call("GET", f"/api/{self.settings.api}/users/me")
+        if resp.status_code == 429:
+            gevent.sleep(self.retry_after(resp) or 1.0)

@@ -71,6 +71,8 @@ class Collector:
 
     # once a second
     def start(self) -> None:
+        if self.summary is not None and self.summary.load_started is None:
+            self.summary.load_started = time.time()
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush_forever)
 

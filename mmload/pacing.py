@@ -7,6 +7,7 @@ Users are spread evenly over one interval by ``offset``, so they do not fire tog
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -18,18 +19,30 @@ class Pacer:
         start: float,
         slot: float,  # 0 <= slot < 1: this user's place within one interval
         clock: Callable[[], float] = time.time,
+        step_seconds: float = math.inf,  # the rate only changes at multiples of this
     ) -> None:
         self.rate_at = rate_at
         self.start = start
         self.clock = clock
+        self.step = step_seconds
         self.next_at = start + slot / rate_at(0.0)
 
     def first_delay(self) -> float:
         return max(0.0, self.next_at - self.clock())
 
     def next_delay(self) -> float:
-        """Seconds to wait before the next request, moving the schedule on by one."""
-        self.next_at += 1.0 / self.rate_at(self.next_at - self.start)
+        """Seconds to wait before the next request, moving the schedule on by one request's
+        worth of rate: across a step, the part before it goes at the old rate."""
+        work, t = 1.0, self.next_at - self.start
+        while True:
+            rate = self.rate_at(t)
+            boundary = (math.floor(t / self.step) + 1) * self.step
+            if t + work / rate <= boundary:
+                t += work / rate
+                break
+            work -= (boundary - t) * rate
+            t = boundary
+        self.next_at = self.start + t
         return max(0.0, self.next_at - self.clock())
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from mmload import accounts
 from mmload.embedded import EmbeddedServer, ServerError
 from mmload.exitcodes import ExitStatus
 from mmload.runfolder import new_run_dir, write_json
@@ -80,6 +81,11 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
 def run(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
     if o.host:
         check_host(o.host)
+    if o.accounts:
+        try:
+            accounts.resolve(o.accounts)
+        except accounts.AccountsError as exc:
+            raise RunError(str(exc), ExitStatus.USAGE) from None
     run_dir = new_run_dir(o.out, o.scenario)
     server: EmbeddedServer | None = None
     try:

@@ -36,6 +36,7 @@ class RunSummary:
         self.writer = RunWriter(self.path, settings.max_records)
         self.tally = Tally()
         self.exit: dict[str, Any] = {}
+        self.load_started: float | None = None  # UNIX time of Locust's test_start: pacing's origin
         write_json(self.path / RUN_JSON, self.describe("running"))
 
     def add_records(self, records: list[Record]) -> None:
@@ -56,6 +57,7 @@ class RunSummary:
             "spawn_rate": getattr(options, "spawn_rate", None),
             "run_time": getattr(options, "run_time", None),
             "started_at": _utc(self.started),
+            "load_started": self.load_started,
             "ended_at": _utc(datetime.now(timezone.utc)) if status != "running" else None,
             "settings": self.settings.public(),
             "versions": {

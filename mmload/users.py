@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import math
 import socket
 import time
 from typing import Any
@@ -178,6 +179,9 @@ class PacedUser(MattermostUser):
     abstract = True
     default_factor = 1.0
 
+    def step_seconds(self) -> float:
+        return math.inf  # a constant rate
+
     def factor_at(self, t: float) -> float:
         factor = self.settings.rate_factor
         return self.default_factor if factor is None else factor
@@ -197,7 +201,7 @@ class PacedUser(MattermostUser):
         users = self.total_users()
         slot = ((self.number * workers + index) % users) / users
         start = getattr(self.environment, "mmload_start", None) or time.time()
-        self.pacer = Pacer(self.user_rate, start, slot)
+        self.pacer = Pacer(self.user_rate, start, slot, step_seconds=self.step_seconds())
         gevent.sleep(self.pacer.first_delay())
 
     def wait_time(self) -> float:

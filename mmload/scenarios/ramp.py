@@ -18,8 +18,12 @@ class Ramp(PacedUser):
         run_time = getattr(self.environment.parsed_options, "run_time", None)
         if not step:
             step = run_time / len(FACTORS) if run_time else DEFAULT_STEP_SECONDS
+        self.step = step
         self.ramp = steps(step, FACTORS)
         super().on_start()
+
+    def step_seconds(self) -> float:
+        return self.step
 
     def factor_at(self, t: float) -> float:
         return self.ramp(t)

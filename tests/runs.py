@@ -1,0 +1,72 @@
+"""Helpers for integration tests that run real Locust processes against the reference server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmload.record import Record
+from mmload.runfolder import read_records, read_run, read_timeline
+from mmload.scenarios import locustfile
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Done:
+    code: int
+    out: str
+    err: str
+    folder: Path | None
+
+    def run(self) -> dict[str, Any]:
+        assert self.folder is not None, self.err
+        return read_run(self.folder)
+
+    def records(self) -> list[Record]:
+        assert self.folder is not None
+        return list(read_records(self.folder))
+
+    def timeline(self) -> list[dict[str, float | None]]:
+        assert self.folder is not None
+        return read_timeline(self.folder)
+
+
+def mmload_run(
+    out: Path, *args: str, timeout: float = 90, env: dict[str, str] | None = None
+) -> Done:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmload", "run", "--out", str(out), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    lines = proc.stdout.strip().splitlines()
+    folder = Path(lines[-1]) if lines and Path(lines[-1]).is_dir() else None
+    return Done(proc.returncode, proc.stdout, proc.stderr, folder)
+
+
+def locust_cmd(scenario: str, host: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(locustfile(scenario)), "--host", host,
+            "--progress", "0", *args]  # fmt: skip
+
+
+def endpoint_records(records: list[Record], endpoint: str) -> list[Record]:
+    return [r for r in records if r.endpoint == endpoint]
+
+
+def assert_folder_matches_server(done: Done, server: dict[str, Any]) -> None:
+    """Every request the server saw is in the run folder, counted the same way."""
+    run = done.run()
+    totals = run["totals"]
+    assert totals["offered"] == server["requests"], (totals, server)
+    assert totals["limited"] == server["limited"] == server["statuses"].get("429", 0)
+    ok = sum(n for status, n in server["statuses"].items() if int(status) < 400)
+    assert totals["accepted"] == ok
+    timeline = done.timeline()
+    for column, total in (("offered", "offered"), ("accepted", "accepted"), ("limited", "limited")):
+        assert sum(row[column] or 0 for row in timeline) == totals[total], column
+    assert len(done.records()) == totals["offered"] == run["records"]["written"]

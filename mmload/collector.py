@@ -20,6 +20,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from mmload.headers import EMPTY, snapshot
 from mmload.options import Settings
+from mmload.pacing import load_start
 from mmload.record import Record
 from mmload.runsummary import RunSummary
 from mmload.tally import Tally
@@ -72,7 +73,7 @@ class Collector:
     # once a second
     def start(self) -> None:
         if self.summary is not None and self.summary.load_started is None:
-            self.summary.load_started = time.time()
+            self.summary.load_started = load_start(self.env)
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush_forever)
 

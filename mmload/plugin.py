@@ -12,6 +12,7 @@ from locust.runners import WorkerRunner
 from mmload import collector, options
 
 _installed = False
+STOP_TIMEOUT = 5.0
 
 
 def _scenario(environment: Environment) -> str:
@@ -23,6 +24,10 @@ def _on_init(environment: Environment, **_: Any) -> None:
     parsed = environment.parsed_options
     if parsed is not None and not isinstance(environment.runner, WorkerRunner):
         vars(parsed)["mmload_users"] = parsed.num_users  # workers get it with each spawn message
+    if not environment.stop_timeout:
+        # Let users finish the request they are in when the run ends: a killed greenlet's
+        # request reaches the server but never the collector, and totals would be off.
+        environment.stop_timeout = STOP_TIMEOUT
     collector.register(environment, _scenario(environment))
 
 

@@ -62,7 +62,7 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
     cmd = [
         sys.executable, "-m", "locust", "-f", str(locustfile(o.scenario)),
         "--host", host, "-u", str(o.users), "-r", str(o.users), "-t", o.run_time,
-        "--exit-code-on-error", "0", "--stop-timeout", "2",
+        "--exit-code-on-error", "0",
         "--api", o.api, "--documented-limit", o.documented_limit,
         "--documented-burst", str(o.documented_burst), "--run-dir", str(run_dir),
     ]  # fmt: skip

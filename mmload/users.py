@@ -26,11 +26,11 @@ from mmload import accounts, plugin
 from mmload.collector import LIMITED_SUFFIX
 from mmload.headers import number
 from mmload.options import Settings
-from mmload.pacing import Pacer
+from mmload.pacing import Pacer, load_start
 
 log = logging.getLogger("mmload")
 
-LOGIN_ATTEMPTS = 5  # a login that is rate-limited waits Retry-After and tries again
+LOGIN_PATIENCE = 60.0  # a rate-limited login waits Retry-After and tries again, this long
 MAX_RETRY_WAIT = 30.0
 
 
@@ -98,6 +98,7 @@ class MattermostUser(FastHttpUser):
         if self.authenticated:
             self.account = self._account_list()[self.number % len(self._account_list())]
             self._use(self._token())
+        gevent.sleep(max(0.0, load_start(self.environment) - time.time()))
 
     # requests
     def call(self, method: str, path: str, name: str | None = None, **kwargs: Any) -> Any:
@@ -155,7 +156,8 @@ class MattermostUser(FastHttpUser):
             path = "/api/v4/users/login"
             body = {"login_id": account.login_id, "password": account.password}
         name = f"POST {path}"
-        for _ in range(LOGIN_ATTEMPTS):
+        give_up = time.time() + LOGIN_PATIENCE
+        while time.time() < give_up:
             with self.client.request(
                 "POST", path, name=name, json=body, catch_response=True
             ) as resp:
@@ -170,7 +172,7 @@ class MattermostUser(FastHttpUser):
                 why = f"HTTP {resp.status_code}" if resp.status_code else str(resp.error)
                 resp.failure(f"login failed: {why}")
                 raise LoginFailed(f"login as {account.login_id} to {self.host} failed: {why}")
-        raise LoginFailed(f"login as {account.login_id} was rate-limited {LOGIN_ATTEMPTS} times")
+        raise LoginFailed(f"login as {account.login_id} was rate-limited for {LOGIN_PATIENCE:g} s")
 
 
 class PacedUser(MattermostUser):
@@ -200,7 +202,7 @@ class PacedUser(MattermostUser):
         index = getattr(runner, "worker_index", 0) or 0
         users = self.total_users()
         slot = ((self.number * workers + index) % users) / users
-        start = getattr(self.environment, "mmload_start", None) or time.time()
+        start = load_start(self.environment)
         self.pacer = Pacer(self.user_rate, start, slot, step_seconds=self.step_seconds())
         gevent.sleep(self.pacer.first_delay())
 

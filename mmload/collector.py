@@ -16,7 +16,7 @@ from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from mmload.headers import EMPTY, snapshot
 from mmload.options import Settings
@@ -169,6 +169,14 @@ def register(environment: Environment, scenario: str) -> Collector:
                 collector.absorb(unpack(data[MESSAGE]))
 
         events.worker_report.add_listener(worker_report)
+    def quitting(**_: Any) -> None:
+        # On SIGTERM Locust fires quitting *before* it stops the users; stop them first (they
+        # finish the request they are in, within the stop timeout) so the totals are complete.
+        stoppable = runner is not None and not isinstance(runner, WorkerRunner)
+        if stoppable and runner.state not in (STATE_STOPPED, STATE_INIT):
+            runner.quit()
+        collector.finish()
+
     events.test_start.add_listener(lambda **kw: collector.start())
-    events.quitting.add_listener(lambda **kw: collector.finish())
+    events.quitting.add_listener(quitting)
     return collector

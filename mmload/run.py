@@ -122,10 +122,17 @@ def run(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
 
 
 def _run_locust(cmd: list[str], env: dict[str, str]) -> int:
-    """Locust gets the terminal's Ctrl-C itself and shuts down cleanly; we wait for it."""
-    proc = subprocess.Popen(cmd, env=env)
-    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    previous_term = signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
+    """Ctrl-C becomes SIGTERM for Locust: its graceful shutdown lets users finish the request
+    they are in (a SIGINT interrupts them, and those requests would be missing from the totals).
+    """
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+
+    def stop(*_: object) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+
+    previous_int = signal.signal(signal.SIGINT, stop)
+    previous_term = signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
     finally:

@@ -172,8 +172,11 @@ def register(environment: Environment, scenario: str) -> Collector:
     def quitting(**_: Any) -> None:
         # On SIGTERM Locust fires quitting *before* it stops the users; stop them first (they
         # finish the request they are in, within the stop timeout) so the totals are complete.
-        stoppable = runner is not None and not isinstance(runner, WorkerRunner)
-        if stoppable and runner.state not in (STATE_STOPPED, STATE_INIT):
+        if (
+            runner is not None
+            and not isinstance(runner, WorkerRunner)
+            and runner.state not in (STATE_STOPPED, STATE_INIT)
+        ):
             runner.quit()
         collector.finish()
 

@@ -58,14 +58,14 @@ def test_steady_offers_what_was_asked_and_gets_no_429(tmp_path: Path) -> None:
     me = endpoint_records(done.records(), ME)
     assert me and all(r.status == 200 for r in me)
     start = done.run()["load_started"]
-    window = [r for r in me if start + 2 <= r.sent < start + 9]  # whole seconds after logins
+    window = [r for r in me if start + 1 <= r.sent < start + 8]  # the load phase, ends cut off
     rate = len(window) / 7
     assert rate == pytest.approx(10.0, rel=0.05)  # 0.5 x 20/s
 
 
 def test_ramp_steps_through_the_documented_limit(tmp_path: Path) -> None:
     done = mmload_run(
-        tmp_path, "--scenario", "ramp", "-u", "10", "-t", "16s", "--accounts", "10",
+        tmp_path, "--scenario", "ramp", "-u", "10", "-t", "18s", "--accounts", "10",
         "--", "--step-time", "3",
     )  # fmt: skip
     assert done.code == 0, done.err

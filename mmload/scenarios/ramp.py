@@ -3,7 +3,7 @@
 
 from locust import task
 
-from mmload.pacing import steps
+from mmload.pacing import LOGIN_PHASE, steps
 from mmload.users import PacedUser
 
 FACTORS = (0.5, 1.0, 1.5, 2.0, 4.0)
@@ -17,7 +17,7 @@ class Ramp(PacedUser):
         step = self.settings.step_time
         run_time = getattr(self.environment.parsed_options, "run_time", None)
         if not step:
-            step = run_time / len(FACTORS) if run_time else DEFAULT_STEP_SECONDS
+            step = (run_time - LOGIN_PHASE) / len(FACTORS) if run_time else DEFAULT_STEP_SECONDS
         self.step = step
         self.ramp = steps(step, FACTORS)
         super().on_start()

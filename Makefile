@@ -1,0 +1,40 @@
+# What CI runs: .ci/run installs the system packages, then `make test`.
+# Quick start: `make run` (the main job against the embedded reference server) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# mypy takes its settings from pyproject.toml; the folders are listed here so that one without
+# Python files yet (in a fresh clone, say) is skipped instead of failing the check.
+MYPY_PATHS = $(sort $(patsubst %/,%,$(dir $(wildcard \
+	mmload/*.py tests/*.py bench/*.py locustfiles/*.py scripts/*.py))))
+
+.PHONY: run test lint bench clean distclean
+
+$(VENV)/.installed: pyproject.toml scripts/make_venv.sh
+	sh scripts/make_venv.sh $(VENV) $(PYTHON)
+	touch $@
+
+# the main job: hammer the embedded reference server for 30 s and leave a run folder in results/
+run: $(VENV)/.installed
+	$(BIN)/mmload run
+
+# pytest exits 5 when it collects no tests: not a failure while the suite is being written.
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]
+	@$(MAKE) --no-print-directory lint
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(MYPY_PATHS)
+
+# needs wrk and nginx: apt-get install nginx-light wrk
+bench: $(VENV)/.installed
+	$(BIN)/python bench/server.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -18,7 +18,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
-from mmload.headers import EMPTY, snapshot
+from mmload.headers import snapshot
 from mmload.options import Settings
 from mmload.pacing import load_start
 from mmload.record import Record
@@ -32,6 +32,12 @@ MESSAGE = "mmload"
 FLUSH_SECONDS = 1.0
 GRACE_SECONDS = 15  # a second's row is final once its requests can no longer be answered
 LIMITED_SUFFIX = " [429 limited]"  # Locust's own stats show limited requests apart
+_CUT = -len(LIMITED_SUFFIX)
+
+
+def _record(values: tuple[Any, ...]) -> Record:
+    """``Record(*values)`` without the Python-level ``__new__`` of a NamedTuple (hot path)."""
+    return tuple.__new__(Record, values)
 
 
 class Collector:
@@ -60,15 +66,14 @@ class Collector:
         **_: Any,
     ) -> None:
         status = getattr(response, "status_code", 0) or 0
-        headers = getattr(response, "headers", None)
-        snap, problem = snapshot(headers.get) if headers is not None else (EMPTY, "")
-        if name.endswith(LIMITED_SUFFIX):
-            name = name[: -len(LIMITED_SUFFIX)]
-        if exception is not None and status != 429:
+        snap, problem = snapshot(getattr(response, "headers", None))
+        if status == 429 and name.endswith(LIMITED_SUFFIX):
+            name = name[:_CUT]
+        elif exception is not None:
             problem = f"{problem}; {exception}"[:200] if problem else str(exception)[:200]
         key = context.get("mmload_key", "") if context else ""
         sent = start_time if start_time is not None else time.time() - response_time / 1000
-        self.pending.append(Record(sent, response_time, name, status, key, *snap, problem))
+        self.pending.append(_record((sent, response_time, name, status, key, *snap, problem)))
 
     # once a second
     def start(self) -> None:
@@ -169,6 +174,7 @@ def register(environment: Environment, scenario: str) -> Collector:
                 collector.absorb(unpack(data[MESSAGE]))
 
         events.worker_report.add_listener(worker_report)
+
     def quitting(**_: Any) -> None:
         # On SIGTERM Locust fires quitting *before* it stops the users; stop them first (they
         # finish the request they are in, within the stop timeout) so the totals are complete.

@@ -3,24 +3,32 @@
 Mattermost (throttled) sends ``X-Ratelimit-Limit/Remaining/Reset`` and ``Retry-After`` on 429.
 The same names are used by GitHub, Flask-Limiter, Envoy; the IETF drafts use ``RateLimit-*``.
 Values are numbers; a malformed value is reported, never raised, and the field left empty.
+
+This runs inside Locust's request event for every response, so the common cases are cheap:
+FastHttpUser's headers (geventhttpclient) are a dict of lower-cased names, read with plain dict
+lookups; any other mapping (requests' ``CaseInsensitiveDict``) is read with its ``get``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from geventhttpclient.header import Headers as FastHeaders  # FastHttpUser's response headers
+
+# (field, header names in order of preference)
 FIELDS = (
     ("limit", ("x-ratelimit-limit", "ratelimit-limit")),
     ("remaining", ("x-ratelimit-remaining", "ratelimit-remaining")),
     ("reset", ("x-ratelimit-reset", "ratelimit-reset")),
     ("retry_after", ("retry-after",)),
 )
+_ANY = ("x-ratelimit-limit", "x-ratelimit-remaining", "ratelimit-limit", "ratelimit", "retry-after")
 
 Snapshot = tuple[float | None, float | None, float | None, float | None]
 EMPTY: Snapshot = (None, None, None, None)
+_dict_get: Any = dict.get  # unbound: skips Headers' own get(), which lower-cases and raises
 
 
 def number(raw: Any) -> float | None:
@@ -40,21 +48,43 @@ def number(raw: Any) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
-def snapshot(get: Callable[[str], Any]) -> tuple[Snapshot, str]:
-    """The four fields, via a case-insensitive ``headers.get``, and what was malformed."""
+def _raw_getter(headers: Any) -> Any:
+    """A ``get(lower_name) -> str | list[str] | None`` for the headers object at hand."""
+    if type(headers) is FastHeaders:  # a dict: lower name -> (Name, value) or a list of them
+
+        def get(name: str) -> Any:
+            entry = _dict_get(headers, name)
+            if entry is None or isinstance(entry, tuple):
+                return entry and entry[1]
+            return [value for _, value in entry]
+
+        return get
+    return headers.get  # requests' CaseInsensitiveDict and other mappings
+
+
+def snapshot(headers: Any) -> tuple[Snapshot, str]:
+    """The four fields from a response's headers, and what was malformed ("" if nothing)."""
+    if headers is None:
+        return EMPTY, ""
+    if type(headers) is FastHeaders and not any(_dict_get(headers, n) for n in _ANY):
+        return EMPTY, ""  # the usual response without rate-limit headers: five dict lookups
+    get = _raw_getter(headers)
     values: list[float | None] = []
     problems = []
     for field, names in FIELDS:
-        value = None
+        value: float | None = None
         for name in names:
             raw = get(name)
             if raw is None:
                 continue
-            value = number(raw)
-            if value is None and field == "retry_after":
-                value = _http_date_delta(raw)
-            if value is None:
-                problems.append(f"malformed {name}: {str(raw)[:40]!r}")
+            try:
+                value = int(raw)  # the common case: a plain integer
+            except (TypeError, ValueError):
+                value = number(raw)
+                if value is None and field == "retry_after":
+                    value = _http_date_delta(raw)
+                if value is None:
+                    problems.append(f"malformed {name}: {str(raw)[:40]!r}")
             break
         values.append(value)
     return (values[0], values[1], values[2], values[3]), "; ".join(problems)

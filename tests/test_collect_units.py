@@ -8,6 +8,8 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
+from geventhttpclient.header import Headers as FastHeaders
+from requests.structures import CaseInsensitiveDict
 
 from mmload import accounts
 from mmload.headers import number, snapshot
@@ -32,17 +34,32 @@ def test_header_numbers_from_every_dialect() -> None:
     assert number("nan") is None
 
 
-def test_snapshot_reports_malformed_values_without_raising() -> None:
-    headers = {"x-ratelimit-limit": "101", "x-ratelimit-remaining": "lots", "retry-after": "2"}
-    snap, problem = snapshot(headers.get)
+@pytest.mark.parametrize("kind", [FastHeaders, CaseInsensitiveDict])
+def test_snapshot_reports_malformed_values_without_raising(kind: type) -> None:
+    headers = kind()
+    headers["X-Ratelimit-Limit"] = "101"
+    headers["X-Ratelimit-Remaining"] = "lots"
+    headers["Retry-After"] = "2"
+    snap, problem = snapshot(headers)
     assert snap == (101, None, None, 2)
     assert "malformed x-ratelimit-remaining" in problem
+
+
+def test_snapshot_of_repeated_and_absent_headers() -> None:
+    headers = FastHeaders()
+    headers.add("X-Ratelimit-Remaining", "7")
+    headers.add("X-Ratelimit-Remaining", "6")
+    assert snapshot(headers) == ((None, 6, None, None), "")
+    plain = FastHeaders()
+    plain["Content-Type"] = "application/json"
+    assert snapshot(plain) == ((None, None, None, None), "")
+    assert snapshot(None) == ((None, None, None, None), "")
 
 
 def test_snapshot_reads_ietf_draft_names_and_http_date_retry_after() -> None:
     future = formatdate(timeval=__import__("time").time() + 30, usegmt=True)
     headers = {"ratelimit-limit": "10", "ratelimit-remaining": "0", "retry-after": future}
-    (limit, remaining, _, retry), problem = snapshot(headers.get)
+    (limit, remaining, _, retry), problem = snapshot(headers)
     assert (limit, remaining, problem) == (10, 0, "")
     assert retry is not None and 25 < retry <= 31
 

@@ -36,7 +36,9 @@ def test_hammer_is_limited_as_the_server_says_and_reuses_tokens(tmp_path: Path) 
     limited = [r for r in me if r.status == 429]
     assert len(limited) > 10 * len(accepted)  # far above the limit
     span = max(r.answered for r in me) - min(r.sent for r in me)
-    assert len(accepted) + 3 <= 101 + 10 * span + 2  # GCRA: MaxBurst+1+PerSec*T (logins count)
+    # GCRA: at most MaxBurst+1+PerSec*T in any T.  The bucket is full again when the load starts
+    # (the 3 logins went a second earlier); the server's window lies within the client's.
+    assert len(accepted) <= 101 + 10 * span + 1
     assert {r.limit for r in me} == {101}
     assert all(r.retry_after is not None for r in limited)
     assert all(r.retry_after is None for r in accepted)

@@ -36,6 +36,12 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _password(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("an empty password would let nobody log in")
+    return text
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -110,7 +116,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--accounts", type=_non_negative, default=100, help="seed users user1..userN (default 100)"
     )
-    p.add_argument("--password", default="mmload-pass", help="password of every seeded user")
+    p.add_argument("--password", default="mmload-pass", type=_password,
+                   help="password of every seeded user")  # fmt: skip
     p.set_defaults(command=_serve)
 
 

@@ -23,6 +23,12 @@ from mmload.server.world import World
 STATS_PATH = "/mmload/stats"
 LIMITED_BODY = b"limit exceeded\n"
 SERVER_VERSION = "10.5.0"
+HTTP_ERRORS = {
+    400: ("api.context.malformed_request.app_error", "The request could not be read."),
+    413: ("api.context.request_body_too_large.app_error", "The request body is too large."),
+    431: ("api.context.request_headers_too_large.app_error", "The request headers are too large."),
+    500: ("api.context.internal_error.app_error", "An internal error occurred."),
+}
 
 
 class App:
@@ -43,6 +49,15 @@ class App:
         else:
             response = self.answer(request, request_id)
             self.statuses[response.status] += 1
+        response.headers += [("X-Request-Id", request_id), ("X-Version-Id", self.version_id)]
+        return response
+
+    def error(self, status: int, detail: str) -> Response:
+        """What the HTTP layer sends for a request it cannot pass on (400, 413, 431, 500)."""
+        request_id = new_id()
+        error_id, message = HTTP_ERRORS.get(status, HTTP_ERRORS[500])
+        response = AppError(status, error_id, message, detail).response(request_id)
+        self.statuses[status] += 1
         response.headers += [("X-Request-Id", request_id), ("X-Version-Id", self.version_id)]
         return response
 

@@ -8,12 +8,20 @@ from mmload.server.http import Response
 
 
 class AppError(Exception):
-    def __init__(self, status: int, error_id: str, message: str, detailed: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        error_id: str,
+        message: str,
+        detailed: str = "",
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_id = error_id
         self.message = message
         self.detailed = detailed
+        self.headers = headers or []
 
     def response(self, request_id: str) -> Response:
         body = {
@@ -24,7 +32,7 @@ class AppError(Exception):
             "status_code": self.status,
             "is_oauth": False,
         }
-        return Response(self.status, json.dumps(body).encode())
+        return Response(self.status, json.dumps(body).encode(), headers=list(self.headers))
 
 
 def bad_body(detail: str) -> AppError:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote_to_bytes
 import httptools
 
 MAX_BODY_BYTES = 1 << 20
+MAX_HEAD_BYTES = 1 << 20  # request line and headers, like Go's net/http DefaultMaxHeaderBytes
 
 
 @dataclass(slots=True)
@@ -80,16 +81,28 @@ def encode(resp: Response, keep_alive: bool, head: bool = False) -> bytes:
     return head_bytes if head else head_bytes + resp.body
 
 
-def _bad_request(status: int, text: str) -> bytes:
-    body = text.encode()
-    resp = Response(status, body, "text/plain; charset=utf-8")
-    return encode(resp, keep_alive=False)
+def plain_error(status: int, detail: str) -> Response:
+    """The default answer to a request the server cannot take (400, 413, 431, 500)."""
+    text = f"{status} {_REASONS.get(status, b'Error').decode()}: {detail}\n"
+    return Response(status, text.encode(), "text/plain; charset=utf-8")
+
+
+ErrorHandler = Callable[[int, str], Response]
 
 
 class HTTPProtocol(asyncio.Protocol):
-    def __init__(self, handler: Handler, max_body: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        on_error: ErrorHandler = plain_error,
+        max_body: int = MAX_BODY_BYTES,
+        max_head: int = MAX_HEAD_BYTES,
+    ) -> None:
         self.handler = handler
+        self.on_error = on_error
         self.max_body = max_body
+        self.max_head = max_head
+        self.head_len = 0
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.remote_addr = ""
@@ -113,7 +126,7 @@ class HTTPProtocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._close()
         except httptools.HttpParserError:
-            self._fail(400, "400 Bad Request")
+            self._fail(400, "malformed HTTP request")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -128,9 +141,19 @@ class HTTPProtocol(asyncio.Protocol):
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
-        self.url += url
+        self._count_head(len(url))
+        if not self.closing:
+            self.url += url
+
+    def _count_head(self, n: int) -> None:
+        self.head_len += n
+        if self.head_len > self.max_head and not self.closing:
+            self._fail(431, f"the request line and headers are larger than {self.max_head} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value))
+        if self.closing:
+            return
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         old = self.headers.get(key)
@@ -142,14 +165,14 @@ class HTTPProtocol(asyncio.Protocol):
             return  # the usual GET: nothing to check
         length = headers.get("content-length", "0")
         if length.isdigit() and int(length) > self.max_body:
-            self._fail(413, "413 Request Entity Too Large")
+            self._fail(413, f"the body is larger than {self.max_body} bytes")
         elif self.headers.get("expect", "").lower() == "100-continue" and self.transport:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self.body_len += len(body)
         if self.body_len > self.max_body:
-            self._fail(413, "413 Request Entity Too Large")
+            self._fail(413, f"the body is larger than {self.max_body} bytes")
         elif not self.closing:
             self.body.append(body)
 
@@ -162,7 +185,7 @@ class HTTPProtocol(asyncio.Protocol):
                 url = httptools.parse_url(target)
                 target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
             except httptools.HttpParserInvalidURLError:
-                self._fail(400, "400 Bad Request: malformed URL")
+                self._fail(400, "malformed URL")
                 return
         path, _, query = target.partition(b"?")
         method = self.parser.get_method().decode("latin-1")
@@ -178,16 +201,16 @@ class HTTPProtocol(asyncio.Protocol):
             response = self.handler(request)
         except Exception:  # a handler bug must not take the server down
             traceback.print_exc(file=sys.stderr)
-            response = Response(500, b"internal error\n", "text/plain; charset=utf-8")
-        self.url, self.headers, self.body, self.body_len = b"", {}, [], 0
+            response = self.on_error(500, "internal error")
+        self.url, self.headers, self.body, self.body_len, self.head_len = b"", {}, [], 0, 0
         keep_alive = self.parser.should_keep_alive()
         self.transport.write(encode(response, keep_alive, head=method == "HEAD"))
         if not keep_alive:
             self._close()
 
-    def _fail(self, status: int, text: str) -> None:
+    def _fail(self, status: int, detail: str) -> None:
         if self.transport and not self.closing:
-            self.transport.write(_bad_request(status, text + "\n"))
+            self.transport.write(encode(self.on_error(status, detail), keep_alive=False))
         self._close()
 
     def _close(self) -> None:

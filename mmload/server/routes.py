@@ -55,5 +55,6 @@ def resolve(method: str, path: str) -> tuple[Handler, tuple[str, ...]]:
             "api.context.405.app_error",
             "Method not allowed.",
             f"{method} {path}; allowed: {', '.join(methods)}",
+            headers=[("Allow", ", ".join(methods))],
         )
     return handler, params

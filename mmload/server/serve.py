@@ -44,10 +44,8 @@ def announce(app: App, url: str, out: TextIO) -> None:
     else:
         print("mmload serve: rate limiting off", file=out)
     n = len(app.world.users)
-    print(
-        f"mmload serve: {n} accounts user1..user{n} (userK@example.com) in team {TEAM_NAME}",
-        file=out,
-    )
+    seeded = f"{n} accounts user1..user{n} (userK@example.com)" if n else "no accounts"
+    print(f"mmload serve: {seeded} in team {TEAM_NAME}", file=out)
     for hook_id, channel in app.world.hooks.items():
         print(f"mmload serve: hook {url}/hooks/{hook_id} -> {channel.name}", file=out)
     print(f"mmload serve: counters at {url}/mmload/stats; stop with Ctrl-C", file=out, flush=True)
@@ -56,14 +54,18 @@ def announce(app: App, url: str, out: TextIO) -> None:
 async def _serve(app: App, options: ServeOptions, out: TextIO, ready: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: HTTPProtocol(app), options.host, options.port, backlog=1024, reuse_address=True
+        lambda: HTTPProtocol(app, app.error),
+        options.host,
+        options.port,
+        backlog=1024,
+        reuse_address=True,
     )
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before announcing: a caller may signal at once
+        loop.add_signal_handler(sig, stop.set)
     host, port = server.sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     announce(app, f"http://{shown}:{port}", out)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     ready()
     await stop.wait()
     server.close()  # open keep-alive connections are dropped with the loop

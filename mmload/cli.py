@@ -13,6 +13,7 @@ from mmload.limiter.dialects import DIALECTS
 from mmload.limiter.faults import FAULTS
 from mmload.limiter.keying import Keying
 from mmload.limiter.policy import ALGORITHMS, LimitSettings
+from mmload.options import DEFAULTS
 from mmload.rate import Rate
 
 
@@ -155,7 +156,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", choices=NAMES, default="hammer", help="default hammer")
     p.add_argument("-u", "--users", type=_positive, default=10, help="Locust users (default 10)")
     p.add_argument("-t", "--run-time", default="30s", help="e.g. 30s, 5m (default 30s)")
-    p.add_argument("--api", choices=("v4", "v1"), default="v4", help="login API (default v4)")
+    p.add_argument("--api", choices=("v4", "v1"), default=DEFAULTS["api"], help="login API (v4)")
     p.add_argument(
         "--accounts",
         default="",
@@ -169,17 +170,19 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--documented-limit",
-        default="10/s",
+        default=DEFAULTS["documented_limit"],
         type=_rate_text,
         help="the limit the documentation promises (default 10/s)",
     )
     p.add_argument(
         "--documented-burst",
         type=_non_negative,
-        default=100,
+        default=DEFAULTS["documented_burst"],
         help="the documented burst (default 100)",
     )
-    p.add_argument("--out", default="results", help="parent of run folders (default results/)")
+    p.add_argument(
+        "--out", default=DEFAULTS["out"], help="parent of run folders (default results/)"
+    )
     p.add_argument(
         "--processes",
         type=_positive,

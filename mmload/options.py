@@ -7,7 +7,7 @@ from typing import Any
 
 from mmload.rate import Rate
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "api": "v4",
     "accounts": "100",
     "password": "mmload-pass",

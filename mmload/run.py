@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from mmload import accounts
 from mmload.embedded import EmbeddedServer, ServerError
 from mmload.exitcodes import ExitStatus
+from mmload.options import DEFAULTS
 from mmload.runfolder import new_run_dir, write_json
 from mmload.scenarios import locustfile
 
@@ -26,12 +27,12 @@ class RunOptions:
     scenario: str = "hammer"
     users: int = 10
     run_time: str = "30s"
-    api: str = "v4"
+    api: str = DEFAULTS["api"]
     accounts: str = ""
     password: str = ""
-    documented_limit: str = "10/s"
-    documented_burst: int = 100
-    out: str = "results"
+    documented_limit: str = DEFAULTS["documented_limit"]
+    documented_burst: int = DEFAULTS["documented_burst"]
+    out: str = DEFAULTS["out"]
     processes: int = 0
     web: bool = False
     extra: list[str] = field(default_factory=list)

@@ -66,9 +66,37 @@ def snapshot(headers: Any) -> tuple[Snapshot, str]:
     """The four fields from a response's headers, and what was malformed ("" if nothing)."""
     if headers is None:
         return EMPTY, ""
-    if type(headers) is FastHeaders and not any(_dict_get(headers, n) for n in _ANY):
-        return EMPTY, ""  # the usual response without rate-limit headers: five dict lookups
-    get = _raw_getter(headers)
+    if type(headers) is FastHeaders:
+        fast = _fast_snapshot(headers)
+        if fast is not None:
+            return fast, ""
+        if not any(_dict_get(headers, n) for n in _ANY):
+            return EMPTY, ""  # no rate-limit headers at all
+    return _general_snapshot(_raw_getter(headers))
+
+
+def _fast_snapshot(headers: Any) -> Snapshot | None:
+    """The common case, straight-line: X-Ratelimit-* present once each, plain integers."""
+    limit = _dict_get(headers, "x-ratelimit-limit")
+    remaining = _dict_get(headers, "x-ratelimit-remaining")
+    reset = _dict_get(headers, "x-ratelimit-reset")
+    retry = _dict_get(headers, "retry-after")
+    if type(limit) is not tuple or type(remaining) is not tuple or type(reset) is not tuple:
+        return None
+    if retry is not None and type(retry) is not tuple:
+        return None
+    try:
+        return (
+            int(limit[1]),
+            int(remaining[1]),
+            int(reset[1]),
+            None if retry is None else int(retry[1]),
+        )
+    except ValueError:
+        return None  # decimals, lists, malformed: the general path says what is wrong
+
+
+def _general_snapshot(get: Any) -> tuple[Snapshot, str]:
     values: list[float | None] = []
     problems = []
     for field, names in FIELDS:

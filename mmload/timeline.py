@@ -67,9 +67,10 @@ class Second:
     limited_ms: dict[float, int] = field(default_factory=dict)
 
     def add(self, r: Record) -> None:
+        """Runs once per request (in the flusher): comparisons inlined rather than _lo/_hi."""
         self.offered += 1
-        status = r.status
-        bucket = latency_bucket(r.latency_ms)
+        _, latency, _, status, _, limit, remaining, reset, retry, _ = r
+        bucket = latency_bucket(latency)
         if status == 429:
             self.limited += 1
             self.limited_ms[bucket] = self.limited_ms.get(bucket, 0) + 1
@@ -78,16 +79,20 @@ class Second:
             self.accepted_ms[bucket] = self.accepted_ms.get(bucket, 0) + 1
         else:
             self.errors += 1
-        if r.remaining is not None:
-            self.remaining_min = _lo(self.remaining_min, r.remaining)
-            self.remaining_max = _hi(self.remaining_max, r.remaining)
-        if r.limit is not None:
-            self.limit_min = _lo(self.limit_min, r.limit)
-            self.limit_max = _hi(self.limit_max, r.limit)
-        if r.reset is not None:
-            self.reset_max = _hi(self.reset_max, r.reset)
-        if r.retry_after is not None:
-            self.retry_after_max = _hi(self.retry_after_max, r.retry_after)
+        if remaining is not None:
+            if self.remaining_min is None or remaining < self.remaining_min:
+                self.remaining_min = remaining
+            if self.remaining_max is None or remaining > self.remaining_max:
+                self.remaining_max = remaining
+        if limit is not None:
+            if self.limit_min is None or limit < self.limit_min:
+                self.limit_min = limit
+            if self.limit_max is None or limit > self.limit_max:
+                self.limit_max = limit
+        if reset is not None and (self.reset_max is None or reset > self.reset_max):
+            self.reset_max = reset
+        if retry is not None and (self.retry_after_max is None or retry > self.retry_after_max):
+            self.retry_after_max = retry
 
     def merge(self, other: Second) -> None:
         assert other.second == self.second, "only partials of the same second merge"

@@ -1,0 +1,220 @@
+"""What mmload's collector costs: a bare Locust FastHttpUser vs the same user plus the collector.
+
+Both hammer nginx on 127.0.0.1 (a static ~300-byte JSON with X-Ratelimit-* headers, so the
+collector parses them), one headless Locust process per run, alternating (ABBA) after a warm-up.
+Absolute figures drift +-20% run to run: the result is the ratio of the medians.  CPU is the
+Locust process's user+system time from test_start to test_stop (imports and the final write not
+counted).  Peak RSS of a collected run of T and of 10xT seconds shows that memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import DEVNULL, STDOUT
+
+from mmload.runfolder import read_records, read_run
+
+HERE = Path(__file__).resolve().parent
+LOCUSTFILES = {kind: HERE / f"locust_{kind}.py" for kind in ("bare", "collected")}
+NGINX = "/usr/sbin/nginx"
+BODY = json.dumps({"id": "u" * 26, "username": "user1", "props": {"x": "y" * 230}})  # ~300 B
+NGINX_CONF = """daemon off; master_process off; worker_processes 1; pid {tmp}/nginx.pid;
+error_log {tmp}/error.log; events {{ worker_connections 1024; }}
+http {{ access_log off; keepalive_requests 1000000; client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{ listen 127.0.0.1:{port};
+    location = /x.json {{ default_type application/json; alias {tmp}/x.json;
+      add_header X-Ratelimit-Limit 100 always; add_header X-Ratelimit-Remaining 99 always;
+      add_header X-Ratelimit-Reset 1 always; }} }} }}
+"""
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class Run:
+    rate: float  # requests/s in the load phase
+    us_per_request: float  # CPU (user + system) of the Locust process in the load phase
+    maxrss_kb: int  # peak resident memory of the Locust process over its whole life
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args, self.tmp = args, tmp
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.url = ""
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> Path:
+        log = self.tmp / f"{name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=STDOUT, stdin=DEVNULL, env=env)
+        self.children.append(proc)  # stopped at exit unless reaped
+        return log
+
+    def start_nginx(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        (self.tmp / "x.json").write_text(BODY)
+        conf, errors = self.tmp / "nginx.conf", self.tmp / "error.log"
+        conf.write_text(NGINX_CONF.format(tmp=self.tmp, port=port))
+        log = self.start("nginx", [NGINX, "-p", str(self.tmp), "-e", str(errors), "-c", str(conf)])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.children[-1].poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                self.url = f"http://127.0.0.1:{port}"
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise BenchError(f"nginx did not listen on {port}:\n{log.read_text()}")
+
+    def locust(self, kind: str, seconds: float) -> Run:
+        """One headless Locust process; its rusage comes from wait4, the load phase from a file."""
+        result, out = self.tmp / "result.json", self.tmp / "runs"
+        result.unlink(missing_ok=True)
+        shutil.rmtree(out, ignore_errors=True)
+        users, file = str(self.args.users), str(LOCUSTFILES[kind])
+        cmd = [sys.executable, "-m", "locust", "-f", file, "--headless", "--only-summary"]
+        cmd += ["-u", users, "-r", users, "-t", f"{seconds:g}s", "--host", self.url]
+        if kind == "collected":
+            cmd += ["--out", str(out), "--progress", "0"]
+        log = self.start(kind, cmd, env={**os.environ, "BENCH_RESULT": str(result)})
+        proc, deadline = self.children[-1], time.monotonic() + seconds + 60
+        while (reaped := os.wait4(proc.pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                raise BenchError(f"locust ({kind}) still running {seconds + 60:g} s later")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(reaped[1])
+        if proc.returncode or not result.exists():
+            raise BenchError(f"locust ({kind}) exited {proc.returncode}:\n{log.read_text()}")
+        data = json.loads(result.read_text())
+        if data["failures"] or not data["requests"]:
+            raise BenchError(f"locust ({kind}): {data}:\n{log.read_text()}")
+        if kind == "collected":
+            check_run_folder(out, data["requests"])
+        us = data["cpu"] / data["requests"] * 1e6
+        return Run(data["requests"] / data["seconds"], us, reaped[2].ru_maxrss)
+
+    def stop_all(self) -> None:
+        for proc in self.children:
+            proc.terminate()  # does nothing once the process has been reaped
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def check_run_folder(out: Path, requests: int) -> None:
+    """The collector saw every request and really parsed the headers."""
+    folder = next(out.iterdir())
+    offered = read_run(folder)["totals"]["offered"]
+    first = next(read_records(folder), None)
+    if offered != requests or first is None or (first.limit, first.remaining) != (100, 99):
+        raise BenchError(f"run folder {folder}: offered {offered} != {requests} or {first}")
+
+
+def show(name: str, run: Run) -> str:
+    return f"{name} {run.rate:6,.0f} req/s {run.us_per_request:5.1f} µs CPU/req"
+
+
+def compare(bench: Bench, args: argparse.Namespace) -> float:
+    kinds = ("bare", "collected")
+    for kind in kinds:
+        bench.locust(kind, args.warmup)
+    runs: dict[str, list[Run]] = {kind: [] for kind in kinds}
+    for n in range(1, args.rounds + 1):
+        for kind in kinds if n % 2 else kinds[::-1]:  # ABBA: a linear drift hits both alike
+            runs[kind].append(bench.locust(kind, args.duration))
+        a, b = runs["bare"][-1], runs["collected"][-1]
+        print(f"round {n}: {show('bare', a)}   {show('collected', b)}   B/A {b.rate / a.rate:.3f}")
+    return summarize(runs)
+
+
+def summarize(runs: dict[str, list[Run]]) -> float:
+    """Medians and spreads; the result is the ratio of the median rates."""
+    rate = {k: statistics.median(r.rate for r in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(r.us_per_request for r in v) for k, v in runs.items()}
+    for kind, kind_runs in runs.items():
+        low, high = min(r.rate for r in kind_runs), max(r.rate for r in kind_runs)
+        spread = f"req/s {low:,.0f}..{high:,.0f}, {(high - low) / rate[kind]:.0%}"
+        print(f"median {kind:9} {rate[kind]:6,.0f} req/s {cpu[kind]:5.1f} µs CPU/req ({spread})")
+    paired = sorted(b.rate / a.rate for a, b in zip(runs["bare"], runs["collected"], strict=True))
+    extra = cpu["collected"] - cpu["bare"]
+    print(f"per-round B/A {paired[0]:.3f}..{paired[-1]:.3f}; collector CPU {extra:+.1f} µs/req")
+    return rate["collected"] / rate["bare"]
+
+
+def memory(bench: Bench, args: argparse.Namespace) -> None:
+    """Records go to disk every second: a 10x longer run should not need much more memory."""
+    peak = {}
+    for secs in (args.short, args.long):
+        run = bench.locust("collected", secs)
+        peak[secs] = run.maxrss_kb / 1024
+        print(f"memory: collected {secs:4g} s  {show('', run)}  peak RSS {peak[secs]:.1f} MB")
+    print(f"memory long/short peak RSS ratio={peak[args.long] / peak[args.short]:.3f}")
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--rounds", type=int, default=4, help="A/B rounds (default 4)")
+    p.add_argument("--duration", type=float, default=5, help="seconds per run (default 5)")
+    p.add_argument("--warmup", type=float, default=2, help="warm-up seconds each (default 2)")
+    p.add_argument("--users", type=int, default=50, help="Locust users (default 50)")
+    p.add_argument("--short", type=float, default=6, help="memory: short run seconds (6)")
+    p.add_argument("--long", type=float, default=60, help="memory: long run seconds (60)")
+    p.add_argument("--quick", action="store_true", help="2 rounds x 3 s; memory 3 s vs 30 s")
+    args = p.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.warmup, args.short, args.long = 2, 3, 1, 3, 30
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # rounds as they end
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a CI timeout: clean up, even if the
+        signal.signal(sig, signal.default_int_handler)  # shell started us with SIGINT ignored
+    if not shutil.which(NGINX):
+        print(f"bench: {NGINX} not found; run: apt-get install nginx-light", file=sys.stderr)
+        return 2
+    print(
+        f"bench: {os.cpu_count()} CPUs, {args.users} FastHttpUsers, 1 Locust process -> nginx, "
+        f"{args.rounds} rounds x {args.duration:g} s after {args.warmup:g} s warm-ups"
+    )
+    with tempfile.TemporaryDirectory(prefix="mmload-bench-") as tmp:
+        bench = Bench(args, Path(tmp))
+        try:
+            bench.start_nginx()
+            ratio = compare(bench, args)
+            memory(bench, args)
+        except (BenchError, OSError, subprocess.SubprocessError) as exc:
+            print(f"bench: FAILED: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("bench: interrupted", file=sys.stderr)
+            return 130
+        finally:
+            bench.stop_all()
+    print(f"collector/bare ratio={ratio:.3f}  (target >= 0.95)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

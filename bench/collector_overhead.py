@@ -13,37 +13,21 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import DEVNULL, STDOUT
+
+from common import NGINX, BenchError, Processes, run, start_nginx
 
 from mmload.runfolder import read_records, read_run
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILES = {kind: HERE / f"locust_{kind}.py" for kind in ("bare", "collected")}
-NGINX = "/usr/sbin/nginx"
+INSTALL = "apt-get install nginx-light"
 BODY = json.dumps({"id": "u" * 26, "username": "user1", "props": {"x": "y" * 230}})  # ~300 B
-NGINX_CONF = """daemon off; master_process off; worker_processes 1; pid {tmp}/nginx.pid;
-error_log {tmp}/error.log; events {{ worker_connections 1024; }}
-http {{ access_log off; keepalive_requests 1000000; client_body_temp_path {tmp}/body;
-  proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
-  server {{ listen 127.0.0.1:{port};
-    location = /x.json {{ default_type application/json; alias {tmp}/x.json;
-      add_header X-Ratelimit-Limit 100 always; add_header X-Ratelimit-Remaining 99 always;
-      add_header X-Ratelimit-Reset 1 always; }} }} }}
-"""
-
-
-class BenchError(Exception):
-    pass
+HEADERS = {"X-Ratelimit-Limit": "100", "X-Ratelimit-Remaining": "99", "X-Ratelimit-Reset": "1"}
 
 
 @dataclass
@@ -54,35 +38,9 @@ class Run:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
-        self.args, self.tmp = args, tmp
-        self.children: list[subprocess.Popen[bytes]] = []
-        self.url = ""
-
-    def start(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> Path:
-        log = self.tmp / f"{name}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=STDOUT, stdin=DEVNULL, env=env)
-        self.children.append(proc)  # stopped at exit unless reaped
-        return log
-
-    def start_nginx(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        (self.tmp / "x.json").write_text(BODY)
-        conf, errors = self.tmp / "nginx.conf", self.tmp / "error.log"
-        conf.write_text(NGINX_CONF.format(tmp=self.tmp, port=port))
-        log = self.start("nginx", [NGINX, "-p", str(self.tmp), "-e", str(errors), "-c", str(conf)])
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.children[-1].poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                self.url = f"http://127.0.0.1:{port}"
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise BenchError(f"nginx did not listen on {port}:\n{log.read_text()}")
+    def __init__(self, args: argparse.Namespace, procs: Processes) -> None:
+        self.args, self.procs, self.tmp = args, procs, procs.tmp
+        self.url = start_nginx(procs, "/x.json", BODY.encode(), HEADERS)
 
     def locust(self, kind: str, seconds: float) -> Run:
         """One headless Locust process; its rusage comes from wait4, the load phase from a file."""
@@ -94,8 +52,9 @@ class Bench:
         cmd += ["-u", users, "-r", users, "-t", f"{seconds:g}s", "--host", self.url]
         if kind == "collected":
             cmd += ["--out", str(out), "--progress", "0"]
-        log = self.start(kind, cmd, env={**os.environ, "BENCH_RESULT": str(result)})
-        proc, deadline = self.children[-1], time.monotonic() + seconds + 60
+        env = {**os.environ, "BENCH_RESULT": str(result)}
+        proc, log = self.procs.start(kind, cmd, env)
+        deadline = time.monotonic() + seconds + 60
         while (reaped := os.wait4(proc.pid, os.WNOHANG))[0] == 0:
             if time.monotonic() > deadline:
                 raise BenchError(f"locust ({kind}) still running {seconds + 60:g} s later")
@@ -110,15 +69,6 @@ class Bench:
             check_run_folder(out, data["requests"])
         us = data["cpu"] / data["requests"] * 1e6
         return Run(data["requests"] / data["seconds"], us, reaped[2].ru_maxrss)
-
-    def stop_all(self) -> None:
-        for proc in self.children:
-            proc.terminate()  # does nothing once the process has been reaped
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def check_run_folder(out: Path, requests: int) -> None:
@@ -186,34 +136,20 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> int:
-    args = parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # rounds as they end
-    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a CI timeout: clean up, even if the
-        signal.signal(sig, signal.default_int_handler)  # shell started us with SIGINT ignored
-    if not shutil.which(NGINX):
-        print(f"bench: {NGINX} not found; run: apt-get install nginx-light", file=sys.stderr)
-        return 2
+def measure(args: argparse.Namespace, procs: Processes) -> str:
     print(
         f"bench: {os.cpu_count()} CPUs, {args.users} FastHttpUsers, 1 Locust process -> nginx, "
         f"{args.rounds} rounds x {args.duration:g} s after {args.warmup:g} s warm-ups"
     )
-    with tempfile.TemporaryDirectory(prefix="mmload-bench-") as tmp:
-        bench = Bench(args, Path(tmp))
-        try:
-            bench.start_nginx()
-            ratio = compare(bench, args)
-            memory(bench, args)
-        except (BenchError, OSError, subprocess.SubprocessError) as exc:
-            print(f"bench: FAILED: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("bench: interrupted", file=sys.stderr)
-            return 130
-        finally:
-            bench.stop_all()
-    print(f"collector/bare ratio={ratio:.3f}  (target >= 0.95)")
-    return 0
+    bench = Bench(args, procs)
+    ratio = compare(bench, args)
+    memory(bench, args)
+    return f"collector/bare ratio={ratio:.3f}  (target >= 0.95)"
+
+
+def main() -> int:
+    args = parse_args()
+    return run(lambda procs: measure(args, procs), needs=[NGINX], install=INSTALL)
 
 
 if __name__ == "__main__":

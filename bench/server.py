@@ -9,19 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
-from subprocess import DEVNULL
 
-NGINX = "/usr/sbin/nginx"
+from common import NGINX, BenchError, Processes, run, start_nginx
+
 PATH = "/api/v4/users/me"
 INSTALL = "apt-get install nginx-light wrk"
 MAX_NON_2XX = 0.01  # a bench of 401s or 429s measures the wrong code path: fail past 1%
@@ -46,67 +40,6 @@ done = function(summary, latency, requests)
     summary.duration, e.status, e.connect + e.read + e.write + e.timeout))
 end
 """
-
-NGINX_CONF = """daemon off; master_process off; worker_processes 1;
-error_log {tmp}/error.log; pid {tmp}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off; keepalive_requests 1000000;
-  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
-  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    location = {path} {{ default_type application/json; alias {tmp}/me.json; }}
-  }}
-}}
-"""
-
-
-class BenchError(Exception):
-    pass
-
-
-class Processes:
-    """The processes a bench starts, each logging to a file in the temp dir; all stopped at exit."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.running: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, cmd: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
-        log = self.tmp / f"{name}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=DEVNULL)
-        self.running.append(proc)
-        return proc, log
-
-    def stop_all(self) -> None:
-        for proc in self.running:
-            proc.terminate()  # does nothing once the process has been waited for
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_listening(name: str, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{name} exited {proc.returncode}:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise BenchError(f"{name} not listening on {port} after 10 s:\n{log.read_text()}")
 
 
 def start_mmload(procs: Processes, accounts: int) -> str:
@@ -138,16 +71,6 @@ def fetch_me(url: str, token: str) -> bytes:
         return bytes(resp.read())
 
 
-def start_nginx(procs: Processes, body: bytes) -> str:
-    tmp, port = procs.tmp, free_port()
-    (tmp / "me.json").write_bytes(body)  # the very bytes mmload answers with
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, path=PATH))
-    cmd = [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(tmp / "nginx.conf")]
-    proc, log = procs.start("nginx", cmd)
-    wait_listening("nginx", proc, port, log)
-    return f"http://127.0.0.1:{port}"
-
-
 def wrk(args: argparse.Namespace, procs: Processes, url: str, seconds: int) -> tuple[float, int]:
     """Requests/s and count of non-2xx answers, after checking that the answers were 200s."""
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
@@ -164,13 +87,22 @@ def wrk(args: argparse.Namespace, procs: Processes, url: str, seconds: int) -> t
     return fields["requests"] / (fields["us"] / 1e6), bad
 
 
-def bench(args: argparse.Namespace, procs: Processes) -> float:
-    server_url = start_mmload(procs, args.accounts)
-    tokens = login(server_url, args.accounts)
-    nginx_url = start_nginx(procs, fetch_me(server_url, tokens[0]))
+def start_targets(procs: Processes, accounts: int) -> dict[str, str]:
+    """mmload serve and nginx serving the very bytes it answers with; wrk's script of tokens."""
+    server_url = start_mmload(procs, accounts)
+    tokens = login(server_url, accounts)
+    nginx_url = start_nginx(procs, PATH, fetch_me(server_url, tokens[0]))
     lua = WRK_LUA % (", ".join(f'"{t}"' for t in tokens), PATH)
     (procs.tmp / "rotate.lua").write_text(lua)
-    targets = {"server": server_url, "nginx": nginx_url}
+    return {"server": server_url, "nginx": nginx_url}
+
+
+def measure(args: argparse.Namespace, procs: Processes) -> str:
+    load = f"wrk -t{args.threads} -c{args.connections} on GET {PATH}"
+    timing = f"{args.rounds} rounds x {args.duration} s after a {args.warmup} s warm-up"
+    print(f"bench: {os.cpu_count()} CPUs; {load}; {timing}")
+    print("bench: absolute figures drift +-20% run to run; only the ratio is the result")
+    targets = start_targets(procs, args.accounts)
     for url in targets.values():
         wrk(args, procs, url, args.warmup)
     rates: dict[str, list[float]] = {name: [] for name in targets}
@@ -180,10 +112,10 @@ def bench(args: argparse.Namespace, procs: Processes) -> float:
             rate, bad = wrk(args, procs, url, args.duration)
             rates[name].append(rate)
             shown.append(f"{name} {rate:9,.0f} req/s ({bad} non-2xx)")
-        print(f"round {n}: " + "   ".join(shown), flush=True)
+        print(f"round {n}: " + "   ".join(shown))
     medians = {name: statistics.median(values) for name, values in rates.items()}
     print("median:  " + "   ".join(f"{k} {v:9,.0f} req/s" for k, v in medians.items()))
-    return medians["server"] / medians["nginx"]
+    return f"server/nginx ratio={medians['server'] / medians['nginx']:.3f}"
 
 
 def positive(text: str) -> int:
@@ -205,29 +137,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a CI timeout also cleans up
-    missing = [tool for tool in ("wrk", NGINX) if not shutil.which(tool)]
-    if missing:
-        print(f"bench: {', '.join(missing)} not found; run: {INSTALL}", file=sys.stderr)
-        return 2
-    load = f"wrk -t{args.threads} -c{args.connections} on GET {PATH}"
-    timing = f"{args.rounds} rounds x {args.duration} s after a {args.warmup} s warm-up"
-    print(f"bench: {os.cpu_count()} CPUs; {load}; {timing}")
-    print("bench: absolute figures drift +-20% run to run; only the ratio is the result")
-    with tempfile.TemporaryDirectory(prefix="mmload-bench-") as tmp:
-        procs = Processes(Path(tmp))
-        try:
-            ratio = bench(args, procs)
-        except (BenchError, OSError, subprocess.SubprocessError) as exc:
-            print(f"bench: FAILED: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("bench: interrupted", file=sys.stderr)
-            return 130
-        finally:
-            procs.stop_all()
-    print(f"server/nginx ratio={ratio:.3f}")
-    return 0
+    return run(lambda procs: measure(args, procs), needs=("wrk", NGINX), install=INSTALL)
 
 
 if __name__ == "__main__":

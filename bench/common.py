@@ -1,0 +1,131 @@
+"""What the benches share: nginx from a generated config, the processes they start, and main()'s
+error handling.  The benches run as scripts (`python bench/server.py`), so Python puts this folder
+on sys.path and they import this file as `common`; mypy, given the folder, resolves it the same way.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from enum import IntEnum
+from pathlib import Path
+from subprocess import DEVNULL, STDOUT
+
+NGINX = "/usr/sbin/nginx"
+
+NGINX_CONF = """daemon off; master_process off; worker_processes 1;
+error_log {tmp}/error.log; pid {tmp}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location = {path} {{ default_type application/json; alias {tmp}/served.json;{headers} }}
+  }}
+}}
+"""
+
+
+class Exit(IntEnum):
+    OK = 0
+    FAILED = 1
+    MISSING_TOOL = 2  # nginx or wrk is not installed
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM
+
+
+class BenchError(Exception):
+    pass
+
+
+class Processes:
+    """The processes a bench starts, each logging to a file in the temp dir; all stopped at exit."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, name: str, cmd: list[str], env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        log = self.tmp / f"{name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=STDOUT, stdin=DEVNULL, env=env)
+        self.running.append(proc)
+        return proc, log
+
+    def stop_all(self) -> None:
+        for proc in self.running:
+            proc.terminate()  # does nothing once the process has been waited for
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(name: str, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"{name} exited {proc.returncode}:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchError(f"{name} not listening on {port} after 10 s:\n{log.read_text()}")
+
+
+def start_nginx(
+    procs: Processes, path: str, body: bytes, headers: Mapping[str, str] | None = None
+) -> str:
+    """nginx answering GET `path` with `body` (and `headers` on every answer); returns its URL."""
+    tmp, port = procs.tmp, free_port()
+    (tmp / "served.json").write_bytes(body)
+    lines = "".join(f" add_header {k} {v} always;" for k, v in (headers or {}).items())
+    conf = NGINX_CONF.format(tmp=tmp, port=port, path=path, headers=lines)
+    (tmp / "nginx.conf").write_text(conf)
+    cmd = [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(tmp / "nginx.conf")]
+    proc, log = procs.start("nginx", cmd)
+    wait_listening("nginx", proc, port, log)
+    return f"http://127.0.0.1:{port}"
+
+
+def run(bench: Callable[[Processes], str], needs: Sequence[str], install: str) -> Exit:
+    """main()'s shape for every bench: check the tools, run `bench` with a temp dir, stop what it
+    started whatever happens, then print the line it returns (the result)."""
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # rounds as they end
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a CI timeout: clean up, even if the
+        signal.signal(sig, signal.default_int_handler)  # shell started us with SIGINT ignored
+    missing = [tool for tool in needs if not shutil.which(tool)]
+    if missing:
+        print(f"bench: {', '.join(missing)} not found; run: {install}", file=sys.stderr)
+        return Exit.MISSING_TOOL
+    with tempfile.TemporaryDirectory(prefix="mmload-bench-") as tmp:
+        procs = Processes(Path(tmp))
+        try:
+            result = bench(procs)
+        except (BenchError, OSError, subprocess.SubprocessError) as exc:
+            print(f"bench: FAILED: {exc}", file=sys.stderr)
+            return Exit.FAILED
+        except KeyboardInterrupt:
+            print("bench: interrupted", file=sys.stderr)
+            return Exit.INTERRUPTED
+        finally:
+            procs.stop_all()
+    print(result)
+    return Exit.OK

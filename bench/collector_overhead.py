@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import NGINX, BenchError, Processes, run, start_nginx
+from common import NGINX, BenchError, Processes, positive, run, start_nginx
 
 from mmload.runfolder import read_records, read_run
 
@@ -98,7 +98,9 @@ def compare(bench: Bench, args: argparse.Namespace) -> float:
 
 
 def summarize(runs: dict[str, list[Run]]) -> float:
-    """Medians and spreads; the result is the ratio of the median rates."""
+    """Medians and spreads.  The result is the median of the per-round B/A ratios: A and B of
+    one round run back to back, so the host's slow swings (seen here: the same work at 250 to
+    490 µs CPU a request from one minute to the next) cancel out within a pair."""
     rate = {k: statistics.median(r.rate for r in v) for k, v in runs.items()}
     cpu = {k: statistics.median(r.us_per_request for r in v) for k, v in runs.items()}
     for kind, kind_runs in runs.items():
@@ -108,7 +110,8 @@ def summarize(runs: dict[str, list[Run]]) -> float:
     paired = sorted(b.rate / a.rate for a, b in zip(runs["bare"], runs["collected"], strict=True))
     extra = cpu["collected"] - cpu["bare"]
     print(f"per-round B/A {paired[0]:.3f}..{paired[-1]:.3f}; collector CPU {extra:+.1f} µs/req")
-    return rate["collected"] / rate["bare"]
+    print(f"ratio of median rates {rate['collected'] / rate['bare']:.3f}")
+    return statistics.median(paired)
 
 
 def memory(bench: Bench, args: argparse.Namespace) -> None:
@@ -123,8 +126,8 @@ def memory(bench: Bench, args: argparse.Namespace) -> None:
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--rounds", type=int, default=4, help="A/B rounds (default 4)")
-    p.add_argument("--duration", type=float, default=5, help="seconds per run (default 5)")
+    p.add_argument("--rounds", type=positive, default=8, help="A/B rounds (default 8)")
+    p.add_argument("--duration", type=float, default=3, help="seconds per run (default 3)")
     p.add_argument("--warmup", type=float, default=2, help="warm-up seconds each (default 2)")
     p.add_argument("--users", type=int, default=50, help="Locust users (default 50)")
     p.add_argument("--short", type=float, default=6, help="memory: short run seconds (6)")

@@ -5,6 +5,7 @@ on sys.path and they import this file as `common`; mypy, given the folder, resol
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import socket
@@ -129,3 +130,9 @@ def run(bench: Callable[[Processes], str], needs: Sequence[str], install: str) -
             procs.stop_all()
     print(result)
     return Exit.OK
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 up, not {text!r}")
+    return int(text)

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 
-from common import NGINX, BenchError, Processes, run, start_nginx
+from common import NGINX, BenchError, Processes, positive, run, start_nginx
 
 PATH = "/api/v4/users/me"
 INSTALL = "apt-get install nginx-light wrk"
@@ -116,12 +116,6 @@ def measure(args: argparse.Namespace, procs: Processes) -> str:
     medians = {name: statistics.median(values) for name, values in rates.items()}
     print("median:  " + "   ".join(f"{k} {v:9,.0f} req/s" for k, v in medians.items()))
     return f"server/nginx ratio={medians['server'] / medians['nginx']:.3f}"
-
-
-def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"a whole number from 1 up, not {text!r}")
-    return int(text)
 
 
 def parse_args() -> argparse.Namespace:

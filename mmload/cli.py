@@ -7,13 +7,12 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from mmload import __version__
+from mmload import __version__, options
 from mmload.exitcodes import ExitStatus
 from mmload.limiter.dialects import DIALECTS
 from mmload.limiter.faults import FAULTS
 from mmload.limiter.keying import Keying
 from mmload.limiter.policy import ALGORITHMS, LimitSettings
-from mmload.options import DEFAULTS
 from mmload.rate import Rate
 
 
@@ -27,13 +26,6 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"cannot be negative, not {value}")
     return value
 
 
@@ -69,7 +61,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="RateLimitSettings.Enable (default on)",
     )
     p.add_argument("--per-sec", type=_positive, default=10, help="PerSec (default 10)")
-    p.add_argument("--max-burst", type=_non_negative, default=100, help="MaxBurst (default 100)")
+    p.add_argument(
+        "--max-burst", type=options.non_negative, default=100, help="MaxBurst (default 100)"
+    )
     p.add_argument(
         "--memory-store-size",
         type=_positive,
@@ -115,7 +109,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="inject a documented misbehaviour (see the list below)",
     )
     p.add_argument(
-        "--accounts", type=_non_negative, default=100, help="seed users user1..userN (default 100)"
+        "--accounts",
+        type=options.non_negative,
+        default=100,
+        help="seed users user1..userN (default 100)",
     )
     p.add_argument("--password", default="mmload-pass", type=_password,
                    help="password of every seeded user")  # fmt: skip
@@ -156,32 +153,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", choices=NAMES, default="hammer", help="default hammer")
     p.add_argument("-u", "--users", type=_positive, default=10, help="Locust users (default 10)")
     p.add_argument("-t", "--run-time", default="30s", help="e.g. 30s, 5m (default 30s)")
-    p.add_argument("--api", choices=("v4", "v1"), default=DEFAULTS["api"], help="login API (v4)")
-    p.add_argument(
-        "--accounts",
-        default="",
-        metavar="FILE|N",
-        help="CSV login_id,password[,team], or N seeded accounts user1..userN",
-    )
-    p.add_argument(
-        "--password",
-        default="",
-        help="password of seeded accounts (or set MMLOAD_PASSWORD; never written anywhere)",
-    )
-    p.add_argument(
-        "--documented-limit",
-        default=DEFAULTS["documented_limit"],
-        type=_rate_text,
-        help="the limit the documentation promises (default 10/s)",
-    )
-    p.add_argument(
-        "--documented-burst",
-        type=_non_negative,
-        default=DEFAULTS["documented_burst"],
-        help="the documented burst (default 100)",
-    )
-    p.add_argument(
-        "--out", default=DEFAULTS["out"], help="parent of run folders (default results/)"
+    # the options Locust users see too, defined once; "" here means: not given
+    options.add_arguments(
+        p, options.SHARED_WITH_RUN, locust=False, defaults={"--accounts": "", "--password": ""}
     )
     p.add_argument(
         "--processes",
@@ -191,14 +165,6 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--web", action="store_true", help="show Locust's web UI instead of headless")
     p.set_defaults(command=_run)  # fmt: skip
-
-
-def _rate_text(text: str) -> str:
-    try:
-        Rate.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,78 +22,77 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def add_arguments(parser: Any) -> None:
-    """Register on Locust's parser (``events.init_command_line_parser``)."""
-    g = parser  # Locust's own add_argument knows include_in_web_ui and is_secret; groups do not
-    g.add_argument(
-        "--api",
-        choices=("v4", "v1"),
-        default=DEFAULTS["api"],
-        include_in_web_ui=True,
-        help="log in with API v4 (login_id) or the 2015 v1 (name/email)",
-    )
-    g.add_argument(
-        "--accounts",
-        default=DEFAULTS["accounts"],
-        include_in_web_ui=True,
-        help="N for the reference server's seeded user1..userN, or a CSV file "
-        "login_id,password[,team]",
-    )
-    g.add_argument(
-        "--password",
-        default=DEFAULTS["password"],
-        is_secret=True,
-        env_var="MMLOAD_PASSWORD",
-        help="password of the seeded accounts (never written anywhere)",
-    )
-    g.add_argument(
-        "--documented-limit",
-        default=DEFAULTS["documented_limit"],
-        include_in_web_ui=True,
-        help="the rate the server's documentation promises, e.g. 10/s",
-    )
-    g.add_argument(
-        "--documented-burst",
-        type=int,
-        default=DEFAULTS["documented_burst"],
-        include_in_web_ui=True,
-        help="the documented burst (Mattermost's MaxBurst)",
-    )
-    g.add_argument(
-        "--vary-by",
-        choices=("address", "user"),
-        default=DEFAULTS["vary_by"],
-        help="what the server keys its limit on (Mattermost: address by default)",
-    )
-    g.add_argument(
-        "--rate-factor",
-        type=float,
-        default=None,
-        include_in_web_ui=True,
-        help="offered rate as a multiple of the documented limit (steady: 0.5, webhook: 2)",
-    )
-    g.add_argument(
-        "--step-time",
-        type=float,
-        default=None,
-        help="ramp: seconds per step (default: run time / 5, or 10)",
-    )
-    g.add_argument(
-        "--hook-id",
-        default="",
-        include_in_web_ui=True,
-        help="webhook: the incoming hook id to post to",
-    )
-    g.add_argument("--out", default=DEFAULTS["out"], help="run folders go under this directory")
-    g.add_argument("--run-dir", default="", help="write the run folder exactly here")
-    g.add_argument(
-        "--max-records",
-        type=int,
-        default=DEFAULTS["max_records"],
-        help="per-request records kept in the run folder (totals stay exact)",
-    )
-    g.add_argument("--progress", type=float, default=DEFAULTS["progress"],
-                   help="seconds between status lines (0: none)")  # fmt: skip
+LOCUST_ONLY = ("include_in_web_ui", "is_secret", "env_var")  # kwargs plain argparse lacks
+
+
+def rate_text(text: str) -> str:
+    try:
+        Rate.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def non_negative(text: str) -> int:
+    value = int(text)  # argparse turns a ValueError into "invalid non_negative value"
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, not {value}")
+    return value
+
+
+OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--api", {"choices": ("v4", "v1"), "default": DEFAULTS["api"], "include_in_web_ui": True,
+               "help": "log in with API v4 (login_id) or the 2015 v1 (name/email)"}),
+    ("--accounts", {"default": DEFAULTS["accounts"], "include_in_web_ui": True, "metavar": "FILE|N",
+                    "help": "a CSV file login_id,password[,team], or N for the reference "
+                    "server's seeded user1..userN"}),
+    ("--password", {"default": DEFAULTS["password"], "is_secret": True,
+                    "env_var": "MMLOAD_PASSWORD",
+                    "help": "password of the seeded accounts (or MMLOAD_PASSWORD; never written "
+                    "anywhere)"}),
+    ("--documented-limit", {"type": rate_text, "default": DEFAULTS["documented_limit"],
+                            "include_in_web_ui": True,
+                            "help": "the rate the documentation promises, e.g. 10/s"}),
+    ("--documented-burst", {"type": non_negative, "default": DEFAULTS["documented_burst"],
+                            "include_in_web_ui": True,
+                            "help": "the documented burst (Mattermost's MaxBurst)"}),
+    ("--vary-by", {"choices": ("address", "user"), "default": DEFAULTS["vary_by"],
+                   "help": "what the server keys its limit on (Mattermost: address)"}),
+    ("--rate-factor", {"type": float, "default": None, "include_in_web_ui": True,
+                       "help": "offered rate as a multiple of the documented limit "
+                       "(steady: 0.5, webhook: 2)"}),
+    ("--step-time", {"type": float, "default": None,
+                     "help": "ramp: seconds per step (default: run time / 5, or 10)"}),
+    ("--hook-id", {"default": "", "include_in_web_ui": True,
+                   "help": "webhook: the incoming hook id to post to"}),
+    ("--out", {"default": DEFAULTS["out"], "help": "run folders go under this directory"}),
+    ("--run-dir", {"default": "", "help": "write the run folder exactly here"}),
+    ("--max-records", {"type": int, "default": DEFAULTS["max_records"],
+                       "help": "per-request records kept in the run folder (totals stay exact)"}),
+    ("--progress", {"type": float, "default": DEFAULTS["progress"],
+                    "help": "seconds between status lines (0: none)"}),
+)  # fmt: skip
+
+SHARED_WITH_RUN = (
+    "--api", "--accounts", "--password", "--documented-limit", "--documented-burst", "--out",
+)  # fmt: skip
+
+
+def add_arguments(
+    parser: Any,
+    only: Collection[str] | None = None,
+    locust: bool = True,
+    defaults: dict[str, Any] | None = None,
+) -> None:
+    """Register on Locust's parser (``events.init_command_line_parser``), or ``only`` some of
+    them on a plain argparse parser (``locust=False``), e.g. ``mmload run``'s."""
+    for flag, spec in OPTIONS:
+        if only is not None and flag not in only:
+            continue
+        kwargs = {k: v for k, v in spec.items() if locust or k not in LOCUST_ONLY}
+        if defaults and flag in defaults:
+            kwargs["default"] = defaults[flag]
+        parser.add_argument(flag, **kwargs)
 
 
 @dataclass(frozen=True)

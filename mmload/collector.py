@@ -47,8 +47,8 @@ class Collector:
         self.pending: list[Record] = []
         self.local_seconds = Timeline()  # this process's partial seconds, drained every flush
         self.seconds = Timeline()  # master: merged open seconds, written as they close
-        self.worker = isinstance(environment.runner, WorkerRunner)
-        self.summary = None if self.worker else RunSummary(environment, settings, scenario)
+        worker = isinstance(environment.runner, WorkerRunner)
+        self.summary = None if worker else RunSummary(environment, settings, scenario)
         self._flusher: gevent.Greenlet | None = None
         self._last_progress = time.time()
 

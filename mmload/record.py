@@ -31,10 +31,6 @@ class Record(NamedTuple):
     def answered(self) -> float:
         return self.sent + self.latency_ms / 1000.0
 
-    @property
-    def outcome(self) -> str:
-        return outcome(self.status)
-
 
 def outcome(status: int) -> str:
     """``accepted`` (2xx/3xx), ``limited`` (429) or ``error`` (no response or any other status)."""

@@ -68,6 +68,3 @@ class Tally:
         }
         t.by_key = {k: dict(v) for k, v in d["by_key"].items()}
         return t
-
-    def is_empty(self) -> bool:
-        return not self.by_endpoint

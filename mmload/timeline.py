@@ -67,7 +67,8 @@ class Second:
     limited_ms: dict[float, int] = field(default_factory=dict)
 
     def add(self, r: Record) -> None:
-        """Runs once per request (in the flusher): comparisons inlined rather than _lo/_hi."""
+        """Once per request (in the flusher), so inlined: the outcome test is
+        ``record.outcome``'s, the comparisons are ``_lo``/``_hi``'s."""
         self.offered += 1
         _, latency, _, status, _, limit, remaining, reset, retry, _ = r
         bucket = latency_bucket(latency)

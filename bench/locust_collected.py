@@ -3,6 +3,6 @@ collector (its options, request listener, flusher greenlet and run folder) and n
 
 from locust_bare import Hammer  # noqa: F401  Locust puts this file's folder on sys.path
 
-from mmload import plugin
+from mmload.harness import plugin
 
 plugin.install()

@@ -1,5 +1,5 @@
 """mixed scenario: locust -f locustfiles/mixed.py --host URL [mmload options]."""
 
-from mmload.scenarios.mixed import Mixed
+from mmload.harness.scenarios.mixed import Mixed
 
 __all__ = ["Mixed"]

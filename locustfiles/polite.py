@@ -1,5 +1,5 @@
 """polite scenario: locust -f locustfiles/polite.py --host URL [mmload options]."""
 
-from mmload.scenarios.polite import Polite
+from mmload.harness.scenarios.polite import Polite
 
 __all__ = ["Polite"]

@@ -1,5 +1,5 @@
 """ramp scenario: locust -f locustfiles/ramp.py --host URL [mmload options]."""
 
-from mmload.scenarios.ramp import Ramp
+from mmload.harness.scenarios.ramp import Ramp
 
 __all__ = ["Ramp"]

@@ -1,5 +1,5 @@
 """steady scenario: locust -f locustfiles/steady.py --host URL [mmload options]."""
 
-from mmload.scenarios.steady import Steady
+from mmload.harness.scenarios.steady import Steady
 
 __all__ = ["Steady"]

@@ -1,5 +1,5 @@
 """webhook scenario: locust -f locustfiles/webhook.py --host URL [mmload options]."""
 
-from mmload.scenarios.webhook import Webhook
+from mmload.harness.scenarios.webhook import Webhook
 
 __all__ = ["Webhook"]

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmload.record import Record
-from mmload.runfolder import read_records, read_run, read_timeline
-from mmload.scenarios import locustfile
+from mmload.harness.scenarios import locustfile
+from mmload.results.record import Record
+from mmload.results.runfolder import read_records, read_run, read_timeline
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from mmload.limiter.dialects import DIALECTS
+from mmload.dialects import DIALECTS
 from mmload.limiter.faults import FAULTS
-from mmload.limiter.policy import ALGORITHMS
+from mmload.server.limiting import ALGORITHMS
 from tests import rawhttp
 from tests.conftest import ServeFactory
 from tests.server_fixture import ROOT

@@ -11,14 +11,14 @@ import pytest
 from geventhttpclient.header import Headers as FastHeaders
 from requests.structures import CaseInsensitiveDict
 
-from mmload import accounts
-from mmload.headers import number, snapshot
-from mmload.options import Settings
-from mmload.pacing import Pacer, steps
-from mmload.record import Record
-from mmload.runfolder import RECORDS_CSV_GZ, RunWriter, read_records, read_timeline
-from mmload.tally import Tally
-from mmload.timeline import Second, Timeline, latency_bucket, quantile
+from mmload.harness import accounts
+from mmload.harness.headers import number, snapshot
+from mmload.harness.options import Settings
+from mmload.harness.pacing import Pacer, steps
+from mmload.results.record import Record
+from mmload.results.runfolder import RECORDS_CSV_GZ, RunWriter, read_records, read_timeline
+from mmload.results.tally import Tally
+from mmload.results.timeline import Second, Timeline, latency_bucket, quantile
 
 
 def rec(sent: float, status: int = 200, remaining: float | None = 5, key: str = "k") -> Record:

@@ -6,8 +6,8 @@ import pytest
 
 from mmload.limiter.decision import NS, ceil_seconds
 from mmload.limiter.gcra import GCRA, emission_interval_ns
+from mmload.limiter.rate import Rate
 from mmload.limiter.store import LRUStore
-from mmload.rate import Rate
 
 MS = 1_000_000
 

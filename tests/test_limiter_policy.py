@@ -8,8 +8,8 @@ import pytest
 from mmload.limiter.decision import NS
 from mmload.limiter.faults import FAULTS
 from mmload.limiter.keying import Keying
-from mmload.limiter.policy import LimitSettings, RateLimiter
-from mmload.rate import Rate
+from mmload.limiter.rate import Rate
+from mmload.server.limiting import LimitSettings, RateLimiter
 
 WALL = 1_800_000_000.0
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmload.rate import Rate
+from mmload.limiter.rate import Rate
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mmload.embedded import EmbeddedServer
-from mmload.runfolder import read_run
+from mmload.harness.embedded import EmbeddedServer
+from mmload.results.runfolder import read_run
 from tests.runs import REPO, locust_cmd, mmload_run
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from mmload.embedded import EmbeddedServer
-from mmload.runfolder import read_records, read_run, read_timeline
+from mmload.harness.embedded import EmbeddedServer
+from mmload.results.runfolder import read_records, read_run, read_timeline
 from tests.runs import REPO, Done, assert_folder_matches_server, locust_cmd, mmload_run
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mmload.runfolder import read_run
+from mmload.results.runfolder import read_run
 from tests.runs import assert_folder_matches_server, endpoint_records, mmload_run
 
 pytestmark = pytest.mark.slow

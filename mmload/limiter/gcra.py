@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 
 from mmload.limiter.decision import NS, Decision
+from mmload.limiter.rate import Rate
 from mmload.limiter.store import LRUStore
-from mmload.rate import Rate
 
 
 def emission_interval_ns(per_sec: float) -> int:

@@ -20,7 +20,7 @@ from limits.strategies import (
 )
 
 from mmload.limiter.decision import NS, Decision
-from mmload.rate import Rate
+from mmload.limiter.rate import Rate
 
 STRATEGIES: dict[str, type[RateLimiter]] = {
     "fixed-window": FixedWindowRateLimiter,

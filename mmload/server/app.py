@@ -11,13 +11,13 @@ import json
 from collections import Counter
 
 from mmload.limiter.faults import FAULTS
-from mmload.limiter.policy import LimitSettings, RateLimiter
 from mmload.server import routes
 from mmload.server.api import Call
 from mmload.server.auth import token_from
 from mmload.server.errors import AppError
 from mmload.server.http import Request, Response
 from mmload.server.ids import new_id
+from mmload.server.limiting import LimitSettings, RateLimiter
 from mmload.server.world import World
 
 STATS_PATH = "/mmload/stats"

@@ -9,18 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from mmload.limiter.policy import LimitSettings
+from mmload import defaults
 from mmload.server.app import App
 from mmload.server.http import HTTPProtocol, new_event_loop
+from mmload.server.limiting import LimitSettings
 from mmload.server.world import TEAM_NAME, World
 
 
 @dataclass(frozen=True)
 class ServeOptions:
     host: str = "127.0.0.1"
-    port: int = 8065
-    accounts: int = 100
-    password: str = "mmload-pass"
+    port: int = defaults.SERVE_PORT
+    accounts: int = defaults.SEEDED_ACCOUNTS
+    password: str = defaults.SEEDED_PASSWORD
     limits: LimitSettings = field(default_factory=LimitSettings)
 
 

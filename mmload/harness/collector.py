@@ -18,13 +18,13 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
-from mmload.headers import snapshot
-from mmload.options import Settings
-from mmload.pacing import load_start
-from mmload.record import Record
-from mmload.runsummary import RunSummary
-from mmload.tally import Tally
-from mmload.timeline import Second, Timeline
+from mmload.harness.headers import snapshot
+from mmload.harness.options import Settings
+from mmload.harness.pacing import load_start
+from mmload.harness.runsummary import RunSummary
+from mmload.results.record import Record
+from mmload.results.tally import Tally
+from mmload.results.timeline import Second, Timeline
 
 log = logging.getLogger("mmload")
 

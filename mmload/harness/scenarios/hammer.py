@@ -2,7 +2,7 @@
 
 from locust import constant, task
 
-from mmload.users import MattermostUser
+from mmload.harness.users import MattermostUser
 
 
 class Hammer(MattermostUser):

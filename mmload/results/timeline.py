@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmload.record import Record
+from mmload.results.record import Record
 
 COLUMNS = (
     "second", "offered", "accepted", "limited", "errors",

@@ -9,7 +9,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from mmload import collector, options
+from mmload.harness import collector, options
 
 _installed = False
 STOP_TIMEOUT = 5.0

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mmload import record, timeline
+from mmload.results import record, timeline
 
 RUN_JSON = "run.json"
 TIMELINE_CSV = "timeline.csv"

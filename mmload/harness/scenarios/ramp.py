@@ -3,8 +3,8 @@
 
 from locust import task
 
-from mmload.pacing import LOGIN_PHASE, steps
-from mmload.users import PacedUser
+from mmload.harness.pacing import LOGIN_PHASE, steps
+from mmload.harness.users import PacedUser
 
 FACTORS = (0.5, 1.0, 1.5, 2.0, 4.0)
 DEFAULT_STEP_SECONDS = 10.0

@@ -14,11 +14,11 @@ from locust.env import Environment
 
 import mmload
 from mmload.exitcodes import ExitStatus
-from mmload.options import Settings
-from mmload.record import Record
-from mmload.runfolder import RUN_JSON, RunWriter, new_run_dir, write_json
-from mmload.tally import OUTCOMES, Tally
-from mmload.timeline import Second
+from mmload.harness.options import Settings
+from mmload.results.record import Record
+from mmload.results.runfolder import RUN_JSON, RunWriter, new_run_dir, write_json
+from mmload.results.tally import OUTCOMES, Tally
+from mmload.results.timeline import Second
 
 
 def _utc(ts: datetime) -> str:

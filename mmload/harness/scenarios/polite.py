@@ -3,7 +3,7 @@
 import gevent
 from locust import constant, task
 
-from mmload.users import MattermostUser
+from mmload.harness.users import MattermostUser
 
 
 class Polite(MattermostUser):

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from mmload import accounts
-from mmload.embedded import EmbeddedServer, ServerError
 from mmload.exitcodes import ExitStatus
-from mmload.options import DEFAULTS
-from mmload.runfolder import new_run_dir, write_json
-from mmload.scenarios import locustfile
+from mmload.harness import accounts
+from mmload.harness.embedded import EmbeddedServer, ServerError
+from mmload.harness.options import DEFAULTS
+from mmload.harness.scenarios import locustfile
+from mmload.results.runfolder import new_run_dir, write_json
 
 
 @dataclass

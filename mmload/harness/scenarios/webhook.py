@@ -6,7 +6,7 @@ import logging
 from locust import task
 from locust.exception import StopUser
 
-from mmload.users import PacedUser
+from mmload.harness.users import PacedUser
 
 log = logging.getLogger("mmload")
 

@@ -3,7 +3,7 @@ spread evenly over the users.  A correct server sends no 429."""
 
 from locust import task
 
-from mmload.users import PacedUser
+from mmload.harness.users import PacedUser
 
 
 class Steady(PacedUser):

@@ -22,11 +22,11 @@ from gevent.lock import Semaphore
 from locust import FastHttpUser
 from locust.exception import StopUser
 
-from mmload import accounts, plugin
-from mmload.collector import LIMITED_SUFFIX
-from mmload.headers import number
-from mmload.options import Settings
-from mmload.pacing import Pacer, load_start
+from mmload.harness import accounts, plugin
+from mmload.harness.collector import LIMITED_SUFFIX
+from mmload.harness.headers import number
+from mmload.harness.options import Settings
+from mmload.harness.pacing import Pacer, load_start
 
 log = logging.getLogger("mmload")
 

@@ -7,12 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mmload.limiter import dialects, faults
+from mmload import defaults, dialects
+from mmload.limiter import faults
 from mmload.limiter.gcra import GCRA
 from mmload.limiter.keying import Keying
+from mmload.limiter.rate import Rate
 from mmload.limiter.store import LRUStore
 from mmload.limiter.windows import STRATEGIES, WindowLimiter, window_limit, window_seconds
-from mmload.rate import Rate
 
 ALGORITHMS = ("gcra", *STRATEGIES)
 
@@ -20,8 +21,8 @@ ALGORITHMS = ("gcra", *STRATEGIES)
 @dataclass(frozen=True)
 class LimitSettings:
     enabled: bool = True
-    rate: Rate = field(default_factory=lambda: Rate(10, 100))
-    memory_store_size: int = 10_000
+    rate: Rate = field(default_factory=lambda: Rate(defaults.PER_SEC, defaults.MAX_BURST))
+    memory_store_size: int = defaults.MEMORY_STORE_SIZE
     keying: Keying = field(default_factory=Keying)
     algorithm: str = "gcra"
     dialect: str = "mattermost"

@@ -7,13 +7,14 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from mmload import __version__, options
+from mmload import __version__
+from mmload.dialects import DIALECTS
 from mmload.exitcodes import ExitStatus
-from mmload.limiter.dialects import DIALECTS
+from mmload.harness import options
 from mmload.limiter.faults import FAULTS
 from mmload.limiter.keying import Keying
-from mmload.limiter.policy import ALGORITHMS, LimitSettings
-from mmload.rate import Rate
+from mmload.limiter.rate import Rate
+from mmload.server.limiting import ALGORITHMS, LimitSettings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,7 +142,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    from mmload.scenarios import NAMES
+    from mmload.harness.scenarios import NAMES
 
     p = sub.add_parser(
         "run",
@@ -168,7 +169,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from mmload.run import RunError, RunOptions, run
+    from mmload.harness.launch import RunError, RunOptions, run
 
     options = RunOptions(
         host=args.host.rstrip("/"),

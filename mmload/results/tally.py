@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mmload.record import Record, outcome
+from mmload.results.record import Record, outcome
 
 OUTCOMES = ("accepted", "limited", "error")
 

@@ -7,7 +7,7 @@ import random
 from locust import between, task
 from locust.exception import StopUser
 
-from mmload.users import MattermostUser
+from mmload.harness.users import MattermostUser
 
 log = logging.getLogger("mmload")
 POSTS = "GET /api/v4/channels/{channel_id}/posts"

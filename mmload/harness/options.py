@@ -7,14 +7,15 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from mmload.rate import Rate
+from mmload import defaults
+from mmload.limiter.rate import Rate
 
 DEFAULTS: dict[str, Any] = {
     "api": "v4",
     "accounts": "100",
-    "password": "mmload-pass",
-    "documented_limit": "10/s",
-    "documented_burst": 100,
+    "password": defaults.SEEDED_PASSWORD,
+    "documented_limit": defaults.DOCUMENTED_LIMIT,
+    "documented_burst": defaults.MAX_BURST,
     "vary_by": "address",
     "out": "results",
     "max_records": 2_000_000,

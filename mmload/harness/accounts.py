@@ -6,8 +6,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmload import defaults
+
 DEFAULT_TEAM = "mmload"
-SEEDED_PASSWORD = "mmload-pass"
+SEEDED_PASSWORD = defaults.SEEDED_PASSWORD
 
 
 class AccountsError(ValueError):

@@ -1,0 +1,19 @@
+"""Defaults that more than one stage relies on, defined once.
+
+Mattermost's ``RateLimitSettings`` defaults (10 requests/s, MaxBurst 100, a store of 10,000 keys,
+keyed by remote address) are what the reference server enforces and what the docs promise when
+the user documents nothing else.
+"""
+
+from __future__ import annotations
+
+PER_SEC = 10
+MAX_BURST = 100
+MEMORY_STORE_SIZE = 10_000
+DOCUMENTED_LIMIT = "10/s"
+
+SEEDED_PASSWORD = "mmload-pass"  # every account `mmload serve` seeds (user1..userN) has it
+SEEDED_ACCOUNTS = 100
+SERVE_PORT = 8065  # Mattermost's own port
+
+REQUEST_TIMEOUT = 60.0  # seconds a request may take before it counts as an error

@@ -1,0 +1,1 @@
+"""The Locust side: options, users, pacing, accounts, the collector and the scenarios."""

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from common import NGINX, BenchError, Processes, positive, run, start_nginx
 
-from mmload.results.runfolder import read_records, read_run
+from mmload.results.folder import read_run
+from mmload.results.records import read_records
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILES = {kind: HERE / f"locust_{kind}.py" for kind in ("bare", "collected")}

@@ -8,3 +8,5 @@ class ExitStatus(IntEnum):
     NONCONFORMANT = 1  # the server does not rate-limit the way it advertises or is documented
     USAGE = 2  # bad arguments or configuration
     RUN_FAILED = 3  # the run could not be done: target unreachable, every login failed, ...
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells expect
+    TERMINATED = 143  # SIGTERM (128 + 15)

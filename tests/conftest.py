@@ -1,12 +1,21 @@
-"""Fixtures shared by the tests: the real reference server, started on port 0."""
+"""Fixtures shared by the tests: the real reference server, started on port 0.
+
+Some tests drive mmload's Locust side in this process, and importing Locust monkey-patches the
+standard library with gevent; that must happen before anything imports ssl or sockets, so it is
+done here, first, for the whole session (as Locust's own test suite does).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from gevent import monkey
 
-import pytest
+monkey.patch_all()
 
-from tests.server_fixture import Server
+from collections.abc import Callable, Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.server_fixture import Server  # noqa: E402
 
 ServeFactory = Callable[..., Server]
 

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from mmload.harness.scenarios import locustfile
+from mmload.results.folder import read_run
 from mmload.results.record import Record
-from mmload.results.runfolder import read_records, read_run, read_timeline
+from mmload.results.records import read_records
+from mmload.results.timeline_file import read_timeline
 
 REPO = Path(__file__).resolve().parents[1]
 

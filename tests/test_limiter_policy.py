@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import http_sfv
 import pytest
 
@@ -124,3 +126,18 @@ def test_settings_refuse_unknown_names() -> None:
         LimitSettings(faults=frozenset({"nope"}))
     with pytest.raises(ValueError, match="algorithm"):
         LimitSettings(algorithm="token-bucket")
+
+
+@pytest.mark.parametrize("algorithm", ["fixed-window", "moving-window", "sliding-window"])
+def test_window_algorithms_honour_the_memory_store_size(algorithm: str) -> None:
+    keying = Keying(vary_by_header="X-Tenant")
+    # 5 requests in a window of 101 s: no window boundary falls inside the test
+    settings = LimitSettings(rate=Rate(0.05, 5), algorithm=algorithm, keying=keying)
+    for size, forgotten in ((1, True), (2, False)):
+        limiter = RateLimiter(replace(settings, memory_store_size=size))
+        drained = [limiter.check("ip", None, "a")[0] for _ in range(6)]
+        limiter.check("ip", None, "b")
+        back, headers = limiter.check("ip", None, "a")
+        assert drained == [False] * 5 + [True]
+        assert back is not forgotten  # with room for one key, b evicted a: a fresh window
+        assert dict(headers)["X-Ratelimit-Remaining"] == ("4" if forgotten else "0")

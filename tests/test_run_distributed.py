@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from mmload.harness.embedded import EmbeddedServer
-from mmload.results.runfolder import read_records, read_run, read_timeline
+from mmload.results.folder import read_run
+from mmload.results.records import read_records
+from mmload.results.timeline_file import read_timeline
 from tests.runs import REPO, Done, assert_folder_matches_server, locust_cmd, mmload_run
 
 pytestmark = pytest.mark.slow

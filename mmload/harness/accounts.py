@@ -12,6 +12,12 @@ DEFAULT_TEAM = "mmload"
 SEEDED_PASSWORD = defaults.SEEDED_PASSWORD
 
 
+REQUIRED = (
+    "--accounts is required to log in: a CSV file login_id,password[,team], or N for the "
+    "reference server's seeded user1..userN (mmload logs in only with accounts you name)"
+)
+
+
 class AccountsError(ValueError):
     """A clear, user-facing problem with the accounts (never includes a password)."""
 

@@ -1,10 +1,14 @@
 """The rate-limit collector: a Locust plugin on events, never a patch.
 
-Every process turns each response into a :class:`~mmload.record.Record` (the request listener only
-parses headers and appends a tuple: no I/O).  Once a second, a worker hands its records and
-per-second partial aggregates to the master; the master (or the single process) merges them and
-writes the run folder.  Totals are exact however many processes there are; ``--max-records``
-only caps the per-request file.
+Every process turns each response into a record (:mod:`mmload.harness.capture`: the request
+listener copies a few values, no I/O).  Once a second, a process makes a block of its records and
+its partial per-second and per-key aggregates: a worker sends them to the master as one message;
+the master (or the single process) merges them and writes the run folder.  Totals are exact
+however many processes there are; ``--max-records`` only caps the per-request file.
+
+At the end the master asks every worker for its last batch and waits for each to arrive (their
+users may need up to the stop timeout to finish the request they are in), instead of Locust's
+fixed half-second wait for workers' last reports.
 """
 
 from __future__ import annotations
@@ -12,68 +16,58 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 
-from mmload.harness.headers import snapshot
+from mmload.harness.capture import Capture
 from mmload.harness.options import Settings
 from mmload.harness.pacing import load_start
 from mmload.harness.runsummary import RunSummary
-from mmload.results.record import Record
+from mmload.results.block import Block
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second, Timeline
 
 log = logging.getLogger("mmload")
 
-MESSAGE = "mmload"
+MESSAGE = "mmload"  # worker -> master: a batch
+FINISH = "mmload_finish"  # master -> worker: stop your users and send your last batch
 FLUSH_SECONDS = 1.0
-GRACE_SECONDS = 15  # a second's row is final once its requests can no longer be answered
-LIMITED_SUFFIX = " [429 limited]"  # Locust's own stats show limited requests apart
-_CUT = -len(LIMITED_SUFFIX)
+LAST_BATCH_WAIT = 10.0  # beyond the stop timeout, for a worker's last batch to arrive
 
 
-def _record(values: tuple[Any, ...]) -> Record:
-    """``Record(*values)`` without the Python-level ``__new__`` of a NamedTuple (hot path)."""
-    return tuple.__new__(Record, values)
+def grace_seconds(request_timeout: float) -> float:
+    """A second's row is final once no request sent in it can still be answered: the request
+    timeout after its end, plus a flush."""
+    return request_timeout + 1.0 + FLUSH_SECONDS
 
 
 class Collector:
-    def __init__(self, environment: Environment, settings: Settings, scenario: str) -> None:
+    def __init__(
+        self,
+        environment: Environment,
+        settings: Settings,
+        scenario: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.env = environment
+        self.clock = clock
         self.settings = settings
-        self.pending: list[Record] = []
-        self.local_seconds = Timeline()  # this process's partial seconds, drained every flush
-        self.seconds = Timeline()  # master: merged open seconds, written as they close
+        self.capture = Capture()
+        self.seconds = Timeline()  # open seconds: a worker's since its last batch; the master's
+        self.counters: dict[str, int] = {}  # events users note (re-logins, ...): summed up
         worker = isinstance(environment.runner, WorkerRunner)
         self.summary = None if worker else RunSummary(environment, settings, scenario)
+        self.awaiting: set[str] = set()  # master: workers whose last batch has not come yet
         self._flusher: gevent.Greenlet | None = None
-        self._last_progress = time.time()
+        self._last_progress = clock()
+        self.grace = grace_seconds(settings.request_timeout)
 
-    # the hot path: runs inline for every request of every user
-    def on_request(
-        self,
-        request_type: str,
-        name: str,
-        response_time: float,
-        response_length: int,
-        response: Any = None,
-        context: dict[str, Any] | None = None,
-        exception: Any = None,
-        start_time: float | None = None,
-        **_: Any,
-    ) -> None:
-        status = getattr(response, "status_code", 0) or 0
-        snap, problem = snapshot(getattr(response, "headers", None))
-        if status == 429 and name.endswith(LIMITED_SUFFIX):
-            name = name[:_CUT]
-        elif exception is not None:
-            problem = f"{problem}; {exception}"[:200] if problem else str(exception)[:200]
-        key = context.get("mmload_key", "") if context else ""
-        sent = start_time if start_time is not None else time.time() - response_time / 1000
-        self.pending.append(_record((sent, response_time, name, status, key, *snap, problem)))
+    def note(self, counter: str, n: int = 1) -> None:
+        self.counters[counter] = self.counters.get(counter, 0) + n
 
     # once a second
     def start(self) -> None:
@@ -90,35 +84,42 @@ class Collector:
             except Exception:  # e.g. a full disk: keep the load going, say so every second
                 log.exception("mmload: could not write the run folder")
 
-    def take(self) -> dict[str, Any]:
-        """This process's news since last time: records, partial seconds, tallies."""
-        records, self.pending = self.pending, []
-        self.local_seconds.add(records)
+    def take(self) -> tuple[Block, Tally, dict[str, int]]:
+        """This process's news since last time: a block of records, its tally, counters."""
+        block = self.capture.take()
         tally = Tally()
-        tally.add(records)
-        return {"records": records, "seconds": self.local_seconds.drain(), "tally": tally}
+        tally.add(block)
+        counters, self.counters = self.counters, {}
+        return block, tally, counters
 
     def flush(self, final: bool = False) -> None:
-        news = self.take()
+        block, tally, counters = self.take()
         if self.summary is None:  # a worker: hand everything to the master
             runner = self.env.runner
-            if runner is not None and (news["records"] or news["seconds"]):
-                runner.send_message(MESSAGE, pack(news))
+            self.seconds.add(block)
+            if runner is not None and (len(block) or counters or final):
+                runner.send_message(
+                    MESSAGE, pack(block, self.seconds.drain(), tally, counters, final)
+                )
             return
-        self.absorb(news)
+        self.seconds.add(block)
+        self.summary.add(block.encode(), len(block), tally, counters)
         self._write(final)
 
-    def absorb(self, news: dict[str, Any]) -> None:
-        """Master or single process: merge news from this process or a worker."""
+    def absorb(self, data: dict[str, Any], worker: str = "") -> None:
+        """Master: merge a worker's batch."""
         assert self.summary is not None
-        self.summary.add_records(news["records"])
-        self.summary.tally.merge(news["tally"])
-        self.seconds.merge(news["seconds"])
+        self.summary.add(
+            data["frame"], data["rows"], Tally.from_dict(data["tally"]), data["counters"]
+        )
+        self.seconds.merge(Second.from_dict(d) for d in data["seconds"])
+        if data.get("final"):
+            self.awaiting.discard(worker)
 
     def _write(self, final: bool) -> None:
         assert self.summary is not None
-        now = time.time()
-        closed = self.seconds.drain(now - GRACE_SECONDS if not final else float("inf"))
+        now = self.clock()
+        closed = self.seconds.drain(float("inf") if final else now - self.grace)
         still_open = sorted(self.seconds.seconds.values(), key=lambda s: s.second)
         self.summary.write(closed, still_open)
         if self.settings.progress and now - self._last_progress >= self.settings.progress:
@@ -126,6 +127,22 @@ class Collector:
             line = self.summary.progress_line(closed + still_open, now)
             if line:
                 print(line, file=sys.stderr, flush=True)
+
+    def collect_last_batches(self, runner: MasterRunner) -> None:
+        """Master, at the end of a test: each worker stops its users and sends its last batch;
+        wait for every one of them (or note the ones that never came)."""
+        workers = [c.id for c in runner.clients.all if c.state != STATE_MISSING]
+        self.awaiting = set(workers)
+        for worker in workers:
+            runner.send_message(FINISH, None, client_id=worker)
+        deadline = time.monotonic() + (self.env.stop_timeout or 0) + LAST_BATCH_WAIT
+        while self.awaiting and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        if self.awaiting and self.summary is not None:
+            missing = sorted(self.awaiting)
+            self.summary.missing_workers.extend(missing)
+            log.error("mmload: no last batch from worker(s) %s: their records are missing",
+                      ", ".join(missing))  # fmt: skip
 
     def finish(self) -> None:
         if self._flusher is not None:
@@ -136,20 +153,17 @@ class Collector:
             self.summary.finish()
 
 
-def pack(news: dict[str, Any]) -> dict[str, Any]:
-    """msgpack-safe: lists, dicts, numbers and strings only."""
+def pack(
+    block: Block, seconds: list[Second], tally: Tally, counters: dict[str, int], final: bool
+) -> dict[str, Any]:
+    """msgpack-safe: bytes, lists, dicts, numbers and strings only."""
     return {
-        "records": [tuple(r) for r in news["records"]],
-        "seconds": [s.to_dict() for s in news["seconds"]],
-        "tally": news["tally"].to_dict(),
-    }
-
-
-def unpack(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "records": [Record(*r) for r in data["records"]],
-        "seconds": [Second.from_dict(d) for d in data["seconds"]],
-        "tally": Tally.from_dict(data["tally"]),
+        "frame": block.encode(),
+        "rows": len(block),
+        "seconds": [s.to_dict() for s in seconds],
+        "tally": tally.to_dict(),
+        "counters": counters,
+        "final": final,
     }
 
 
@@ -157,23 +171,21 @@ def register(environment: Environment, scenario: str) -> Collector:
     """Wire a collector into this Locust process (``events.init``)."""
     settings = Settings.from_options(environment.parsed_options)
     collector = Collector(environment, settings, scenario)
+    environment.mmload_collector = collector  # type: ignore[attr-defined]
     events = environment.events
-    events.request.add_listener(collector.on_request)
+    events.request.add_listener(collector.capture.on_request)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
 
-        def report(client_id: str, data: dict[str, Any]) -> None:
-            data[MESSAGE] = pack(collector.take())  # the last batch rides on Locust's last report
+        def finish(environment: Environment, msg: Any, **_: Any) -> None:
+            runner.stop()  # users finish the request they are in, within the stop timeout
+            collector.flush(final=True)
 
-        events.report_to_master.add_listener(report)
+        runner.register_message(FINISH, finish, concurrent=True)
+        events.test_stop.add_listener(lambda **_: collector.flush())
     if isinstance(runner, MasterRunner):
-        runner.register_message(MESSAGE, lambda msg, **kw: collector.absorb(unpack(msg.data)))
-
-        def worker_report(client_id: str, data: dict[str, Any]) -> None:
-            if MESSAGE in data:
-                collector.absorb(unpack(data[MESSAGE]))
-
-        events.worker_report.add_listener(worker_report)
+        runner.register_message(MESSAGE, lambda msg, **_: collector.absorb(msg.data, msg.node_id))
+        events.test_stop.add_listener(lambda **_: collector.collect_last_batches(runner))
 
     def quitting(**_: Any) -> None:
         # On SIGTERM Locust fires quitting *before* it stops the users; stop them first (they
@@ -186,6 +198,6 @@ def register(environment: Environment, scenario: str) -> Collector:
             runner.quit()
         collector.finish()
 
-    events.test_start.add_listener(lambda **kw: collector.start())
+    events.test_start.add_listener(lambda **_: collector.start())
     events.quitting.add_listener(quitting)
     return collector

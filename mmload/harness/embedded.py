@@ -14,6 +14,7 @@ from typing import Any
 
 LISTENING = "mmload serve: listening on "
 HOOK = "mmload serve: hook "
+LIMITS = ("mmload serve: rate limit", "mmload serve: rate limiting off")
 
 
 class ServerError(RuntimeError):
@@ -28,6 +29,7 @@ class EmbeddedServer:
         self.startup_timeout = startup_timeout
         self.url = ""
         self.hooks: dict[str, str] = {}  # channel name -> hook id
+        self.settings = ""  # how it limits, as it says itself: "rate limit 10/s, burst 100, ..."
         self.lines: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
 
@@ -51,6 +53,8 @@ class EmbeddedServer:
             self.lines.append(line)
             if line.startswith(LISTENING):
                 self.url = line[len(LISTENING) :].strip()
+            elif line.startswith(LIMITS):
+                self.settings = line[len("mmload serve: ") :].strip()
             elif line.startswith(HOOK):
                 url, _, channel = line[len(HOOK) :].partition(" -> ")
                 self.hooks[channel.strip()] = url.rsplit("/", 1)[-1]

@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -16,9 +18,11 @@ from urllib.parse import urlsplit
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
 from mmload.harness.embedded import EmbeddedServer, ServerError
-from mmload.harness.options import DEFAULTS
-from mmload.harness.scenarios import locustfile
-from mmload.results.runfolder import new_run_dir, write_json
+from mmload.harness.options import DEFAULTS, SCENARIO_ONLY
+from mmload.harness.scenarios import AUTHENTICATED, USES, locustfile, refusal
+from mmload.results.folder import RUN_JSON, SERVER_JSON, new_run_dir, write_json
+
+REFERENCE_MARK = ".mmload."  # in the X-Version-Id of `mmload serve`: 10.5.0.mmload.<hash>.false
 
 
 @dataclass
@@ -32,9 +36,15 @@ class RunOptions:
     password: str = ""
     documented_limit: str = DEFAULTS["documented_limit"]
     documented_burst: int = DEFAULTS["documented_burst"]
+    vary_by: str = DEFAULTS["vary_by"]
+    rate_factor: float | None = None
+    step_time: float | None = None
+    hook_id: str = ""
+    request_timeout: float = DEFAULTS["request_timeout"]
     out: str = DEFAULTS["out"]
     processes: int = 0
     web: bool = False
+    server_args: list[str] = field(default_factory=list)  # for the embedded `mmload serve`
     extra: list[str] = field(default_factory=list)
 
 
@@ -44,12 +54,15 @@ class RunError(Exception):
         self.status = status
 
 
+def usage(message: str) -> RunError:
+    return RunError(message, ExitStatus.USAGE)
+
+
 def check_host(url: str) -> None:
     """A clear error now beats a run of connection errors."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RunError(f"--host {url!r} is not an http(s) URL like http://127.0.0.1:8065",
-                       ExitStatus.USAGE)  # fmt: skip
+        raise usage(f"--host {url!r} is not an http(s) URL like http://127.0.0.1:8065")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((parts.hostname, port), timeout=5).close()
@@ -59,6 +72,41 @@ def check_host(url: str) -> None:
         ) from None
 
 
+def is_reference_server(url: str) -> bool:
+    """Whether ``url`` answers as ``mmload serve`` does (one request, to its stats page, which
+    is never rate-limited)."""
+    try:
+        with urllib.request.urlopen(url + "/mmload/stats", timeout=5) as resp:
+            return REFERENCE_MARK in resp.headers.get("X-Version-Id", "")
+    except urllib.error.HTTPError as exc:
+        return REFERENCE_MARK in (exc.headers.get("X-Version-Id") or "")
+    except (OSError, ValueError):
+        return False
+
+
+def check_options(o: RunOptions) -> None:
+    """Refuse what would be ignored or would log in with credentials nobody gave."""
+    given = [d for d in SCENARIO_ONLY if getattr(o, d) not in (None, "")]
+    message = refusal({o.scenario: USES[o.scenario]}, given, SCENARIO_ONLY)
+    if message:
+        raise usage(message)
+    if o.scenario not in AUTHENTICATED:
+        return
+    if o.host and not o.accounts:
+        raise usage(f"--host needs --accounts: {accounts.REQUIRED}")
+    if o.accounts:
+        try:
+            accounts.resolve(o.accounts)
+        except accounts.AccountsError as exc:
+            raise usage(str(exc)) from None
+    if o.host and o.accounts.isdigit() and not is_reference_server(o.host):
+        raise usage(
+            f"--accounts {o.accounts} means the reference server's seeded user1..user"
+            f"{o.accounts}, and {o.host} is not an mmload reference server: give a CSV file "
+            "of the accounts to log in with"
+        )
+
+
 def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> list[str]:
     cmd = [
         sys.executable, "-m", "locust", "-f", str(locustfile(o.scenario)),
@@ -66,11 +114,13 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
         "--exit-code-on-error", "0",
         "--api", o.api, "--documented-limit", o.documented_limit,
         "--documented-burst", str(o.documented_burst), "--run-dir", str(run_dir),
+        "--vary-by", o.vary_by, "--request-timeout", f"{o.request_timeout:g}",
     ]  # fmt: skip
-    if o.accounts:
-        cmd += ["--accounts", o.accounts]
-    elif not o.host:
-        cmd += ["--accounts", str(min(o.users, 100))]
+    if o.scenario in AUTHENTICATED:
+        cmd += ["--accounts", o.accounts or str(min(o.users, 100))]
+    for flag, value in (("--rate-factor", o.rate_factor), ("--step-time", o.step_time)):
+        if value is not None:
+            cmd += [flag, f"{value:g}"]
     if hook_id:
         cmd += ["--hook-id", hook_id]
     if o.processes:
@@ -79,43 +129,47 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
     return cmd + o.extra
 
 
-def run(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
+def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
     if o.host:
         check_host(o.host)
-    if o.accounts:
-        try:
-            accounts.resolve(o.accounts)
-        except accounts.AccountsError as exc:
-            raise RunError(str(exc), ExitStatus.USAGE) from None
+    check_options(o)
     run_dir = new_run_dir(o.out, o.scenario)
     server: EmbeddedServer | None = None
+    code = 0
     try:
         if not o.host:
-            server = EmbeddedServer(["--accounts", str(max(100, o.users))]).start()
-            print(f"mmload run: reference server at {server.url} (10/s, burst 100, by address)",
-                  file=err)  # fmt: skip
+            server = EmbeddedServer(["--accounts", str(max(100, o.users)), *o.server_args])
+            server.start()
+            print(f"mmload run: reference server at {server.url}: {server.settings}", file=err)
         host = o.host or (server.url if server else "")
-        hook_id = next(iter(server.hooks.values()), "") if server else ""
-        cmd = locust_command(o, host, run_dir, hook_id)
+        hook_id = o.hook_id
+        if server is not None and not hook_id and "hook_id" in USES[o.scenario]:
+            hook_id = next(iter(server.hooks.values()), "")  # the scenario posts to a webhook
         env = dict(os.environ)
         if o.password:
             env["MMLOAD_PASSWORD"] = o.password  # not on the command line, where ps shows it
         print(f"mmload run: {o.scenario} with {o.users} users for {o.run_time} against {host}",
               file=err, flush=True)  # fmt: skip
-        code = _run_locust(cmd, env)
+        code = _run_locust(locust_command(o, host, run_dir, hook_id), env)
         if server is not None and run_dir.exists():
-            write_json(run_dir / "server.json", server.stats())
+            write_json(run_dir / SERVER_JSON, server.stats())
     except ServerError as exc:
         raise RunError(str(exc), ExitStatus.RUN_FAILED) from None
     finally:
         if server is not None:
             server.stop()
-    if not (run_dir / "run.json").exists():
+    return _outcome(code, run_dir, out, err)
+
+
+def _outcome(code: int, run_dir: Path, out: TextIO, err: TextIO) -> ExitStatus:
+    if not (run_dir / RUN_JSON).exists():
+        if code == ExitStatus.USAGE:
+            return ExitStatus.USAGE  # Locust (or mmload's plugin in it) said why
         raise RunError(f"Locust exited with code {code} before writing a run folder",
                        ExitStatus.RUN_FAILED)  # fmt: skip
     print(run_dir, file=out, flush=True)
-    if code == ExitStatus.RUN_FAILED:
-        return ExitStatus.RUN_FAILED
+    if code in (ExitStatus.RUN_FAILED, ExitStatus.INTERRUPTED, ExitStatus.TERMINATED):
+        return ExitStatus(code)
     if code != 0:
         print(f"mmload run: Locust exited with code {code}", file=err)
         return ExitStatus.RUN_FAILED
@@ -125,17 +179,23 @@ def run(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
 def _run_locust(cmd: list[str], env: dict[str, str]) -> int:
     """Ctrl-C becomes SIGTERM for Locust: its graceful shutdown lets users finish the request
     they are in (a SIGINT interrupts them, and those requests would be missing from the totals).
-    """
+    An interrupted run ends with 130, as shells expect, once its folder is complete."""
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    interrupted = 0
 
-    def stop(*_: object) -> None:
+    def stop(signum: int, _: object) -> None:
+        nonlocal interrupted
+        interrupted = signum
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
 
     previous_int = signal.signal(signal.SIGINT, stop)
     previous_term = signal.signal(signal.SIGTERM, stop)
     try:
-        return proc.wait()
+        code = proc.wait()
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)
+    if interrupted and code == 0:
+        return 128 + interrupted  # 130 after Ctrl-C, 143 after SIGTERM
+    return code

@@ -12,7 +12,7 @@ from mmload.limiter.rate import Rate
 
 DEFAULTS: dict[str, Any] = {
     "api": "v4",
-    "accounts": "100",
+    "accounts": "",  # none: authenticated scenarios refuse to start without them
     "password": defaults.SEEDED_PASSWORD,
     "documented_limit": defaults.DOCUMENTED_LIMIT,
     "documented_burst": defaults.MAX_BURST,
@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "out": "results",
     "max_records": 2_000_000,
     "progress": 5.0,
+    "request_timeout": defaults.REQUEST_TIMEOUT,
 }
 
 
@@ -41,12 +42,35 @@ def non_negative(text: str) -> int:
     return value
 
 
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    value = float(text)  # argparse turns a ValueError into "invalid seconds value"
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def factor(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive multiple, not {text}")
+    return value
+
+
+def progress_interval(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 (no status lines) or seconds, not {text}")
+    return value
+
+
 OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--api", {"choices": ("v4", "v1"), "default": DEFAULTS["api"], "include_in_web_ui": True,
                "help": "log in with API v4 (login_id) or the 2015 v1 (name/email)"}),
     ("--accounts", {"default": DEFAULTS["accounts"], "include_in_web_ui": True, "metavar": "FILE|N",
-                    "help": "a CSV file login_id,password[,team], or N for the reference "
-                    "server's seeded user1..userN"}),
+                    "help": "the accounts to log in with: a CSV file login_id,password[,team], "
+                    "or N for the reference server's seeded user1..userN; required by "
+                    "scenarios that log in"}),
     ("--password", {"default": DEFAULTS["password"], "is_secret": True,
                     "env_var": "MMLOAD_PASSWORD",
                     "help": "password of the seeded accounts (or MMLOAD_PASSWORD; never written "
@@ -59,24 +83,29 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                             "help": "the documented burst (Mattermost's MaxBurst)"}),
     ("--vary-by", {"choices": ("address", "user"), "default": DEFAULTS["vary_by"],
                    "help": "what the server keys its limit on (Mattermost: address)"}),
-    ("--rate-factor", {"type": float, "default": None, "include_in_web_ui": True,
-                       "help": "offered rate as a multiple of the documented limit "
-                       "(steady: 0.5, webhook: 2)"}),
-    ("--step-time", {"type": float, "default": None,
+    ("--rate-factor", {"type": factor, "default": None, "include_in_web_ui": True,
+                       "help": "steady and webhook: offered rate as a multiple of the documented "
+                       "limit (steady: 0.5, webhook: 2)"}),
+    ("--step-time", {"type": seconds, "default": None,
                      "help": "ramp: seconds per step (default: run time / 5, or 10)"}),
     ("--hook-id", {"default": "", "include_in_web_ui": True,
                    "help": "webhook: the incoming hook id to post to"}),
     ("--out", {"default": DEFAULTS["out"], "help": "run folders go under this directory"}),
     ("--run-dir", {"default": "", "help": "write the run folder exactly here"}),
-    ("--max-records", {"type": int, "default": DEFAULTS["max_records"],
+    ("--max-records", {"type": non_negative, "default": DEFAULTS["max_records"],
                        "help": "per-request records kept in the run folder (totals stay exact)"}),
-    ("--progress", {"type": float, "default": DEFAULTS["progress"],
+    ("--progress", {"type": progress_interval, "default": DEFAULTS["progress"],
                     "help": "seconds between status lines (0: none)"}),
+    ("--request-timeout", {"type": seconds, "default": DEFAULTS["request_timeout"],
+                           "help": "seconds before a request without an answer is an error "
+                           "(default 60); a second's timeline row is final after it"}),
 )  # fmt: skip
 
 SHARED_WITH_RUN = (
     "--api", "--accounts", "--password", "--documented-limit", "--documented-burst", "--out",
+    "--vary-by", "--rate-factor", "--step-time", "--request-timeout",
 )  # fmt: skip
+SCENARIO_ONLY = {"rate_factor": "--rate-factor", "step_time": "--step-time", "hook_id": "--hook-id"}
 
 
 def add_arguments(
@@ -110,6 +139,7 @@ class Settings:
     run_dir: str
     max_records: int
     progress: float
+    request_timeout: float
 
     @classmethod
     def from_options(cls, options: Any) -> Settings:
@@ -132,13 +162,16 @@ class Settings:
             run_dir=get("run_dir", ""),
             max_records=int(get("max_records")),
             progress=float(get("progress")),
+            request_timeout=float(get("request_timeout")),
         )
 
     def public(self) -> dict[str, Any]:
         """For run.json: everything but the password."""
         return {
             "api": self.api,
-            "accounts": self.accounts if self.accounts.isdigit() else f"file {self.accounts}",
+            "accounts": self.accounts
+            if self.accounts.isdigit() or not self.accounts
+            else f"file {self.accounts}",
             "documented_limit": {
                 "per_sec": self.documented.per_sec,
                 "burst": self.documented.burst,
@@ -148,4 +181,5 @@ class Settings:
             "step_time": self.step_time,
             "hook_id": self.hook_id,
             "max_records": self.max_records,
+            "request_timeout": self.request_timeout,
         }

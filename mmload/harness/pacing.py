@@ -57,6 +57,36 @@ class Pacer:
         return max(0.0, self.next_at - self.clock())
 
 
+def phase_slot(number: int, users: int) -> float:
+    """The place (0 <= slot < 1) within one interval of user ``number`` of ``users``: evenly
+    spread, so users never fire together."""
+    return (number % max(1, users)) / max(1, users)
+
+
+def grid_slot(number: int, worker_index: int, workers: int, users: int) -> float:
+    """A place for this worker's user ``number`` when the master's layout is unknown: unique
+    among ``workers * ceil(users / workers)`` places (Locust gives each worker at most one user
+    more than another), visited in golden-ratio steps so the few places left empty when users do
+    not divide evenly are spread out rather than bunched at the end of the interval."""
+    workers = max(1, workers)
+    per_worker = max(1, math.ceil(users / workers))
+    places = per_worker * workers
+    place = (number % per_worker) * workers + worker_index % workers
+    return place * _golden_step(places) % places / places
+
+
+def _golden_step(n: int) -> int:
+    target = max(1, round(n / GOLDEN))
+    for d in range(n):
+        for candidate in (target - d, target + d):
+            if 0 < candidate < n and math.gcd(candidate, n) == 1:
+                return candidate
+    return 1
+
+
+GOLDEN = (1 + 5**0.5) / 2
+
+
 def steps(step_seconds: float, factors: tuple[float, ...]) -> Callable[[float], float]:
     """A factor that steps through ``factors``, ``step_seconds`` each, then stays at the last."""
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from locust import events
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
-from mmload.harness import collector, options
+from mmload.exitcodes import ExitStatus
+from mmload.harness import accounts, collector, options
+from mmload.harness.scenarios import refusal
 
 _installed = False
 STOP_TIMEOUT = 5.0
@@ -20,7 +23,38 @@ def _scenario(environment: Environment) -> str:
     return "+".join(sorted(names)) or "custom"
 
 
+def refuse(message: str) -> NoReturn:
+    """A usage error before anything starts: exit 2 with a clear message."""
+    print(f"mmload: {message}", file=sys.stderr, flush=True)
+    sys.exit(ExitStatus.USAGE)
+
+
+def check_options(environment: Environment) -> None:
+    """Every option acts or is refused: scenario options the users would ignore, and scenarios
+    that log in without the accounts to do it with (never guessed for someone's server)."""
+    parsed = environment.parsed_options
+    if parsed is None or isinstance(environment.runner, WorkerRunner):
+        return  # workers run what the master checked
+    classes = environment.user_classes
+    uses: dict[str, frozenset[str]] = {
+        getattr(c, "scenario", c.__name__): getattr(c, "uses", frozenset()) for c in classes
+    }
+    given = [d for d in options.SCENARIO_ONLY if getattr(parsed, d, None) not in (None, "")]
+    message = refusal(uses, given, options.SCENARIO_ONLY)
+    if message:
+        refuse(message)
+    if any(getattr(c, "authenticated", False) for c in classes):
+        spec = getattr(parsed, "accounts", "") or ""
+        try:
+            if not spec:
+                raise accounts.AccountsError(accounts.REQUIRED)
+            accounts.resolve(spec, getattr(parsed, "password", None) or accounts.SEEDED_PASSWORD)
+        except accounts.AccountsError as exc:
+            refuse(str(exc))
+
+
 def _on_init(environment: Environment, **_: Any) -> None:
+    check_options(environment)
     parsed = environment.parsed_options
     if parsed is not None and not isinstance(environment.runner, WorkerRunner):
         vars(parsed)["mmload_users"] = parsed.num_users  # workers get it with each spawn message
@@ -38,6 +72,32 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     target = getattr(runner, "target_user_count", None)
     if parsed is not None and target and not isinstance(runner, WorkerRunner):
         vars(parsed)["mmload_users"] = target
+    if parsed is not None and isinstance(runner, MasterRunner):  # for pacing: users.place_of
+        vars(parsed)["mmload_workers"] = runner.worker_count
+        vars(parsed)["mmload_offsets"] = worker_offsets(environment, runner, target or 0)
+
+
+def worker_offsets(
+    environment: Environment, runner: MasterRunner, users: int
+) -> dict[str, tuple[int, int]]:
+    """worker id -> (number of its first user among all users, how many it gets), from the
+    distribution Locust's own dispatcher arrives at (its ramp ends where a ramp from zero in
+    one go ends).  {} if that cannot be known: users then fall back to a grid."""
+    clients = runner.clients
+    nodes = [*clients.ready, *clients.running, *clients.spawning]
+    try:
+        dispatcher = environment.dispatcher_class(
+            worker_nodes=nodes, user_classes=environment.user_classes
+        )
+        per_worker = dispatcher._distribute_users(users)[0]
+    except Exception:  # a dispatcher of another shape: a private method changed
+        return {}
+    offsets, total = {}, 0
+    for worker, counts in per_worker.items():
+        n = sum(counts.values())
+        offsets[worker] = (total, n)
+        total += n
+    return offsets
 
 
 def install() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import platform
 import sys
 from datetime import datetime, timezone
@@ -15,10 +14,11 @@ from locust.env import Environment
 import mmload
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import Settings
-from mmload.results.record import Record
-from mmload.results.runfolder import RUN_JSON, RunWriter, new_run_dir, write_json
-from mmload.results.tally import OUTCOMES, Tally
+from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
+from mmload.results.records import RECORDS_BIN, RecordsWriter
+from mmload.results.tally import Tally
 from mmload.results.timeline import Second
+from mmload.results.timeline_file import TimelineWriter
 
 
 def _utc(ts: datetime) -> str:
@@ -33,22 +33,30 @@ class RunSummary:
         self.started = datetime.now(timezone.utc)
         path = Path(settings.run_dir) if settings.run_dir else None
         self.path = path or new_run_dir(settings.out, scenario, self.started)
-        self.writer = RunWriter(self.path, settings.max_records)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.records = RecordsWriter(self.path / RECORDS_BIN, settings.max_records)
+        self.timeline = TimelineWriter(self.path)
         self.tally = Tally()
+        self.counters: dict[str, int] = {}
+        self.missing_workers: list[str] = []
         self.exit: dict[str, Any] = {}
-        self.load_started: float | None = None  # UNIX time of Locust's test_start: pacing's origin
+        self.load_started: float | None = None  # UNIX time the load phase starts: pacing's origin
         write_json(self.path / RUN_JSON, self.describe("running"))
 
-    def add_records(self, records: list[Record]) -> None:
-        self.writer.add_records(records)
+    def add(self, frame: bytes, rows: int, tally: Tally, counters: dict[str, int]) -> None:
+        if rows:
+            self.records.add_frame(frame, rows)
+        self.tally.merge(tally)
+        for name, n in counters.items():
+            self.counters[name] = self.counters.get(name, 0) + n
 
     def write(self, closed: list[Second], still_open: list[Second]) -> None:
-        self.writer.write_timeline(closed, still_open)
-        self.writer.flush()
+        self.timeline.write(closed, still_open)
+        self.records.flush()
+        self.timeline.flush()
 
     def describe(self, status: str) -> dict[str, Any]:
         options = self.env.parsed_options
-        ok, attempted = self.tally.logins()
         return {
             "status": status,
             "scenario": self.scenario,
@@ -66,17 +74,18 @@ class RunSummary:
                 "python": platform.python_version(),
             },
             "totals": self.tally.totals(),
-            "logins": {"succeeded": ok, "attempted": attempted},
+            "logins": {**self.tally.logins(), "relogins": self.counters.get("relogins", 0)},
             "endpoints": {
                 e: {str(s): n for s, n in sorted(st.items())}
                 for e, st in sorted(self.tally.by_endpoint.items())
             },
             "keys": len(self.tally.by_key),
             "records": {
-                "written": self.writer.records_written,
-                "dropped": self.writer.records_dropped,
+                "written": self.records.written,
+                "dropped": self.records.dropped,
                 "max": self.settings.max_records,
             },
+            "missing_workers": self.missing_workers,
             "exit": self.exit,
         }
 
@@ -97,30 +106,33 @@ class RunSummary:
             f"errors {sum(s.errors for s in recent) / n:5.1f}/s  Remaining {remaining}"
         )
 
-    def finish(self) -> None:
-        self.writer.close()
-        totals = self.tally.totals()
-        ok, attempted = self.tally.logins()
-        reason = ""
+    def failure(self) -> str:
+        """Why the run could not be done, or "" when it could."""
+        totals, logins = self.tally.totals(), self.tally.logins()
         if totals["offered"] == 0:
-            reason = "no request was sent"
-        elif attempted and not ok:
-            reason = f"every login failed ({attempted} attempts)"
-        elif totals["accepted"] == 0 and totals["limited"] == 0:
-            reason = "the target never answered a request successfully"
+            return "no request was sent"
+        if logins["attempted"] and not logins["succeeded"]:
+            limited = logins["limited"]
+            why = f", {limited} of them answered 429 (rate-limited)" if limited else ""
+            return f"no login succeeded ({logins['attempted']} attempts{why})"
+        if totals["accepted"] == 0 and totals["limited"] == 0:
+            return "the target never answered a request successfully"
+        return ""
+
+    def finish(self) -> None:
+        self.records.close()
+        self.timeline.close()
+        reason = self.failure()
         code = ExitStatus.RUN_FAILED if reason else None
         self.exit = {"code": int(code) if code is not None else None, "reason": reason}
         if code is not None:
             self.env.process_exit_code = int(code)
         write_json(self.path / RUN_JSON, self.describe("failed" if reason else "finished"))
-        self._write_keys()
+        write_keys(self.path, self.tally.by_key)
+        relogins = self.counters.get("relogins", 0)
+        if relogins:
+            print(f"mmload: {relogins} re-login(s) after a token was rejected (401)",
+                  file=sys.stderr)  # fmt: skip
         if reason:
             print(f"mmload: the run could not be done: {reason}", file=sys.stderr)
         print(f"mmload: run folder {self.path}", file=sys.stderr, flush=True)
-
-    def _write_keys(self) -> None:
-        with open(self.path / "keys.csv", "w", newline="") as f:
-            out = csv.writer(f)
-            out.writerow(("key", *OUTCOMES))
-            for key, counts in sorted(self.tally.by_key.items()):
-                out.writerow((key, *(counts.get(o, 0) for o in OUTCOMES)))

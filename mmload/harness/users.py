@@ -1,7 +1,8 @@
 """Locust users that log in once per account and send ``Authorization: Bearer`` ever after.
 
 Tokens are shared by every user of the same account in a process: an account logs in again only
-when its token is rejected (401), and a second failure stops that user with a clear error.
+when its token is rejected (401), at most ``MAX_RELOGINS`` times; past that, or when a login
+fails, the user stops with a clear error.
 429s are *limited*, not failures: they get their own row in Locust's stats and never trip
 ``--exit-code-on-error``.
 """
@@ -21,17 +22,20 @@ import gevent
 from gevent.lock import Semaphore
 from locust import FastHttpUser
 from locust.exception import StopUser
+from locust.runners import WorkerRunner
 
+from mmload.dialects.numbers import delay_or_date
 from mmload.harness import accounts, plugin
-from mmload.harness.collector import LIMITED_SUFFIX
-from mmload.harness.headers import number
+from mmload.harness.capture import LIMITED_SUFFIX
 from mmload.harness.options import Settings
-from mmload.harness.pacing import Pacer, load_start
+from mmload.harness.pacing import Pacer, grid_slot, load_start, phase_slot
+from mmload.harness.scenarios import USES
 
 log = logging.getLogger("mmload")
 
 LOGIN_PATIENCE = 60.0  # a rate-limited login waits Retry-After and tries again, this long
 MAX_RETRY_WAIT = 30.0
+MAX_RELOGINS = 3  # per account and process: a server that keeps rejecting tokens is not retried
 
 
 def key_hash(kind: str, secret: str) -> str:
@@ -54,19 +58,51 @@ class LoginFailed(Exception):
     pass
 
 
-class Tokens:
-    """One token per account per process; concurrent users of one account wait for one login."""
+def place_of(environment: Any, number: int, users: int) -> tuple[int, float]:
+    """(this user's number among the users of all processes, its phase slot).
 
-    def __init__(self) -> None:
+    In one process, the user's own number.  A worker adds the offset the master computed for
+    it from Locust's own dispatch (sent with the spawn message's options: see
+    ``plugin.worker_offsets``); without one, users get distinct places on a grid of workers."""
+    options = vars(environment.parsed_options or object())
+    runner = environment.runner
+    offsets = options.get("mmload_offsets") or {}
+    offset, count = offsets.get(getattr(runner, "client_id", None), (0, 0))
+    if not isinstance(runner, WorkerRunner) or number < count:
+        return offset + number, phase_slot(offset + number, users)
+    workers = int(options.get("mmload_workers") or 1)
+    index = max(0, int(getattr(runner, "worker_index", 0) or 0))
+    return number * workers + index, grid_slot(number, index, workers, users)
+
+
+class Tokens:
+    """One token per account per process; concurrent users of one account wait for one login.
+
+    ``stale`` is a token the server rejected: the first user to report it logs in again, the
+    others get the new token; after ``max_relogins`` re-logins of one account, LoginFailed."""
+
+    def __init__(self, max_relogins: int = MAX_RELOGINS) -> None:
+        self.max_relogins = max_relogins
         self.tokens: dict[str, str] = {}
         self.locks: dict[str, Semaphore] = {}
+        self.relogins: dict[str, int] = {}
 
     def get(self, account: accounts.Account, login: Any, stale: str | None = None) -> str:
         lock = self.locks.setdefault(account.login_id, Semaphore())
         with lock:
             token = self.tokens.get(account.login_id)
-            if token is None or token == stale:
-                token = self.tokens[account.login_id] = login(account)
+            if token is not None and token != stale:
+                return token
+            if token is not None:  # rejected: log in again, within the cap
+                done = self.relogins.get(account.login_id, 0)
+                if done >= self.max_relogins:
+                    raise LoginFailed(
+                        f"the token of {account.login_id} was rejected (401) again after "
+                        f"{done} re-logins; giving up on this account (at most "
+                        f"{self.max_relogins} re-logins per account)"
+                    )
+                self.relogins[account.login_id] = done + 1
+            token = self.tokens[account.login_id] = login(account)
             return token
 
 
@@ -74,6 +110,7 @@ class MattermostUser(FastHttpUser):
     abstract = True
     scenario = "custom"
     authenticated = True
+    uses: frozenset[str] = frozenset()  # the scenario-specific options this user acts on
 
     _tokens = Tokens()
     _accounts: list[accounts.Account] | None = None
@@ -81,14 +118,22 @@ class MattermostUser(FastHttpUser):
     _address_key = ""
 
     def __init__(self, environment: Any) -> None:
-        super().__init__(environment)
         self.settings = Settings.from_options(environment.parsed_options)
-        self.number = next(MattermostUser._numbers)
+        # the client's timeouts are the run's (the timeline's grace period follows them)
+        self.network_timeout = self.connection_timeout = self.settings.request_timeout
+        super().__init__(environment)
+        self.number = next(MattermostUser._numbers)  # this process's users: 0, 1, 2, ...
+        self.global_number, self.slot = place_of(environment, self.number, self.total_users())
         if not MattermostUser._address_key:
             MattermostUser._address_key = key_hash("addr", source_address(self.host or ""))
         self.rl_key = MattermostUser._address_key
         self.token: str | None = None
         self.auth: dict[str, str] = {}
+
+    def total_users(self) -> int:
+        """Users of the whole run, across workers."""
+        options = vars(self.environment.parsed_options or object())
+        return int(options.get("mmload_users") or options.get("num_users") or 1)
 
     # Locust hooks
     def context(self) -> dict[str, Any]:
@@ -96,7 +141,8 @@ class MattermostUser(FastHttpUser):
 
     def on_start(self) -> None:
         if self.authenticated:
-            self.account = self._account_list()[self.number % len(self._account_list())]
+            listed = self._account_list()
+            self.account = listed[self.global_number % len(listed)]
             self._use(self._token())
         gevent.sleep(max(0.0, load_start(self.environment) - time.time()))
 
@@ -114,21 +160,33 @@ class MattermostUser(FastHttpUser):
             elif resp.status_code == 401 and self.authenticated and self.token:
                 resp.failure("401: token rejected")
                 rejected = True
-        if rejected:  # log in once more; a second failure stops this user
+        if rejected:  # log in again (within the cap); a failure stops this user
             self._use(self._token(stale=self.token))
+            self._note("relogins")
         return resp
 
     def retry_after(self, resp: Any) -> float | None:
+        """The response's Retry-After in seconds (at most MAX_RETRY_WAIT), None if absent."""
         headers = getattr(resp, "headers", None)
         raw = headers.get("Retry-After") if headers is not None else None
-        value = number(raw) if raw is not None else None
-        return None if value is None else min(max(value, 0.0), MAX_RETRY_WAIT)
+        if raw is None:
+            return None
+        delay, at = delay_or_date(str(raw))
+        value = delay if delay is not None else None if at is None else at - time.time()
+        return None if value is None else min(max(float(value), 0.0), MAX_RETRY_WAIT)
+
+    def _note(self, counter: str) -> None:
+        collector = getattr(self.environment, "mmload_collector", None)
+        if collector is not None:
+            collector.note(counter)
 
     # login
     def _account_list(self) -> list[accounts.Account]:
         cls = MattermostUser
         if cls._accounts is None:
             try:
+                if not self.settings.accounts:
+                    raise accounts.AccountsError(accounts.REQUIRED)
                 cls._accounts = accounts.resolve(self.settings.accounts, self.settings.password)
             except accounts.AccountsError as exc:
                 log.error("mmload: %s", exc)
@@ -180,6 +238,7 @@ class PacedUser(MattermostUser):
 
     abstract = True
     default_factor = 1.0
+    uses = USES["steady"]
 
     def step_seconds(self) -> float:
         return math.inf  # a constant rate
@@ -188,22 +247,13 @@ class PacedUser(MattermostUser):
         factor = self.settings.rate_factor
         return self.default_factor if factor is None else factor
 
-    def total_users(self) -> int:
-        options = vars(self.environment.parsed_options or object())
-        return int(options.get("mmload_users") or options.get("num_users") or 1)
-
     def user_rate(self, t: float) -> float:
         return max(self.factor_at(t) * self.settings.documented.per_sec / self.total_users(), 1e-3)
 
     def on_start(self) -> None:
         super().on_start()
-        runner = self.environment.runner
-        workers = getattr(runner, "worker_count", 1) or 1
-        index = getattr(runner, "worker_index", 0) or 0
-        users = self.total_users()
-        slot = ((self.number * workers + index) % users) / users
         start = load_start(self.environment)
-        self.pacer = Pacer(self.user_rate, start, slot, step_seconds=self.step_seconds())
+        self.pacer = Pacer(self.user_rate, start, self.slot, step_seconds=self.step_seconds())
         gevent.sleep(self.pacer.first_delay())
 
     def wait_time(self) -> float:

@@ -1,5 +1,6 @@
-"""Rate limiters of the reference server: algorithms, key store, keying, faults and header dialects.
+"""Rate limiters of the reference server: the rate type, algorithms, key stores, keying and faults.
 
-Algorithms (``gcra``, ``windows``) only decide; ``store`` only remembers; ``keying`` only names the
-bucket; ``dialects`` only renders headers; ``policy`` wires them together for the HTTP layer.
+Algorithms (``gcra``, ``windows``) only decide; ``store`` and ``window_store`` only remember (at
+most ``memory_store_size`` keys); ``keying`` only names the bucket.  Header dialects live in
+:mod:`mmload.dialects`; :mod:`mmload.server.limiting` wires it all together for the HTTP layer.
 """

@@ -10,13 +10,21 @@ import math
 import re
 from dataclasses import dataclass
 
+# Exactly the spellings users write: a regex with an optional plural ``s`` also read ``10/ms`` as
+# 10 per minute and accepted ``10/hs``, so every accepted unit is listed.
+_SECONDS = {"s", "sec", "secs", "second", "seconds"}
+_MINUTES = {"m", "min", "mins", "minute", "minutes"}
+_HOURS = {"h", "hr", "hrs", "hour", "hours"}
+_DAYS = {"d", "day", "days"}
 _UNITS = {
-    "s": 1.0, "sec": 1.0, "second": 1.0,
-    "m": 60.0, "min": 60.0, "minute": 60.0,
-    "h": 3600.0, "hour": 3600.0,
-    "d": 86400.0, "day": 86400.0,
-}  # fmt: skip
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/|per)\s*(\d+(?:\.\d+)?)?\s*([a-z]+?)s?\s*$", re.I)
+    **dict.fromkeys(_SECONDS, 1.0),
+    **dict.fromkeys(_MINUTES, 60.0),
+    **dict.fromkeys(_HOURS, 3600.0),
+    **dict.fromkeys(_DAYS, 86400.0),
+}
+_NUMBER = r"\d+(?:\.\d+)?"  # no sign, no exponent: 1e3/s is refused, not misread
+_RATE = re.compile(rf"^\s*({_NUMBER})\s*(?:/|per)\s*({_NUMBER})?\s*([a-z]+)\s*$", re.I | re.A)
+_EXAMPLE = "write it like 10/s or 600/min"
 
 
 @dataclass(frozen=True)
@@ -35,13 +43,16 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str, burst: int = 0) -> Rate:
+        """``10/s``, ``600/min``, ``10 per second``, ``100 per 2 hours``; a ValueError otherwise."""
         m = _RATE.match(text)
-        unit = m and _UNITS.get(m.group(3).lower())
-        if not m or unit is None:
-            raise ValueError(f"cannot read {text!r} as a rate; write it like 10/s or 600/min")
-        amount = float(m.group(1))
-        multiple = float(m.group(2) or 1)
-        return cls(amount / (multiple * unit), burst)
+        unit = _UNITS.get(m.group(3).lower()) if m else None
+        if m is None or unit is None:
+            raise ValueError(f"cannot read {text!r} as a rate; {_EXAMPLE}")
+        window = float(m.group(2) or 1) * unit
+        per_sec = float(m.group(1)) / window if window else 0.0
+        if not (per_sec > 0 and math.isfinite(per_sec)):
+            raise ValueError(f"cannot read {text!r} as a positive, finite rate; {_EXAMPLE}")
+        return cls(per_sec, burst)
 
     @property
     def capacity(self) -> int:

@@ -2,16 +2,17 @@
 
 A window of ``round(1 + burst / per_sec)`` seconds holds ``per_sec * window`` requests: the same
 sustained rate as GCRA and a comparable burst.  With ``burst=0`` it is a one-second window of
-``per_sec`` requests: the 2015 Mattermost limiter (throttled v1).
+``per_sec`` requests: the 2015 Mattermost limiter (throttled v1).  Like GCRA, the limiters remember
+at most ``memory_store_size`` keys (:mod:`mmload.limiter.window_store`).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
 from limits.strategies import (
     FixedWindowRateLimiter,
     MovingWindowRateLimiter,
@@ -19,8 +20,10 @@ from limits.strategies import (
     SlidingWindowCounterRateLimiter,
 )
 
+from mmload import defaults
 from mmload.limiter.decision import NS, Decision
 from mmload.limiter.rate import Rate
+from mmload.limiter.window_store import LRUMemoryStorage
 
 STRATEGIES: dict[str, type[RateLimiter]] = {
     "fixed-window": FixedWindowRateLimiter,
@@ -38,16 +41,28 @@ def window_limit(rate: Rate) -> int:
 
 
 class WindowLimiter:
-    """``hit(key)`` like :class:`mmload.limiter.gcra.GCRA`, backed by a ``limits`` strategy."""
+    """``hit(key)`` like :class:`mmload.limiter.gcra.GCRA`, backed by a ``limits`` strategy.
 
-    def __init__(self, rate: Rate, algorithm: str) -> None:
+    ``clock`` (epoch seconds) turns the strategy's reset time into a delay.  ``limits`` reads
+    ``time.time()`` itself, so the clock must agree with it: a test that fakes one fakes both.
+    """
+
+    def __init__(
+        self,
+        rate: Rate,
+        algorithm: str,
+        memory_store_size: int = defaults.MEMORY_STORE_SIZE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.limit = window_limit(rate)
         self.item = RateLimitItemPerSecond(self.limit, window_seconds(rate))
-        self.strategy = STRATEGIES[algorithm](MemoryStorage())
+        self.storage = LRUMemoryStorage(memory_store_size)
+        self.strategy = STRATEGIES[algorithm](self.storage)
+        self.clock = clock
 
     def hit(self, key: str) -> Decision:
         allowed = self.strategy.hit(self.item, key)
         stats = self.strategy.get_window_stats(self.item, key)
-        until_reset = max(0, int((stats.reset_time - time.time()) * NS))
+        until_reset = max(0, int((stats.reset_time - self.clock()) * NS))
         retry_after = -1 if allowed else until_reset
         return Decision(not allowed, self.limit, max(0, stats.remaining), until_reset, retry_after)

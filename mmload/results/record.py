@@ -1,8 +1,8 @@
 """The one record type: what was observed about one request.
 
-Everything after collection (timeline, run folder, verdict, plots) consumes records or the
-mergeable aggregates built from them.  A record is a plain tuple, so it crosses process
-boundaries (msgpack) and goes into CSV without conversion.
+Everything after collection (timeline, run folder, verdict, plots) consumes records, blocks of
+them (:mod:`mmload.results.block`, the same fields as columns) or the mergeable aggregates built
+from them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 FIELDS = (
     "sent", "latency_ms", "endpoint", "status", "key",
-    "limit", "remaining", "reset", "retry_after", "error",
+    "limit", "remaining", "reset", "retry_after", "window", "policy", "dialect", "date", "error",
 )  # fmt: skip
 
 
@@ -21,10 +21,16 @@ class Record(NamedTuple):
     endpoint: str  # the request's name, e.g. "GET /api/v4/users/me"
     status: int  # HTTP status; 0 when there was no response (refused, reset, timeout)
     key: str  # the rate-limit key the client expects: a hash of its token or address
-    limit: float | None  # parsed rate-limit headers; None when absent or malformed
+    # the rate-limit headers as the server sent them (mmload.dialects parses them); None when
+    # absent or malformed
+    limit: float | None  # the quota (X-Ratelimit-Limit, IETF q)
     remaining: float | None
-    reset: float | None
-    retry_after: float | None
+    reset: float | None  # as sent: delta seconds, or a UNIX time for epoch dialects
+    retry_after: float | None  # seconds
+    window: float | None  # seconds the quota is for, when the dialect says (IETF w)
+    policy: str  # the IETF policy the values come from, else ""
+    dialect: str  # which headers: mattermost, epoch, ietf, ietf-draft7, ietf-draft6, or ""
+    date: float | None  # the response's Date header, UNIX seconds
     error: str  # "" or what went wrong (connection error, malformed header, ...)
 
     @property

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from mmload.results.record import Record, outcome
+import numpy as np
+
+from mmload.results.block import Block
+from mmload.results.record import outcome
 
 OUTCOMES = ("accepted", "limited", "error")
+_STATUSES = 10_000  # room for any three- (or four-) digit status in a combined code
+
+
+def outcome_codes(status: np.ndarray) -> np.ndarray:
+    """0 accepted, 1 limited, 2 error: :func:`mmload.results.record.outcome` for a column."""
+    codes = np.full(len(status), 2, dtype=np.int64)
+    codes[(status > 0) & (status < 400)] = 0
+    codes[status == 429] = 1
+    return codes
+
+
+def _pairs(first: np.ndarray, second: np.ndarray, width: int) -> list[tuple[int, int, int]]:
+    """(first, second, count) for each distinct pair of values."""
+    combined = first.astype(np.int64) * width + second.astype(np.int64)
+    values, counts = np.unique(combined, return_counts=True)
+    return [(v // width, v % width, n) for v, n in zip(values.tolist(), counts.tolist())]
 
 
 class Tally:
@@ -15,17 +33,15 @@ class Tally:
         self.by_endpoint: dict[str, dict[int, int]] = {}  # endpoint -> status -> count
         self.by_key: dict[str, dict[str, int]] = {}  # key -> outcome -> count
 
-    def add(self, records: Iterable[Record]) -> None:
-        by_endpoint, by_key = self.by_endpoint, self.by_key
-        for r in records:
-            statuses = by_endpoint.get(r.endpoint)
-            if statuses is None:
-                statuses = by_endpoint[r.endpoint] = {}
-            statuses[r.status] = statuses.get(r.status, 0) + 1
-            outcomes = by_key.get(r.key)
-            if outcomes is None:
-                outcomes = by_key[r.key] = dict.fromkeys(OUTCOMES, 0)
-            outcomes[outcome(r.status)] += 1
+    def add(self, block: Block) -> None:
+        status = np.clip(block.numbers["status"], 0, _STATUSES - 1)
+        endpoints, keys = block.tables["endpoint"], block.tables["key"]
+        for e, s, n in _pairs(block.codes["endpoint"], status, _STATUSES):
+            statuses = self.by_endpoint.setdefault(endpoints[e], {})
+            statuses[s] = statuses.get(s, 0) + n
+        for k, o, n in _pairs(block.codes["key"], outcome_codes(status), len(OUTCOMES)):
+            counts = self.by_key.setdefault(keys[k], dict.fromkeys(OUTCOMES, 0))
+            counts[OUTCOMES[o]] += n
 
     def merge(self, other: Tally) -> None:
         for endpoint, statuses in other.by_endpoint.items():
@@ -45,14 +61,15 @@ class Tally:
                 counts[outcome(status)] += n
         return counts
 
-    def logins(self) -> tuple[int, int]:
-        """(succeeded, attempted) logins, from the login endpoints' statuses (429s not counted)."""
-        ok = attempted = 0
+    def logins(self) -> dict[str, int]:
+        """Login requests: ``succeeded`` (200), ``limited`` (429) and ``attempted`` (all)."""
+        counts = dict.fromkeys(("succeeded", "limited", "attempted"), 0)
         for endpoint, statuses in self.by_endpoint.items():
             if endpoint.endswith("/users/login"):
-                ok += statuses.get(200, 0)
-                attempted += sum(n for s, n in statuses.items() if s != 429)
-        return ok, attempted
+                counts["succeeded"] += statuses.get(200, 0)
+                counts["limited"] += statuses.get(429, 0)
+                counts["attempted"] += sum(statuses.values())
+        return counts
 
     def to_dict(self) -> dict[str, Any]:
         return {

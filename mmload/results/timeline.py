@@ -1,7 +1,8 @@
 """Per-second aggregates of records: mergeable, so workers' partial seconds add up exactly.
 
-``Second.add(record)`` accumulates; ``merge`` adds another partial of the same second;
-``to_dict``/``from_dict`` cross process boundaries (msgpack-safe); ``row`` renders the CSV row.
+``Timeline.add(block)`` aggregates a block of records (vectorized) into partial seconds;
+``Second.merge`` adds another partial of the same second; ``to_dict``/``from_dict`` cross
+process boundaries (msgpack-safe); ``row`` renders the CSV row.
 """
 
 from __future__ import annotations
@@ -11,33 +12,52 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmload.results.record import Record
+import numpy as np
+
+from mmload.results.block import Block
 
 COLUMNS = (
     "second", "offered", "accepted", "limited", "errors",
     "remaining_min", "remaining_max", "limit_min", "limit_max", "reset_max", "retry_after_max",
     "accepted_p50_ms", "accepted_p95_ms", "limited_p50_ms", "limited_p95_ms",
 )  # fmt: skip
+_EXPONENT_BIAS = 50
 
 
-def latency_bucket(ms: float) -> float:
-    """Two significant digits (at most 5% off): small, mergeable latency histograms."""
-    if ms <= 0:
+def latency_codes(ms: np.ndarray) -> np.ndarray:
+    """Latencies to two significant digits (at most 5% off), as exact integers that merge
+    across processes: ``(exponent + 50) * 100 + mantissa`` with a mantissa of 10..99; 0 for
+    anything not above zero."""
+    ms = np.asarray(ms, dtype=np.float64)
+    positive = ms > 0
+    safe = np.where(positive, ms, 1.0)
+    exponent = np.floor(np.log10(safe))
+    mantissa = np.rint(safe / 10.0 ** (exponent - 1))
+    carry = mantissa >= 100  # 99.6 rounds up to the next decade
+    exponent = np.where(carry, exponent + 1, exponent)
+    mantissa = np.where(carry, 10, mantissa)
+    codes = (exponent + _EXPONENT_BIAS) * 100 + mantissa
+    return np.where(positive, codes, 0).astype(np.int64)
+
+
+def code_ms(code: int) -> float:
+    if code <= 0:
         return 0.0
-    return round(ms, 1 - math.floor(math.log10(ms)))
+    exponent, mantissa = divmod(code, 100)
+    return float(f"{mantissa}e{exponent - _EXPONENT_BIAS - 1}")
 
 
-def quantile(histogram: dict[float, int], q: float) -> float | None:
+def quantile(histogram: dict[int, int], q: float) -> float | None:
+    """The ``q`` quantile in ms of a histogram of latency codes."""
     total = sum(histogram.values())
     if not total:
         return None
-    rank = q * total
-    seen = 0
-    for bucket in sorted(histogram):
-        seen += histogram[bucket]
+    rank, seen = q * total, 0
+    for code in sorted(histogram):
+        seen += histogram[code]
         if seen >= rank:
-            return bucket
-    return max(histogram)
+            return code_ms(code)
+    return code_ms(max(histogram))
 
 
 def _lo(a: float | None, b: float | None) -> float | None:
@@ -46,6 +66,18 @@ def _lo(a: float | None, b: float | None) -> float | None:
 
 def _hi(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
+
+
+def _span(values: np.ndarray) -> tuple[float | None, float | None]:
+    seen = values[~np.isnan(values)]
+    if not len(seen):
+        return None, None
+    return float(seen.min()), float(seen.max())
+
+
+def _histogram(codes: np.ndarray) -> dict[int, int]:
+    values, counts = np.unique(codes, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist()))
 
 
 @dataclass
@@ -63,37 +95,24 @@ class Second:
     limit_max: float | None = None
     reset_max: float | None = None
     retry_after_max: float | None = None
-    accepted_ms: dict[float, int] = field(default_factory=dict)
-    limited_ms: dict[float, int] = field(default_factory=dict)
+    accepted_ms: dict[int, int] = field(default_factory=dict)  # latency code -> count
+    limited_ms: dict[int, int] = field(default_factory=dict)
 
-    def add(self, r: Record) -> None:
-        """Once per request (in the flusher), so inlined: the outcome test is
-        ``record.outcome``'s, the comparisons are ``_lo``/``_hi``'s."""
-        self.offered += 1
-        _, latency, _, status, _, limit, remaining, reset, retry, _ = r
-        bucket = latency_bucket(latency)
-        if status == 429:
-            self.limited += 1
-            self.limited_ms[bucket] = self.limited_ms.get(bucket, 0) + 1
-        elif 0 < status < 400:
-            self.accepted += 1
-            self.accepted_ms[bucket] = self.accepted_ms.get(bucket, 0) + 1
-        else:
-            self.errors += 1
-        if remaining is not None:
-            if self.remaining_min is None or remaining < self.remaining_min:
-                self.remaining_min = remaining
-            if self.remaining_max is None or remaining > self.remaining_max:
-                self.remaining_max = remaining
-        if limit is not None:
-            if self.limit_min is None or limit < self.limit_min:
-                self.limit_min = limit
-            if self.limit_max is None or limit > self.limit_max:
-                self.limit_max = limit
-        if reset is not None and (self.reset_max is None or reset > self.reset_max):
-            self.reset_max = reset
-        if retry is not None and (self.retry_after_max is None or retry > self.retry_after_max):
-            self.retry_after_max = retry
+    @classmethod
+    def of(cls, second: int, block: Block, codes: np.ndarray) -> Second:
+        """The partial second of a block's rows that were all sent in ``second``."""
+        status = block.numbers["status"]
+        limited = status == 429
+        accepted = (status > 0) & (status < 400)
+        s = cls(second, len(block), int(accepted.sum()), int(limited.sum()))
+        s.errors = s.offered - s.accepted - s.limited
+        s.remaining_min, s.remaining_max = _span(block.numbers["remaining"])
+        s.limit_min, s.limit_max = _span(block.numbers["limit"])
+        s.reset_max = _span(block.numbers["reset"])[1]
+        s.retry_after_max = _span(block.numbers["retry_after"])[1]
+        s.accepted_ms = _histogram(codes[accepted])
+        s.limited_ms = _histogram(codes[limited])
+        return s
 
     def merge(self, other: Second) -> None:
         assert other.second == self.second, "only partials of the same second merge"
@@ -111,8 +130,8 @@ class Second:
             (self.accepted_ms, other.accepted_ms),
             (self.limited_ms, other.limited_ms),
         ):
-            for bucket, count in theirs.items():
-                mine[bucket] = mine.get(bucket, 0) + count
+            for code, count in theirs.items():
+                mine[code] = mine.get(code, 0) + count
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -123,8 +142,8 @@ class Second:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Second:
         d = dict(d)
-        d["accepted_ms"] = {float(k): int(v) for k, v in d["accepted_ms"]}
-        d["limited_ms"] = {float(k): int(v) for k, v in d["limited_ms"]}
+        d["accepted_ms"] = {int(k): int(v) for k, v in d["accepted_ms"]}
+        d["limited_ms"] = {int(k): int(v) for k, v in d["limited_ms"]}
         return cls(**d)
 
     def row(self) -> list[object]:
@@ -143,14 +162,17 @@ class Timeline:
     def __init__(self) -> None:
         self.seconds: dict[int, Second] = {}
 
-    def add(self, records: Iterable[Record]) -> None:
-        seconds = self.seconds
-        for r in records:
-            s = int(r.sent)
-            bucket = seconds.get(s)
-            if bucket is None:
-                bucket = seconds[s] = Second(s)
-            bucket.add(r)
+    def add(self, block: Block) -> None:
+        """Aggregate a block of records into the seconds they were sent in."""
+        if not len(block):
+            return
+        seconds = np.floor(block.numbers["sent"]).astype(np.int64)
+        codes = latency_codes(block.numbers["latency_ms"])
+        order = np.argsort(seconds, kind="stable")
+        bounds = np.flatnonzero(np.diff(seconds[order])) + 1
+        for rows in np.split(order, bounds):
+            second = int(seconds[rows[0]])
+            self.merge([Second.of(second, block.take(rows), codes[rows])])
 
     def merge(self, partials: Iterable[Second]) -> None:
         for p in partials:

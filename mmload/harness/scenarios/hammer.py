@@ -2,11 +2,13 @@
 
 from locust import constant, task
 
+from mmload.harness.scenarios import USES
 from mmload.harness.users import MattermostUser
 
 
 class Hammer(MattermostUser):
     scenario = "hammer"
+    uses = USES["hammer"]
     wait_time = constant(0)
 
     @task

@@ -7,6 +7,7 @@ import random
 from locust import between, task
 from locust.exception import StopUser
 
+from mmload.harness.scenarios import USES
 from mmload.harness.users import MattermostUser
 
 log = logging.getLogger("mmload")
@@ -15,6 +16,7 @@ POSTS = "GET /api/v4/channels/{channel_id}/posts"
 
 class Mixed(MattermostUser):
     scenario = "mixed"
+    uses = USES["mixed"]
     wait_time = between(1, 3)
 
     def on_start(self) -> None:

@@ -3,11 +3,13 @@
 import gevent
 from locust import constant, task
 
+from mmload.harness.scenarios import USES
 from mmload.harness.users import MattermostUser
 
 
 class Polite(MattermostUser):
     scenario = "polite"
+    uses = USES["polite"]
     wait_time = constant(0)
 
     @task

@@ -4,6 +4,7 @@
 from locust import task
 
 from mmload.harness.pacing import LOGIN_PHASE, steps
+from mmload.harness.scenarios import USES
 from mmload.harness.users import PacedUser
 
 FACTORS = (0.5, 1.0, 1.5, 2.0, 4.0)
@@ -12,6 +13,7 @@ DEFAULT_STEP_SECONDS = 10.0
 
 class Ramp(PacedUser):
     scenario = "ramp"
+    uses = USES["ramp"]
 
     def on_start(self) -> None:
         step = self.settings.step_time

@@ -6,6 +6,7 @@ import logging
 from locust import task
 from locust.exception import StopUser
 
+from mmload.harness.scenarios import USES
 from mmload.harness.users import PacedUser
 
 log = logging.getLogger("mmload")
@@ -13,6 +14,7 @@ log = logging.getLogger("mmload")
 
 class Webhook(PacedUser):
     scenario = "webhook"
+    uses = USES["webhook"]
     authenticated = False
     default_factor = 2.0
 

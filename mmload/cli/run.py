@@ -1,0 +1,150 @@
+"""``mmload run``: the main job's command line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from mmload.cli.args import non_negative, positive
+from mmload.dialects import DIALECTS
+from mmload.exitcodes import ExitStatus
+from mmload.harness import options
+from mmload.harness.scenarios import NAMES
+from mmload.limiter.faults import FAULTS
+from mmload.server.limiting import ALGORITHMS
+
+# --server-X of mmload run -> mmload serve's flag, for the embedded reference server
+SERVER_FLAGS = {
+    "server_per_sec": "--per-sec",
+    "server_burst": "--max-burst",
+    "server_memory_store_size": "--memory-store-size",
+    "server_algorithm": "--algorithm",
+    "server_dialect": "--dialect",
+}
+VARY_BY = ("address", "user", "none")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="the main job: drive a scenario with Locust and record every rate-limit header",
+        description="Run a Locust scenario against --host (or, without it, against the embedded "
+        "reference server) and write a run folder. Arguments after -- go to Locust unchanged.",
+    )
+    p.add_argument("--host", default="", help="target URL (default: start the reference server)")
+    p.add_argument("--scenario", choices=NAMES, default="hammer", help="default hammer")
+    p.add_argument("-u", "--users", type=positive, default=10, help="Locust users (default 10)")
+    p.add_argument("-t", "--run-time", default="30s", help="e.g. 30s, 5m (default 30s)")
+    # the options Locust users see too, defined once; "" or None here means: not given
+    options.add_arguments(
+        p,
+        (*options.SHARED_WITH_RUN, "--hook-id"),
+        locust=False,
+        defaults={"--accounts": "", "--password": "", "--vary-by": None},
+    )
+    p.add_argument(
+        "--processes",
+        type=positive,
+        default=0,
+        help="Locust worker processes (default: one process)",
+    )
+    p.add_argument("--web", action="store_true", help="show Locust's web UI instead of headless")
+    add_server_arguments(p)
+    p.set_defaults(command=run)
+
+
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "the embedded reference server (without --host)",
+        "Configure it unlike the documentation to see mmload catch the difference: a faster "
+        "rate, another algorithm, a fault. Defaults are Mattermost's.",
+    )
+    g.add_argument("--server-per-sec", type=positive, metavar="N", help="PerSec (default 10)")
+    g.add_argument("--server-burst", type=non_negative, metavar="N", help="MaxBurst (default 100)")
+    g.add_argument(
+        "--server-memory-store-size",
+        type=positive,
+        metavar="N",
+        help="keys its LRU store holds (default 10000)",
+    )
+    g.add_argument("--server-algorithm", choices=ALGORITHMS, help="default gcra")
+    g.add_argument("--server-dialect", choices=DIALECTS, help="default mattermost")
+    g.add_argument(
+        "--server-vary-by",
+        metavar="address|user|none|header:NAME",
+        type=_vary_by,
+        help="what it keys its limit on (default address)",
+    )
+    g.add_argument(
+        "--server-fault",
+        action="append",
+        choices=list(FAULTS),
+        metavar="NAME",
+        help=f"inject a fault, repeatable: {', '.join(FAULTS)}",
+    )
+
+
+def _vary_by(text: str) -> str:
+    if text in VARY_BY or (text.startswith("header:") and len(text) > len("header:")):
+        return text
+    raise argparse.ArgumentTypeError(f"choose address, user, none or header:NAME, not {text!r}")
+
+
+def server_args(args: argparse.Namespace) -> list[str]:
+    """``mmload serve`` arguments for the server options given (none: Mattermost's defaults)."""
+    out: list[str] = []
+    for dest, flag in SERVER_FLAGS.items():
+        value = getattr(args, dest)
+        if value is not None:
+            out += [flag, str(value)]
+    vary = args.server_vary_by
+    if vary == "user":
+        out.append("--vary-by-user")
+    elif vary == "none":
+        out.append("--no-vary-by-remote-addr")
+    elif vary and vary.startswith("header:"):
+        out += ["--vary-by-header", vary.split(":", 1)[1]]
+    for fault in args.server_fault or ():
+        out += ["--fault", fault]
+    return out
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from mmload.harness.launch import RunError, RunOptions, launch
+
+    embedded = server_args(args)
+    if args.host and embedded:
+        given = sorted({a for a in embedded if a.startswith("--")})
+        print(
+            f"mmload run: the --server-* options configure the embedded reference server; "
+            f"with --host there is none ({', '.join(given)})",
+            file=err,
+        )
+        return ExitStatus.USAGE
+    vary_by = args.vary_by or ("user" if args.server_vary_by == "user" else "address")
+    run_options = RunOptions(
+        host=args.host.rstrip("/"),
+        scenario=args.scenario,
+        users=args.users,
+        run_time=args.run_time,
+        api=args.api,
+        accounts=args.accounts,
+        password=args.password,
+        documented_limit=args.documented_limit,
+        documented_burst=args.documented_burst,
+        vary_by=vary_by,
+        rate_factor=args.rate_factor,
+        step_time=args.step_time,
+        hook_id=args.hook_id,
+        request_timeout=args.request_timeout,
+        out=args.out,
+        processes=args.processes,
+        web=args.web,
+        server_args=embedded,
+        extra=args.extra,
+    )
+    try:
+        return launch(run_options, out, err)
+    except RunError as exc:
+        print(f"mmload run: {exc}", file=err)
+        return exc.status

@@ -1,0 +1,142 @@
+"""``mmload serve``: the reference server's command line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from mmload import defaults
+from mmload.cli.args import non_negative, password, port, positive
+from mmload.dialects import DIALECTS
+from mmload.exitcodes import ExitStatus
+from mmload.limiter.faults import FAULTS
+from mmload.limiter.keying import Keying
+from mmload.limiter.rate import Rate
+from mmload.server.limiting import ALGORITHMS, LimitSettings
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    faults = "\n".join(f"  {name:16} {text}" for name, text in FAULTS.items())
+    p = sub.add_parser(
+        "serve",
+        help="run the reference server (Mattermost's API and rate limiter)",
+        description="Run a server that answers like Mattermost with rate limiting on. The first "
+        "line printed is 'mmload serve: listening on URL'. Stop it with Ctrl-C or SIGTERM.",
+        epilog=f"faults (--fault NAME, repeatable):\n{faults}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=port,
+        default=defaults.SERVE_PORT,
+        help=f"port (default {defaults.SERVE_PORT}; 0: any free)",
+    )
+    add_limit_arguments(p)
+    p.add_argument(
+        "--accounts",
+        type=non_negative,
+        default=defaults.SEEDED_ACCOUNTS,
+        help=f"seed users user1..userN (default {defaults.SEEDED_ACCOUNTS})",
+    )
+    p.add_argument(
+        "--password",
+        default=defaults.SEEDED_PASSWORD,
+        type=password,
+        help="password of every seeded user",
+    )
+    p.set_defaults(command=serve)
+
+
+def add_limit_arguments(p: argparse.ArgumentParser) -> None:
+    """Mattermost's RateLimitSettings, and mmload's algorithms, dialects and faults."""
+    p.add_argument(
+        "--rate-limit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="RateLimitSettings.Enable (default on)",
+    )
+    p.add_argument(
+        "--per-sec",
+        type=positive,
+        default=defaults.PER_SEC,
+        help=f"PerSec (default {defaults.PER_SEC})",
+    )
+    p.add_argument(
+        "--max-burst",
+        type=non_negative,
+        default=defaults.MAX_BURST,
+        help=f"MaxBurst (default {defaults.MAX_BURST})",
+    )
+    p.add_argument(
+        "--memory-store-size",
+        type=positive,
+        default=defaults.MEMORY_STORE_SIZE,
+        help="MemoryStoreSize: keys the LRU store holds, for every algorithm "
+        f"(default {defaults.MEMORY_STORE_SIZE})",
+    )
+    p.add_argument(
+        "--vary-by-remote-addr",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="VaryByRemoteAddr (default on)",
+    )
+    p.add_argument(
+        "--vary-by-user",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="VaryByUser: one bucket per auth token (default off)",
+    )
+    p.add_argument(
+        "--vary-by-header",
+        default="",
+        metavar="NAME",
+        help="VaryByHeader: append this header's lower-cased value to the key",
+    )
+    p.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="gcra",
+        help="gcra is Mattermost's; the window algorithms come from the limits library",
+    )
+    p.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default="mattermost",
+        help="rate-limit headers to send (default mattermost)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        choices=list(FAULTS),
+        default=[],
+        metavar="NAME",
+        help="inject a documented misbehaviour (see the list below)",
+    )
+
+
+def limit_settings(args: argparse.Namespace) -> LimitSettings:
+    return LimitSettings(
+        enabled=args.rate_limit,
+        rate=Rate(args.per_sec, args.max_burst),
+        memory_store_size=args.memory_store_size,
+        keying=Keying(args.vary_by_remote_addr, args.vary_by_user, args.vary_by_header),
+        algorithm=args.algorithm,
+        dialect=args.dialect,
+        faults=frozenset(args.fault),
+    )
+
+
+def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from mmload.server.serve import ServeOptions, serve  # the server's imports only when serving
+
+    if args.extra:
+        print(f"mmload serve: takes no arguments after --: {' '.join(args.extra)}", file=err)
+        return ExitStatus.USAGE
+    options = ServeOptions(args.host, args.port, args.accounts, args.password, limit_settings(args))
+    try:
+        serve(options, out)
+    except OSError as exc:
+        print(f"mmload serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=err)
+        return ExitStatus.USAGE
+    return ExitStatus.OK

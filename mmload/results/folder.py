@@ -1,0 +1,81 @@
+"""The run folder: raw data first, so every verdict, plot and report can be redone from disk.
+
+| file | written by | read by |
+|---|---|---|
+| ``run.json`` | :func:`write_json` (configuration, totals; never secrets) | :func:`read_run` |
+| ``timeline.csv`` | :class:`mmload.results.timeline_file.TimelineWriter` | ``read_timeline`` |
+| ``records.bin`` | :class:`mmload.results.records.RecordsWriter` | ``read_records`` |
+| ``keys.csv`` | :func:`write_keys` (totals per rate-limit key) | :func:`read_keys` |
+| ``server.json`` | :func:`write_json` (the reference server's own counters) | :func:`read_server` |
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mmload.results.tally import OUTCOMES
+
+RUN_JSON = "run.json"
+KEYS_CSV = "keys.csv"
+SERVER_JSON = "server.json"
+
+
+def new_run_dir(out: str | os.PathLike[str], scenario: str, now: datetime | None = None) -> Path:
+    """``OUT/<UTC timestamp>-<scenario>``, made unique if two runs start in the same second."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    base = Path(out) / f"{stamp}-{scenario}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Whole or not at all: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
+    return data
+
+
+def read_run(folder: Path) -> dict[str, Any]:
+    return _read_json(folder / RUN_JSON)
+
+
+def read_run_or_empty(folder: Path) -> dict[str, Any]:
+    """``run.json``, or {} when it is missing or unreadable (a run killed at its start)."""
+    try:
+        return read_run(folder)
+    except (OSError, ValueError):
+        return {}
+
+
+def read_server(folder: Path) -> dict[str, Any] | None:
+    """The reference server's counters of an embedded run, None for any other run."""
+    path = folder / SERVER_JSON
+    return _read_json(path) if path.exists() else None
+
+
+def write_keys(folder: Path, by_key: dict[str, dict[str, int]]) -> None:
+    with open(folder / KEYS_CSV, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(("key", *OUTCOMES))
+        for key, counts in sorted(by_key.items()):
+            out.writerow((key, *(counts.get(o, 0) for o in OUTCOMES)))
+
+
+def read_keys(folder: Path) -> dict[str, dict[str, int]]:
+    with open(folder / KEYS_CSV, newline="") as f:
+        return {row["key"]: {o: int(row[o]) for o in OUTCOMES} for row in csv.DictReader(f)}

@@ -1,0 +1,292 @@
+"""The collector, the plugin's wiring and the users' tokens, with fake runners: what a response
+becomes, how batches travel from workers to the master, which rows are final, what happens at
+the end of a run, and how often an account logs in again."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import gevent
+import msgpack
+import pytest
+from geventhttpclient.header import Headers as FastHeaders
+from locust.env import Environment
+from locust.runners import STATE_RUNNING, STATE_STOPPED, MasterRunner, WorkerNode, WorkerRunner
+from requests.structures import CaseInsensitiveDict
+
+from mmload import dialects
+from mmload.harness.capture import LIMITED_SUFFIX, Capture
+from mmload.harness.collector import FINISH, MESSAGE, Collector, grace_seconds, register
+from mmload.harness.options import Settings, add_arguments
+from mmload.harness.users import LoginFailed, Tokens
+from mmload.limiter.decision import NS, Decision
+from mmload.results.folder import read_run
+from mmload.results.records import read_records
+from mmload.results.timeline_file import read_timeline
+
+ME = "GET /api/v4/users/me"
+
+
+def headers_of(pairs: list[tuple[str, str]], kind: type = FastHeaders) -> Any:
+    headers = kind()
+    for name, value in pairs:
+        if kind is FastHeaders:
+            headers.add(name, value)
+        else:
+            headers[name] = value
+    return headers
+
+
+def response(status: int, pairs: list[tuple[str, str]], kind: type = FastHeaders) -> Any:
+    return SimpleNamespace(status_code=status, headers=headers_of(pairs, kind))
+
+
+def fire(capture: Capture, resp: Any, name: str = ME, sent: float = 1000.0, **kw: Any) -> None:
+    capture.on_request(
+        request_type="GET", name=name, response_time=12.5, response_length=10, response=resp,
+        context={"mmload_key": "addr:abc"}, start_time=sent, **kw,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("dialect", [d for d in dialects.DIALECTS if d != "none"])
+@pytest.mark.parametrize("kind", [FastHeaders, CaseInsensitiveDict])
+def test_capture_records_what_each_dialect_says(dialect: str, kind: type) -> None:
+    capture = Capture()
+    decisions = [
+        Decision(False, 101, 100, 1 * NS),
+        Decision(False, 101, 7, 5 * NS + 1),
+        Decision(True, 101, 0, 11 * NS, 2 * NS),
+    ]
+    wall = 1_764_387_160.0
+    for k, d in enumerate(decisions):
+        status = 429 if d.limited else 200
+        name = ME + LIMITED_SUFFIX if d.limited else ME
+        fire(capture, response(status, dialects.render(dialect, d, wall, 11), kind), name, 1000 + k)
+    records = list(capture.take().records())
+    assert [r.endpoint for r in records] == [ME] * 3  # the 429 suffix is Locust's, not ours
+    for r, d in zip(records, decisions, strict=True):
+        assert (r.limit, r.remaining) == (d.limit, d.remaining)
+        epoch = math.ceil(wall + d.reset_after_ns / NS)  # as the server computes it
+        assert r.reset == (epoch if dialect == "epoch" else -(-d.reset_after_ns // NS))
+        assert r.retry_after == (2 if d.limited else None)
+        assert r.dialect == dialect and r.error == "" and r.key == "addr:abc"
+        assert (r.status, r.latency_ms) == (429 if d.limited else 200, 12.5)
+
+
+def test_capture_classifies_errors_and_malformed_headers() -> None:
+    capture = Capture()
+    fire(
+        capture, SimpleNamespace(status_code=0, headers=None), exception=ConnectionError("refused")
+    )
+    fire(capture, response(200, [("X-Ratelimit-Limit", "101"), ("X-Ratelimit-Remaining", "1_0"),
+                                 ("X-Ratelimit-Reset", "1")]))  # fmt: skip
+    fire(capture, response(500, [("Content-Type", "text/plain")]))
+    refused, malformed, plain = capture.take().records()
+    assert (refused.status, refused.error, refused.limit) == (0, "refused", None)
+    assert (malformed.limit, malformed.remaining) == (101, None)
+    assert "x-ratelimit-remaining" in malformed.error and "1_0" in malformed.error
+    assert (plain.status, plain.dialect, plain.error) == (500, "", "")
+
+
+def test_capture_reads_repeated_headers_and_reuses_what_it_parsed() -> None:
+    capture = Capture()
+    same = [("X-Ratelimit-Limit", "10"), ("X-Ratelimit-Remaining", "3"), ("X-Ratelimit-Reset", "1")]
+    for _ in range(3):
+        fire(capture, response(200, same))
+    fire(capture, response(200, [*same, ("X-Ratelimit-Remaining", "4")]))  # sent twice, differing
+    records = list(capture.take().records())
+    assert [r.remaining for r in records] == [3, 3, 3, None]
+    assert "x-ratelimit-remaining" in records[3].error
+    assert len(capture._snapshots.values) == 2  # parsed once per distinct set of values
+
+
+def test_retry_after_as_a_date_without_date_header_counts_from_the_answer() -> None:
+    capture = Capture()
+    retry = [("Retry-After", "Thu, 01 Jan 1970 00:16:50 GMT")]  # UNIX 1010
+    fire(capture, response(429, retry), sent=1000.0)  # answered at 1000.0125
+    (record,) = capture.take().records()
+    assert record.retry_after == pytest.approx(1010 - 1000.0125)
+
+
+# fake runners: the real classes (mmload checks isinstance), none of their networking
+class FakeWorker(WorkerRunner):
+    def __init__(self, environment: Environment, index: int) -> None:
+        self.environment = environment
+        self.greenlet = None  # for Runner.__del__
+        self.worker_index = index
+        self.custom_messages: dict[str, Any] = {}
+        self.sent: list[tuple[str, Any]] = []
+        self.stops = 0
+
+    def send_message(self, msg_type: str, data: Any = None, client_id: Any = None) -> None:
+        self.sent.append((msg_type, msgpack.unpackb(msgpack.packb(data))))  # as on the wire
+
+    def stop(self) -> None:
+        self.stops += 1
+
+
+class Clients(dict):  # the part of locust.runners.WorkerNodes the collector uses
+    @property
+    def all(self) -> Any:
+        return self.values()
+
+
+class FakeMaster(MasterRunner):
+    def __init__(self, environment: Environment, workers: list[str]) -> None:
+        self.environment = environment
+        self.greenlet = None  # for Runner.__del__
+        self.custom_messages: dict[str, Any] = {}
+        self.sent: list[tuple[str, Any, Any]] = []
+        self.clients = Clients({w: WorkerNode(w, state=STATE_RUNNING) for w in workers})  # type: ignore[assignment]
+
+    @property
+    def worker_count(self) -> int:
+        return len(self.clients)
+
+    def send_message(self, msg_type: str, data: Any = None, client_id: Any = None) -> None:
+        self.sent.append((msg_type, data, client_id))
+
+
+def environment(tmp_path: Path, *argv: str) -> Environment:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, locust=False)
+    options = parser.parse_args(["--run-dir", str(tmp_path / "run"), "--progress", "0", *argv])
+    options.num_users, options.spawn_rate, options.run_time = 2, 2, 5
+    return Environment(user_classes=[], parsed_options=options, host="http://127.0.0.1:1")
+
+
+def worker_collector(tmp_path: Path, index: int) -> tuple[FakeWorker, Collector]:
+    env = environment(tmp_path)
+    env.runner = FakeWorker(env, index)
+    return env.runner, register(env, "hammer")
+
+
+def mattermost(remaining: int) -> list[tuple[str, str]]:
+    return dialects.render("mattermost", Decision(False, 101, remaining, NS), 0, 11)
+
+
+def test_worker_batches_reach_the_master_exactly(tmp_path: Path) -> None:
+    runner, worker = worker_collector(tmp_path / "w", 0)
+    assert worker.summary is None  # a worker writes nothing itself
+    env = environment(tmp_path)
+    master_runner = FakeMaster(env, ["w0"])
+    env.runner = master_runner
+    master = register(env, "hammer")
+    for k in range(50):
+        status = 429 if k % 5 == 0 else 200
+        fire(worker.capture, response(status, mattermost(k % 7)), sent=2000 + k / 25)
+    worker.note("relogins")
+    worker.flush()
+    fire(worker.capture, response(200, mattermost(1)), sent=2002.5)
+    worker.flush(final=True)
+    assert [t for t, _ in runner.sent] == [MESSAGE, MESSAGE]
+    master.awaiting = {"w0"}
+    for _, data in runner.sent:
+        master_runner.custom_messages[MESSAGE][0](msg=SimpleNamespace(data=data, node_id="w0"))
+    assert master.awaiting == set()  # the last batch came
+    master.finish()
+    folder = tmp_path / "run"
+    run = read_run(folder)
+    assert run["totals"] == {"offered": 51, "accepted": 41, "limited": 10, "error": 0}
+    assert run["logins"]["relogins"] == 1
+    records = list(read_records(folder))
+    assert len(records) == 51 and sorted(r.sent for r in records) == [r.sent for r in records]
+    assert sum(row["offered"] or 0 for row in read_timeline(folder)) == 51
+
+
+def test_a_row_stays_open_while_its_requests_can_still_be_answered(tmp_path: Path) -> None:
+    """Before, rows were final after 15 s while a request could take 60: a late answer made a
+    second row for its second."""
+    env = environment(tmp_path, "--request-timeout", "60")
+    env.create_local_runner()
+    now = [5000.0]
+    c = Collector(env, Settings.from_options(env.parsed_options), "hammer", clock=lambda: now[0])
+    assert c.grace >= 60
+    fire(c.capture, response(200, mattermost(3)), sent=4970.2)
+    c.flush()  # 30 s later: its second is still open
+    assert 4970 in c.seconds.seconds
+    fire(c.capture, SimpleNamespace(status_code=0, headers=None), sent=4970.5,
+         exception=TimeoutError("timed out"))  # fmt: skip
+    now[0] = 4970 + grace_seconds(60) + 1
+    c.flush()
+    assert c.seconds.seconds == {}
+    c.finish()
+    rows = read_timeline(tmp_path / "run")
+    assert [(r["second"], r["offered"], r["errors"]) for r in rows] == [(4970, 2, 1)]
+
+
+def test_quitting_stops_the_users_before_the_collector_finishes(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    runner = env.create_local_runner()
+    collector = register(env, "hammer")
+    runner.state = STATE_RUNNING
+
+    def quit() -> None:  # a user finishing the request it was in
+        fire(collector.capture, response(200, mattermost(5)), sent=3000.0)
+        runner.state = STATE_STOPPED
+
+    runner.quit = quit  # type: ignore[method-assign]
+    env.events.quitting.fire(environment=env)
+    assert read_run(tmp_path / "run")["totals"]["offered"] == 1
+
+
+def test_the_master_waits_for_every_workers_last_batch(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr("mmload.harness.collector.LAST_BATCH_WAIT", 0.5)
+    env = environment(tmp_path)
+    env.stop_timeout = 1.0
+    runner = FakeMaster(env, ["w0", "w1"])
+    env.runner = runner
+    collector = register(env, "hammer")
+    _, worker = worker_collector(tmp_path / "w", 0)
+
+    def late_worker() -> None:  # its users need 0.5 s to stop, then it sends its last batch
+        gevent.sleep(0.5)
+        fire(worker.capture, response(200, mattermost(2)), sent=3000.0)
+        worker.flush(final=True)
+        wire = worker.env.runner.sent[-1][1]  # type: ignore[union-attr]
+        runner.custom_messages[MESSAGE][0](msg=SimpleNamespace(data=wire, node_id="w0"))
+
+    gevent.spawn(late_worker)
+    env.events.test_stop.fire(environment=env)  # w1 never answers: noted after the wait
+    assert [(t, c) for t, _, c in runner.sent] == [(FINISH, "w0"), (FINISH, "w1")]
+    assert collector.summary is not None and collector.summary.missing_workers == ["w1"]
+    collector.finish()
+    run = read_run(tmp_path / "run")
+    assert run["totals"]["offered"] == 1 and run["missing_workers"] == ["w1"]
+
+
+def test_a_worker_asked_to_finish_stops_its_users_then_sends_its_last_batch(
+    tmp_path: Path,
+) -> None:
+    runner, collector = worker_collector(tmp_path, 1)
+    fire(collector.capture, response(200, mattermost(9)))
+    runner.custom_messages[FINISH][0](environment=collector.env, msg=None)
+    assert runner.stops == 1
+    ((kind, data),) = runner.sent
+    assert kind == MESSAGE and data["final"] and data["rows"] == 1
+
+
+def test_relogins_are_capped_per_account(monkeypatch: Any) -> None:
+    from mmload.harness.accounts import Account
+
+    tokens = Tokens(max_relogins=2)
+    logins: list[str] = []
+
+    def login(account: Account) -> str:
+        logins.append(account.login_id)
+        return f"token{len(logins)}"
+
+    alice = Account("alice", "pw")
+    assert tokens.get(alice, login) == "token1"
+    assert tokens.get(alice, login) == "token1"  # shared: no second login
+    assert tokens.get(alice, login, stale="token1") == "token2"
+    assert tokens.get(alice, login, stale="token1") == "token2"  # another user's stale report
+    assert tokens.get(alice, login, stale="token2") == "token3"
+    with pytest.raises(LoginFailed, match="at most 2 re-logins per account"):
+        tokens.get(alice, login, stale="token3")
+    assert logins == ["alice"] * 3
+    assert "pw" not in str(logins)

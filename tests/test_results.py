@@ -1,0 +1,194 @@
+"""The run folder's data: blocks of records, the records file, timeline and tally aggregates, and
+their readers, including a killed run's folder."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmload.results.block import Block, FrameError
+from mmload.results.folder import read_keys, write_keys
+from mmload.results.record import Record
+from mmload.results.records import (
+    RECORDS_BIN,
+    RecordsWriter,
+    in_send_order,
+    load_records,
+    read_blocks,
+    read_records,
+)
+from mmload.results.tally import Tally
+from mmload.results.timeline import Second, Timeline, code_ms, latency_codes, quantile
+from mmload.results.timeline_file import TimelineWriter, read_timeline
+
+
+def rec(
+    sent: float,
+    status: int = 200,
+    remaining: float | None = 5,
+    key: str = "k",
+    latency: float = 2.5,
+    endpoint: str = "GET /x",
+) -> Record:
+    return Record(
+        sent, latency, endpoint, status, key, 101, remaining, 1, None, None, "", "mattermost",
+        None, "",
+    )  # fmt: skip
+
+
+def random_records(n: int, seed: int = 7) -> list[Record]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        status = rng.choice([200, 200, 201, 429, 500, 0, 401])
+        out.append(
+            Record(
+                1000 + rng.random() * 5, rng.choice([0.0, 0.9, 3.3, 47.0, 1234.5]),
+                rng.choice(["GET /a", "POST /b", "GET /ü"]), status, rng.choice(["k1", "k2", ""]),
+                rng.choice([None, 101.0]), rng.choice([None, 0.0, 3.0, 100.0]),
+                rng.choice([None, 1.0, 1764387161.0]), 2.0 if status == 429 else None,
+                rng.choice([None, 11.0]), rng.choice(["", "default"]),
+                rng.choice(["", "mattermost", "ietf"]), rng.choice([None, 1764387160.0]),
+                rng.choice(["", "malformed x-ratelimit-remaining: '1_0'", "timed out"]),
+            )
+        )  # fmt: skip
+    return out
+
+
+def test_a_block_holds_records_exactly_and_survives_its_frame() -> None:
+    records = random_records(500)
+    block = Block.from_records(records)
+    assert list(block.records()) == records
+    back, meta = Block.decode(block.encode({"source": "w1"}))
+    assert list(back.records()) == records and meta == {"source": "w1"}
+    assert list(Block.empty().records()) == []
+    assert list(Block.decode(Block.empty().encode())[0].records()) == []
+
+
+def test_blocks_concatenate_and_cut() -> None:
+    a, b = random_records(50, seed=1), random_records(70, seed=2)
+    joined = Block.concat([Block.from_records(a), Block.empty(), Block.from_records(b)])
+    assert list(joined.records()) == a + b
+    assert list(joined.take(slice(45, 55)).records()) == (a + b)[45:55]
+
+
+def test_a_damaged_frame_is_refused() -> None:
+    frame = bytearray(Block.from_records(random_records(10)).encode())
+    frame[-3] ^= 0xFF
+    with pytest.raises(FrameError):
+        Block.decode(bytes(frame))
+
+
+def test_the_records_file_reads_back_a_killed_run_and_keeps_the_cap(tmp_path: Path) -> None:
+    path = tmp_path / RECORDS_BIN
+    writer = RecordsWriter(path, max_records=10)
+    writer.add_block(Block.from_records([rec(1000.25 + i / 10) for i in range(8)]))
+    writer.flush()
+    whole = path.read_bytes()
+    writer.add_block(Block.from_records([rec(1001.0 + i / 10) for i in range(5)]))
+    writer.flush()
+    assert (writer.written, writer.dropped) == (10, 3)
+    # killed in the middle of writing the second frame: the first still reads back
+    path.write_bytes(path.read_bytes()[: len(whole) + 20])
+    back = list(read_records(tmp_path))
+    assert len(back) == 8 and back[0].remaining == 5 and back[0].retry_after is None
+    writer.close()
+
+
+def test_readers_give_records_in_send_order_whatever_the_answer_order(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    records = [rec(1000 + i * 0.01, latency=rng.choice([1.0, 900.0, 4000.0])) for i in range(3000)]
+    by_answer = sorted(records, key=lambda r: r.answered)
+    writer = RecordsWriter(tmp_path / RECORDS_BIN, max_records=10**6)
+    for start in range(0, len(by_answer), 100):  # one frame a flush, in answer order
+        writer.add_block(Block.from_records(by_answer[start : start + 100]))
+    writer.close()
+    streamed = list(read_records(tmp_path, horizon=5.0))
+    assert streamed == sorted(records, key=lambda r: r.sent)
+    assert list(load_records(tmp_path).records()) == streamed
+    # the stream holds back only the horizon: more than one block comes out
+    assert len(list(in_send_order(read_blocks(tmp_path), 5.0))) > 5
+
+
+def test_latency_codes_are_within_five_percent_and_exact_across_processes() -> None:
+    ms = np.array([0.013, 0.7, 3.14159, 47.9, 99.6, 999.0, 12345.0, 0.0, -1.0])
+    codes = latency_codes(ms)
+    for value, code in zip(ms, codes.tolist(), strict=True):
+        if value > 0:
+            assert abs(code_ms(code) - value) <= 0.05 * value
+        else:
+            assert code == 0
+    assert code_ms(int(latency_codes(np.array([99.6]))[0])) == 100.0
+    assert quantile({1: 50, 2: 45, 9: 5}, 0.5) == code_ms(1)
+    assert quantile({}, 0.5) is None
+
+
+def test_partial_seconds_merge_to_the_same_as_one_pass() -> None:
+    records = random_records(2000)
+    whole = Timeline()
+    whole.add(Block.from_records(records))
+    merged = Timeline()
+    for part in (records[:700], records[700:1500], records[1500:]):
+        partial = Timeline()
+        partial.add(Block.from_records(part))
+        merged.merge(Second.from_dict(s.to_dict()) for s in partial.drain())  # as msgpack'd
+    assert [s.row() for s in merged.drain()] == [s.row() for s in whole.drain()]
+
+
+def test_a_second_counts_outcomes_and_extremes() -> None:
+    timeline = Timeline()
+    statuses = (200, 201, 302, 429, 429, 401, 500, 0)
+    timeline.add(Block.from_records([rec(1.5, s, remaining=s % 7) for s in statuses]))
+    (s,) = timeline.drain()
+    assert (s.second, s.offered, s.accepted, s.limited, s.errors) == (1, 8, 3, 2, 3)
+    assert (s.remaining_min, s.remaining_max) == (0, 5)  # statuses mod 7
+
+
+def test_tally_merges_and_counts_logins() -> None:
+    login = "POST /api/v4/users/login"
+    a, b = Tally(), Tally()
+    a.add(Block.from_records([rec(1, 200, endpoint=login)] * 3))
+    b.add(Block.from_records([rec(1, 401, endpoint=login), rec(1, 429, endpoint=login)]))
+    a.merge(Tally.from_dict(b.to_dict()))
+    assert a.logins() == {"succeeded": 3, "limited": 1, "attempted": 5}
+    assert a.totals() == {"offered": 5, "accepted": 3, "limited": 1, "error": 1}
+    assert a.by_key == {"k": {"accepted": 3, "limited": 1, "error": 1}}
+
+
+def test_the_timeline_file_rewrites_provisional_rows_and_readers_merge_seconds(
+    tmp_path: Path,
+) -> None:
+    writer = TimelineWriter(tmp_path)
+    first = Timeline()
+    first.add(Block.from_records([rec(1000.5), rec(1001.5)]))
+    provisional = first.drain()
+    writer.write([], provisional)
+    writer.flush()
+    assert [r["offered"] for r in read_timeline(tmp_path)] == [1, 1]
+    later = Timeline()
+    later.add(Block.from_records([rec(1000.5, 429, remaining=0), rec(1000.6)]))
+    first.merge(provisional)
+    first.merge(later.drain())
+    writer.write(first.drain(), [])  # the provisional rows are replaced, not repeated
+    # a response later than the grace period: a second row for second 1000
+    late = Timeline()
+    late.add(Block.from_records([rec(1000.9, latency=90_000.0)]))
+    writer.write(late.drain(), [])
+    writer.close()
+    rows = read_timeline(tmp_path)
+    assert [(r["second"], r["offered"], r["limited"]) for r in rows] == [(1000, 4, 1), (1001, 1, 0)]
+    assert rows[0]["remaining_min"] == 0 and rows[0]["accepted_p50_ms"] == pytest.approx(2.5)
+    assert not math.isnan(rows[0]["accepted_p95_ms"] or math.nan)
+
+
+def test_keys_file_round_trip(tmp_path: Path) -> None:
+    counts = {
+        "addr:1": {"accepted": 3, "limited": 2, "error": 0},
+        "": {"accepted": 1, "limited": 0, "error": 4},
+    }
+    write_keys(tmp_path, counts)
+    assert read_keys(tmp_path) == counts

@@ -6,6 +6,7 @@ on sys.path and they import this file as `common`; mypy, given the folder, resol
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import socket
@@ -54,11 +55,20 @@ class Processes:
         self.running: list[subprocess.Popen[bytes]] = []
 
     def start(
-        self, name: str, cmd: list[str], env: dict[str, str] | None = None
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str] | None = None,
+        cpus: set[int] | None = None,
     ) -> tuple[subprocess.Popen[bytes], Path]:
+        """Start ``cmd`` logging to a file; ``cpus`` pins it (and its threads) to those CPUs, so
+        that the load and its target do not take turns on one core while the other idles."""
         log = self.tmp / f"{name}.log"
         with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=STDOUT, stdin=DEVNULL, env=env)
+            pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and _can_pin(cpus) else None
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=STDOUT, stdin=DEVNULL, env=env, preexec_fn=pin
+            )
         self.running.append(proc)
         return proc, log
 
@@ -70,6 +80,18 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _can_pin(cpus: set[int]) -> bool:
+    return hasattr(os, "sched_setaffinity") and cpus <= os.sched_getaffinity(0)
+
+
+def split_cpus() -> tuple[set[int] | None, set[int] | None]:
+    """(CPUs for the load, CPUs for its target): one core each when there are two or more."""
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        return None, None
+    first, second, *_ = sorted(os.sched_getaffinity(0))
+    return {first}, {second}
 
 
 def free_port() -> int:
@@ -92,7 +114,11 @@ def wait_listening(name: str, proc: subprocess.Popen[bytes], port: int, log: Pat
 
 
 def start_nginx(
-    procs: Processes, path: str, body: bytes, headers: Mapping[str, str] | None = None
+    procs: Processes,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    cpus: set[int] | None = None,
 ) -> str:
     """nginx answering GET `path` with `body` (and `headers` on every answer); returns its URL."""
     tmp, port = procs.tmp, free_port()
@@ -101,7 +127,7 @@ def start_nginx(
     conf = NGINX_CONF.format(tmp=tmp, port=port, path=path, headers=lines)
     (tmp / "nginx.conf").write_text(conf)
     cmd = [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(tmp / "nginx.conf")]
-    proc, log = procs.start("nginx", cmd)
+    proc, log = procs.start("nginx", cmd, cpus=cpus)
     wait_listening("nginx", proc, port, log)
     return f"http://127.0.0.1:{port}"
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,3 +74,42 @@ def assert_folder_matches_server(done: Done, server: dict[str, Any]) -> None:
     for column, total in (("offered", "offered"), ("accepted", "accepted"), ("limited", "limited")):
         assert sum(row[column] or 0 for row in timeline) == totals[total], column
     assert len(done.records()) == totals["offered"] == run["records"]["written"]
+
+
+class FakeServer:
+    """``python -m tests.fakeserver ARGS`` on a free port: ``with FakeServer(...) as url:``."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> FakeServer:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakeserver", *self.args],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("fakeserver: listening on "), line
+        self.url = line.split()[-1]
+        return self
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.url + "/fake/stats", timeout=10) as resp:
+            data: dict[str, Any] = json.load(resp)
+            return data
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def accounts_file(folder: Path, n: int, password: str = "pw") -> Path:
+    path = folder / "accounts.csv"
+    path.write_text("".join(f"user{k},{password}\n" for k in range(1, n + 1)))
+    return path

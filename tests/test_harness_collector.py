@@ -101,7 +101,7 @@ def test_capture_reads_repeated_headers_and_reuses_what_it_parsed() -> None:
     records = list(capture.take().records())
     assert [r.remaining for r in records] == [3, 3, 3, None]
     assert "x-ratelimit-remaining" in records[3].error
-    assert len(capture._snapshots.values) == 2  # parsed once per distinct set of values
+    assert len(capture._snapshots) == 2  # parsed once per distinct set of values
 
 
 def test_retry_after_as_a_date_without_date_header_counts_from_the_answer() -> None:

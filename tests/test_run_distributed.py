@@ -16,7 +16,15 @@ from mmload.harness.embedded import EmbeddedServer
 from mmload.results.folder import read_run
 from mmload.results.records import read_records
 from mmload.results.timeline_file import read_timeline
-from tests.runs import REPO, Done, assert_folder_matches_server, locust_cmd, mmload_run
+from tests.runs import (
+    REPO,
+    Done,
+    FakeServer,
+    accounts_file,
+    assert_folder_matches_server,
+    locust_cmd,
+    mmload_run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +113,36 @@ def _seconds_written(folder: Path, n: int) -> bool:
         return len(read_timeline(folder)) >= n
     except (FileNotFoundError, ValueError):
         return False
+
+
+def test_a_worker_whose_users_need_3_s_to_stop_lands_every_record(tmp_path: Path) -> None:
+    """Before, the master waited a fixed half second for workers' last reports: the requests
+    that were still being answered when the run ended went missing."""
+    with FakeServer("--delay", "4") as fake:
+        done = mmload_run(tmp_path, "--host", fake.url, "--accounts",
+                          str(accounts_file(tmp_path, 2)), "-u", "2", "-t", "2s",
+                          "--processes", "1")  # fmt: skip
+        answered = fake.stats()["answered"]
+    assert done.code == 0, done.err
+    run = done.run()
+    # the users' first requests went at 1 s, were answered at 5 s: 3 s after the run ended
+    assert run["totals"]["offered"] == answered == 2 + 2
+    assert run["totals"]["accepted"] == 4 and run["missing_workers"] == []
+    assert len(done.records()) == 4
+
+
+def test_paced_users_of_two_processes_take_every_slot(tmp_path: Path) -> None:
+    """Before, workers knew no worker count and their users took the same phase slots."""
+    done = mmload_run(tmp_path, "--scenario", "steady", "--processes", "2", "-u", "10",
+                      "-t", "7s", "--documented-limit", "20/s", "--accounts", "10")  # fmt: skip
+    assert done.code == 0, done.err
+    start = done.run()["load_started"]
+    sends = [r.sent for r in done.records() if r.endpoint == "GET /api/v4/users/me"]
+    assert len(sends) >= 40
+    # 10 req/s from 10 users, each 1 req/s: each user's phase within the second is its slot,
+    # and the slots are 0.1 s apart; count the sends around each slot
+    phases = [((s - start) % 1.0) for s in sends]
+    counts = [sum(1 for p in phases if abs((p - k / 10 + 0.5) % 1.0 - 0.5) < 0.05)
+              for k in range(10)]  # fmt: skip
+    assert sum(counts) >= 0.9 * len(sends), counts
+    assert min(counts) >= 0.05 * len(sends) and max(counts) <= 0.15 * len(sends), counts

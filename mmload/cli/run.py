@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from typing import TextIO
 
 from mmload.cli.args import non_negative, positive
@@ -122,26 +123,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         )
         return ExitStatus.USAGE
     vary_by = args.vary_by or ("user" if args.server_vary_by == "user" else "address")
+    values = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
     run_options = RunOptions(
-        host=args.host.rstrip("/"),
-        scenario=args.scenario,
-        users=args.users,
-        run_time=args.run_time,
-        api=args.api,
-        accounts=args.accounts,
-        password=args.password,
-        documented_limit=args.documented_limit,
-        documented_burst=args.documented_burst,
-        vary_by=vary_by,
-        rate_factor=args.rate_factor,
-        step_time=args.step_time,
-        hook_id=args.hook_id,
-        request_timeout=args.request_timeout,
-        out=args.out,
-        processes=args.processes,
-        web=args.web,
-        server_args=embedded,
-        extra=args.extra,
+        **{**values, "host": args.host.rstrip("/"), "vary_by": vary_by, "server_args": embedded}
     )
     try:
         return launch(run_options, out, err)

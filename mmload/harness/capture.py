@@ -1,24 +1,25 @@
 """From Locust's request event to a block of records, as cheaply as the load process allows.
 
-The request listener runs inline for every request of every user, so it only copies what it
-needs (times, name, status, key, the raw entries of the rate-limit headers) into a tuple.
-Once a second, :meth:`Capture.take` turns the pending tuples into a
-:class:`~mmload.results.block.Block`: header values are parsed once per distinct combination
-(a server sends few: Remaining 0..100, a handful of Resets) and looked up after that, and
-text is encoded as column codes with dictionary lookups that run at C speed.
+The request listener runs inline for every request of every user, so it does the least it can
+while the response is still in the CPU's cache: it looks up the rate-limit headers, finds their
+parsed form by their raw values (parsed once per distinct set of values: a server sends few,
+Remaining 0..100 and a handful of Resets), and appends numbers to typed arrays, so nothing it
+keeps needs the garbage collector or a second look at a string.  Once a second,
+:meth:`Capture.take` turns the arrays into a :class:`~mmload.results.block.Block` without a
+loop over records in Python.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from array import array
 from typing import Any
 
 import numpy as np
 from geventhttpclient.header import Headers as FastHeaders  # FastHttpUser's response headers
 
 from mmload import dialects
-from mmload.results.block import NUMBERS, TEXT, Block
+from mmload.results.block import Block
 
 LIMITED_SUFFIX = " [429 limited]"  # users rename 429s so Locust's own stats show them apart
 _CUT = -len(LIMITED_SUFFIX)
@@ -26,8 +27,8 @@ _NAMES = dialects.CAPTURED
 _SNAPSHOT_NUMBERS = ("limit", "remaining", "reset", "retry_after", "retry_at", "window", "date")
 _FORGET_AT = 50_000  # distinct values remembered before starting afresh (epoch Resets grow)
 _dict_get: Any = dict.get  # unbound: skips Headers' own get(), which lower-cases and raises
-
-Pending = tuple[float, float, str, int, str, tuple[Any, ...], str]
+_WARM_UP = (("X-Ratelimit-Limit", "1"), ("X-Ratelimit-Remaining", "0"), ("X-Ratelimit-Reset", "1"),
+            ("Date", "Thu, 01 Jan 1970 00:00:00 GMT"))  # fmt: skip
 
 
 def _value(entry: Any) -> Any:
@@ -49,129 +50,184 @@ def _hashable(value: Any) -> Any:
 def raw_headers(headers: Any) -> tuple[Any, ...]:
     """The entries of every header a dialect reads, in ``dialects.CAPTURED`` order."""
     if type(headers) is FastHeaders:
-        get = _dict_get.__get__(headers)
-        return tuple(map(get, _NAMES))
+        return tuple(map(_dict_get.__get__(headers), _NAMES))
     if headers is None:
         return (None,) * len(_NAMES)
     return tuple(headers.get(name) for name in _NAMES)  # requests' case-insensitive dict
 
 
 class _Codes:
-    """Text to small integer codes, remembered across blocks; a block gets its own compact
-    table of the codes it uses."""
+    """Values to small integer codes, remembered across blocks."""
 
     def __init__(self) -> None:
         self.index: dict[Any, int] = {}
         self.values: list[Any] = []
 
-    def encode(self, values: Sequence[Any], new: Any) -> np.ndarray:
-        """Codes of ``values``; ``new(value)`` makes what is remembered for an unseen one."""
-        if len(self.index) > _FORGET_AT:
-            self.index, self.values = {}, []
-        try:
-            codes = list(map(self.index.get, values))
-        except TypeError:  # an unhashable value (a repeated header's list): normalize, retry
-            values = [_hashable(v) for v in values]
-            codes = list(map(self.index.get, values))
-        if None in codes:
-            for i, code in enumerate(codes):
-                if code is None:
-                    value = values[i]
-                    code = self.index.get(value)
-                    if code is None:
-                        code = self.index[value] = len(self.values)
-                        self.values.append(new(value))
-                    codes[i] = code
-        return np.array(codes, dtype=np.int64)
+    def code(self, value: Any) -> int:
+        code = self.index.get(value)
+        if code is None:
+            code = self.index[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def column(self, values: list[Any]) -> tuple[np.ndarray, list[Any]]:
+        """Codes of ``values`` compacted to this block's own table."""
+        codes = np.fromiter(map(self.code, values), np.int64, len(values))
+        used, inverse = np.unique(codes, return_inverse=True)
+        return inverse.astype(np.uint32), [self.values[u] for u in used.tolist()]
 
 
-def _compact(codes: np.ndarray, table: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
-    used, inverse = np.unique(codes, return_inverse=True)
-    return inverse.astype(np.uint32), [table[u] for u in used.tolist()]
+class _Response:
+    def __init__(self, status_code: int, headers: Any) -> None:
+        self.status_code, self.headers = status_code, headers
 
 
 class Capture:
-    def __init__(self) -> None:
-        self.pending: list[Pending] = []
-        self._snapshots = _Codes()  # raw header entries -> dialects.Snapshot
-        self._text = {name: _Codes() for name in ("endpoint", "key", "error")}
+    """``on_request`` is the listener for Locust's request event; ``take`` the block since the
+    last call."""
 
-    # the hot path: runs inline for every request of every user
-    def on_request(
-        self,
-        request_type: str,
-        name: str,
-        response_time: float,
-        response_length: int,
-        response: Any = None,
-        context: dict[str, Any] | None = None,
-        exception: Any = None,
-        start_time: float | None = None,
-        **_: Any,
-    ) -> None:
-        status = getattr(response, "status_code", 0) or 0
-        raw = raw_headers(getattr(response, "headers", None))
-        if status == 429 and name.endswith(LIMITED_SUFFIX):
-            name = name[:_CUT]
-        error = "" if exception is None else str(exception)[:200]
-        key = context.get("mmload_key", "") if context else ""
-        sent = start_time if start_time is not None else time.time() - response_time / 1000
-        self.pending.append((sent, response_time, name, status, key, raw, error))
+    def __init__(self) -> None:
+        self._snapshot_ids: dict[Any, int] = {}  # raw header entries -> a number in _snapshots
+        self._snapshots: list[dialects.Snapshot] = []
+        self._endpoints, self._keys = _Codes(), _Codes()
+        # the columns are emptied in place by take(), so the listener binds them once
+        self.sent, self.latency = array("d"), array("d")
+        self.status, self.snapshot = array("i"), array("i")
+        self.names: list[str] = []
+        self.keys: list[str] = []
+        self.errors: dict[int, str] = {}  # row -> what went wrong; rare
+        self.on_request = self._listener()
+
+    def __len__(self) -> int:
+        return len(self.sent)
+
+    def _listener(self) -> Any:
+        """The hot path: runs inline for every request of every user.  A closure, so that
+        everything it touches is a local name rather than an attribute to look up."""
+        sent_, latency_, status_ = self.sent.append, self.latency.append, self.status.append
+        snapshot_, names_, keys_ = self.snapshot.append, self.names.append, self.keys.append
+        errors, sent, ids, new_snapshot = (
+            self.errors,
+            self.sent,
+            self._snapshot_ids,
+            self._new_snapshot,
+        )
+        fast, get, names, now = FastHeaders, _dict_get, _NAMES, time.time
+
+        def on_request(
+            request_type: str,
+            name: str,
+            response_time: float,
+            response_length: int,
+            response: Any = None,
+            context: dict[str, Any] | None = None,
+            exception: Any = None,
+            start_time: float | None = None,
+            **_: Any,
+        ) -> None:
+            try:
+                status = response.status_code or 0
+                headers = response.headers
+            except AttributeError:  # no response object at all
+                status, headers = 0, None
+            if type(headers) is fast:  # the common case inlined: a map of C-level lookups
+                raw = tuple(map(get.__get__(headers), names))
+            else:
+                raw = raw_headers(headers)
+            try:  # hashed now, while the response's strings are in the CPU's cache
+                snapshot = ids[raw]
+            except (KeyError, TypeError):  # new values, or a repeated header's (unhashable) list
+                snapshot = new_snapshot(raw)
+            if status == 429 and name.endswith(LIMITED_SUFFIX):
+                name = name[:_CUT]
+            if exception is not None:
+                errors[len(sent)] = str(exception)[:200]
+            sent_(start_time if start_time is not None else now() - response_time / 1000)
+            latency_(response_time)
+            status_(status)
+            snapshot_(snapshot)
+            names_(name)
+            keys_(context.get("mmload_key", "") if context else "")
+
+        return on_request
+
+    def _new_snapshot(self, raw: tuple[Any, ...]) -> int:
+        raw = _hashable(raw)
+        number = self._snapshot_ids.get(raw)
+        if number is None:
+            number = self._snapshot_ids[raw] = len(self._snapshots)
+            self._snapshots.append(dialects.parse(tuple(map(_value, raw))))
+        return number
+
+    def warm_up(self) -> Block:
+        """Run made-up responses through everything once, before the load starts: first calls
+        (numpy's, the parser's) cost milliseconds that would otherwise fall in the first second
+        of the load.  Returns the block; nothing of it is remembered."""
+        headers = FastHeaders()
+        for name, value in _WARM_UP:
+            headers.add(name, value)
+        self.on_request("GET", "warm-up", 1.0, 0, _Response(429, headers), {}, None, 0.0)
+        self.on_request("GET", "warm-up", 1.0, 0, None, {}, OSError("warm-up"), 0.0)
+        block = self.take()
+        self._snapshot_ids.clear()
+        self._snapshots.clear()
+        self._endpoints, self._keys = _Codes(), _Codes()
+        return block
 
     # once a second
     def take(self) -> Block:
         """Everything since the last call, as one block."""
-        rows, self.pending = self.pending, []
-        if not rows:
+        if not self.sent:
             return Block.empty()
-        sent, latency, names, statuses, keys, raws, errors = zip(*rows, strict=True)
-        snaps = self._snapshots.encode(raws, lambda raw: dialects.parse(tuple(map(_value, raw))))
-        used, inverse = np.unique(snaps, return_inverse=True)
-        table = [self._snapshots.values[u] for u in used.tolist()]
+        sent, latency = self.sent.tobytes(), self.latency.tobytes()
+        status, snapshot = self.status.tobytes(), self.snapshot.tobytes()
+        names, keys, errors = self.names[:], self.keys[:], dict(self.errors)
+        for column in (self.sent, self.latency, self.status, self.snapshot, self.names, self.keys):
+            del column[:]
+        self.errors.clear()
+        used, inverse = np.unique(np.frombuffer(snapshot, np.int32), return_inverse=True)
+        table = [self._snapshots[u] for u in used.tolist()]
         numbers: dict[str, np.ndarray] = {
-            "sent": np.array(sent, dtype=np.float64),
-            "latency_ms": np.array(latency, dtype=np.float64),
-            "status": np.array(statuses, dtype=np.int32),
+            "sent": np.frombuffer(sent, np.float64),
+            "latency_ms": np.frombuffer(latency, np.float64),
+            "status": np.frombuffer(status, np.int32),
         }
-        values = np.array(
-            [[getattr(s, f) for f in _SNAPSHOT_NUMBERS] for s in table], dtype=np.float64
-        )[inverse]
+        values = np.array([[getattr(s, f) for f in _SNAPSHOT_NUMBERS] for s in table], np.float64)
         for i, field in enumerate(_SNAPSHOT_NUMBERS):
-            numbers[field] = values[:, i]
-        self._resolve_retry_at(numbers)
-        codes, tables = {}, {}
-        codes["policy"], codes["dialect"] = inverse.astype(np.uint32), inverse.astype(np.uint32)
-        tables["policy"] = [s.policy for s in table]
-        tables["dialect"] = [s.dialect for s in table]
-        for field, column in (("endpoint", names), ("key", keys)):
-            codec = self._text[field]
-            codes[field], tables[field] = _compact(codec.encode(column, str), codec.values)
-        codes["error"], tables["error"] = self._errors(errors, inverse, table)
-        del numbers["retry_at"]
-        assert set(numbers) == set(NUMBERS) and set(codes) == set(TEXT)
+            numbers[field] = values[inverse, i]
+        _resolve_retry_at(numbers)
+        codes = {"policy": inverse.astype(np.uint32), "dialect": inverse.astype(np.uint32)}
+        tables = {"policy": [s.policy for s in table], "dialect": [s.dialect for s in table]}
+        codes["endpoint"], tables["endpoint"] = self._endpoints.column(names)
+        codes["key"], tables["key"] = self._keys.column(keys)
+        codes["error"], tables["error"] = _errors(errors, inverse, [s.problem for s in table])
+        for codec in (self._endpoints, self._keys):
+            if len(codec.values) > _FORGET_AT:
+                codec.__init__()  # type: ignore[misc]
+        if len(self._snapshots) > _FORGET_AT:  # no row refers to them any more: start afresh
+            self._snapshot_ids.clear()  # in place: the listener holds it
+            self._snapshots.clear()
         return Block(numbers, codes, tables)
 
-    @staticmethod
-    def _resolve_retry_at(numbers: dict[str, np.ndarray]) -> None:
-        """A Retry-After given as an HTTP-date without a Date header: seconds from the answer."""
-        at = numbers["retry_at"]
-        todo = ~np.isnan(at) & np.isnan(numbers["retry_after"])
-        if todo.any():
-            answered = numbers["sent"] + numbers["latency_ms"] / 1000.0
-            numbers["retry_after"] = np.where(
-                todo, np.maximum(at - answered, 0.0), numbers["retry_after"]
-            )
 
-    def _errors(
-        self, errors: Sequence[str], snaps: np.ndarray, table: list[Any]
-    ) -> tuple[np.ndarray, list[str]]:
-        """What went wrong per request: the exception, and what was malformed in the headers."""
-        problems = [s.problem for s in table]
-        if not any(errors):
-            return snaps.astype(np.uint32), problems
-        per_row = [
-            f"{problems[s]}; {e}" if problems[s] and e else problems[s] or e
-            for s, e in zip(snaps.tolist(), errors, strict=True)
-        ]
-        codes = self._text["error"].encode(per_row, str)
-        return _compact(codes, self._text["error"].values)
+def _resolve_retry_at(numbers: dict[str, np.ndarray]) -> None:
+    """A Retry-After given as an HTTP-date without a Date header: seconds from the answer."""
+    at = numbers.pop("retry_at")
+    todo = ~np.isnan(at) & np.isnan(numbers["retry_after"])
+    if todo.any():
+        answered = numbers["sent"] + numbers["latency_ms"] / 1000.0
+        numbers["retry_after"] = np.where(
+            todo, np.maximum(at - answered, 0.0), numbers["retry_after"]
+        )
+
+
+def _errors(
+    errors: dict[int, str], snapshots: np.ndarray, problems: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """What went wrong per request: what was malformed in its headers, and its exception."""
+    if not errors:
+        return snapshots.astype(np.uint32), problems
+    per_row = [problems[s] for s in snapshots.tolist()]
+    for row, error in errors.items():
+        per_row[row] = f"{per_row[row]}; {error}" if per_row[row] else error
+    return _Codes().column(per_row)

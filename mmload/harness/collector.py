@@ -57,6 +57,10 @@ class Collector:
         self.clock = clock
         self.settings = settings
         self.capture = Capture()
+        warm = self.capture.warm_up()  # and the aggregates' and the frame's first calls too
+        Timeline().add(warm)
+        Tally().add(warm)
+        warm.encode()
         self.seconds = Timeline()  # open seconds: a worker's since its last batch; the master's
         self.counters: dict[str, int] = {}  # events users note (re-logins, ...): summed up
         worker = isinstance(environment.runner, WorkerRunner)

@@ -115,8 +115,11 @@ class RunSummary:
             limited = logins["limited"]
             why = f", {limited} of them answered 429 (rate-limited)" if limited else ""
             return f"no login succeeded ({logins['attempted']} attempts{why})"
-        if totals["accepted"] == 0 and totals["limited"] == 0:
-            return "the target never answered a request successfully"
+        work = self.tally.totals(logins=False)
+        if work["offered"] and not (work["accepted"] or work["limited"]):
+            statuses = sorted({s for st in self.tally.by_endpoint.values() for s in st})
+            shown = ", ".join(str(s) if s else "no answer" for s in statuses)
+            return f"the target never answered a request successfully (statuses: {shown})"
         return ""
 
     def finish(self) -> None:

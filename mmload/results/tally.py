@@ -28,6 +28,10 @@ def _pairs(first: np.ndarray, second: np.ndarray, width: int) -> list[tuple[int,
     return [(v // width, v % width, n) for v, n in zip(values.tolist(), counts.tolist())]
 
 
+def is_login(endpoint: str) -> bool:
+    return endpoint.endswith("/users/login")
+
+
 class Tally:
     def __init__(self) -> None:
         self.by_endpoint: dict[str, dict[int, int]] = {}  # endpoint -> status -> count
@@ -53,9 +57,12 @@ class Tally:
             for name, n in outcomes.items():
                 counts[name] = counts.get(name, 0) + n
 
-    def totals(self) -> dict[str, int]:
+    def totals(self, logins: bool = True) -> dict[str, int]:
+        """Requests by outcome; ``logins=False`` leaves the login requests out."""
         counts = dict.fromkeys(("offered", *OUTCOMES), 0)
-        for statuses in self.by_endpoint.values():
+        for endpoint, statuses in self.by_endpoint.items():
+            if not logins and is_login(endpoint):
+                continue
             for status, n in statuses.items():
                 counts["offered"] += n
                 counts[outcome(status)] += n
@@ -65,7 +72,7 @@ class Tally:
         """Login requests: ``succeeded`` (200), ``limited`` (429) and ``attempted`` (all)."""
         counts = dict.fromkeys(("succeeded", "limited", "attempted"), 0)
         for endpoint, statuses in self.by_endpoint.items():
-            if endpoint.endswith("/users/login"):
+            if is_login(endpoint):
                 counts["succeeded"] += statuses.get(200, 0)
                 counts["limited"] += statuses.get(429, 0)
                 counts["attempted"] += sum(statuses.values())

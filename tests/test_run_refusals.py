@@ -29,6 +29,7 @@ def no_traceback(text: str) -> bool:
         (["--scenario", "mixed", "--hook-id", "abc"], "mixed would ignore --hook-id"),
         (["--host", "http://127.0.0.1:9", "--server-per-sec", "5"], "--server-* options"),
         (["--documented-limit", "10/ms"], "10/ms"),
+        (["--scenario", "mixed", "--api", "v1"], "needs --api v4"),
     ],
 )
 def test_mmload_run_refuses_options_that_would_do_nothing(
@@ -40,11 +41,14 @@ def test_mmload_run_refuses_options_that_would_do_nothing(
     assert not list(tmp_path.iterdir())  # nothing started, nothing written
 
 
-def test_plain_locust_refuses_an_ignored_option_and_missing_accounts(tmp_path: Path) -> None:
-    for extra, says in ((["--rate-factor", "2", "--accounts", "2"], "--rate-factor"),
-                        ([], "--accounts is required")):  # fmt: skip
+def test_plain_locust_refuses_an_ignored_option_and_what_a_scenario_lacks(tmp_path: Path) -> None:
+    for scenario, extra, says in (
+        ("hammer", ["--rate-factor", "2", "--accounts", "2"], "--rate-factor"),
+        ("hammer", [], "--accounts is required"),
+        ("webhook", [], "needs --hook-id"),
+    ):
         proc = subprocess.run(
-            locust_cmd("hammer", "http://127.0.0.1:9", "--headless", "-t", "2s",
+            locust_cmd(scenario, "http://127.0.0.1:9", "--headless", "-t", "2s",
                        "--out", str(tmp_path), *extra),
             cwd=REPO, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
@@ -102,7 +106,9 @@ def test_rejected_tokens_are_logged_in_again_at_most_three_times(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_ctrl_c_before_the_load_starts_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("after", ["reference server at", " users for "])
+def test_ctrl_c_before_the_load_starts_exits_130(tmp_path: Path, after: str) -> None:
+    """Before, it exited 0; and a Ctrl-C just as Locust was being started left it running."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmload", "run", "-t", "60s", "--out", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -110,8 +116,10 @@ def test_ctrl_c_before_the_load_starts_exits_130(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         assert proc.stderr is not None
-        line = proc.stderr.readline()  # the embedded server is up; Locust is not yet
-        assert "reference server at" in line, line
+        seen = []  # the server is up, then Locust is about to start
+        while not seen or after not in seen[-1]:
+            seen.append(proc.stderr.readline())
+            assert seen[-1], seen  # not at the end of its output
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:

@@ -19,7 +19,7 @@ from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
 from mmload.harness.embedded import EmbeddedServer, ServerError
 from mmload.harness.options import DEFAULTS, SCENARIO_ONLY
-from mmload.harness.scenarios import AUTHENTICATED, USES, locustfile, refusal
+from mmload.harness.scenarios import AUTHENTICATED, USES, locustfile, missing, refusal
 from mmload.results.folder import RUN_JSON, SERVER_JSON, new_run_dir, write_json
 
 REFERENCE_MARK = ".mmload."  # in the X-Version-Id of `mmload serve`: 10.5.0.mmload.<hash>.false
@@ -87,7 +87,9 @@ def is_reference_server(url: str) -> bool:
 def check_options(o: RunOptions) -> None:
     """Refuse what would be ignored or would log in with credentials nobody gave."""
     given = [d for d in SCENARIO_ONLY if getattr(o, d) not in (None, "")]
+    has_hook = bool(o.hook_id) or not o.host  # the embedded server has hooks to post to
     message = refusal({o.scenario: USES[o.scenario]}, given, SCENARIO_ONLY)
+    message = message or missing(o.scenario, o.api, has_hook)
     if message:
         raise usage(message)
     if o.scenario not in AUTHENTICATED:
@@ -165,6 +167,9 @@ def _outcome(code: int, run_dir: Path, out: TextIO, err: TextIO) -> ExitStatus:
     if not (run_dir / RUN_JSON).exists():
         if code == ExitStatus.USAGE:
             return ExitStatus.USAGE  # Locust (or mmload's plugin in it) said why
+        if code in (ExitStatus.INTERRUPTED, ExitStatus.TERMINATED):
+            print("mmload run: interrupted before the run started", file=err)
+            return ExitStatus(code)
         raise RunError(f"Locust exited with code {code} before writing a run folder",
                        ExitStatus.RUN_FAILED)  # fmt: skip
     print(run_dir, file=out, flush=True)
@@ -179,23 +184,27 @@ def _outcome(code: int, run_dir: Path, out: TextIO, err: TextIO) -> ExitStatus:
 def _run_locust(cmd: list[str], env: dict[str, str]) -> int:
     """Ctrl-C becomes SIGTERM for Locust: its graceful shutdown lets users finish the request
     they are in (a SIGINT interrupts them, and those requests would be missing from the totals).
-    An interrupted run ends with 130, as shells expect, once its folder is complete."""
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    An interrupted run ends with 128 + the signal (130 after Ctrl-C), as shells expect, once
+    Locust has finished writing.  Whatever happens here, Locust is not left running."""
+    proc: subprocess.Popen[bytes] | None = None
     interrupted = 0
 
     def stop(signum: int, _: object) -> None:
         nonlocal interrupted
         interrupted = signum
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
 
-    previous_int = signal.signal(signal.SIGINT, stop)
-    previous_term = signal.signal(signal.SIGTERM, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        if interrupted:  # the signal came while Locust was being started
+            proc.send_signal(signal.SIGTERM)
         code = proc.wait()
     finally:
-        signal.signal(signal.SIGINT, previous_int)
-        signal.signal(signal.SIGTERM, previous_term)
-    if interrupted and code == 0:
-        return 128 + interrupted  # 130 after Ctrl-C, 143 after SIGTERM
-    return code
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+    return 128 + interrupted if interrupted else code

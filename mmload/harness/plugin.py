@@ -13,7 +13,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts, collector, options
-from mmload.harness.scenarios import refusal
+from mmload.harness.scenarios import missing, refusal
 
 _installed = False
 STOP_TIMEOUT = 5.0
@@ -41,7 +41,10 @@ def check_options(environment: Environment) -> None:
         getattr(c, "scenario", c.__name__): getattr(c, "uses", frozenset()) for c in classes
     }
     given = [d for d in options.SCENARIO_ONLY if getattr(parsed, d, None) not in (None, "")]
-    message = refusal(uses, given, options.SCENARIO_ONLY)
+    api, hook = getattr(parsed, "api", "v4"), bool(getattr(parsed, "hook_id", ""))
+    message = refusal(uses, given, options.SCENARIO_ONLY) or next(
+        (m for name in uses if (m := missing(name, api, hook))), ""
+    )
     if message:
         refuse(message)
     if any(getattr(c, "authenticated", False) for c in classes):

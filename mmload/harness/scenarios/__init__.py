@@ -25,6 +25,15 @@ USES: dict[str, frozenset[str]] = {
 AUTHENTICATED = frozenset(NAMES) - {"webhook"}
 
 
+def missing(scenario: str, api: str, has_hook: bool) -> str:
+    """What ``scenario`` needs and was not given, or ""."""
+    if scenario == "mixed" and api != "v4":
+        return "the mixed scenario needs --api v4 (the 2015 v1 API has no channels or posts)"
+    if scenario == "webhook" and not has_hook:
+        return "the webhook scenario needs --hook-id (mmload serve lists its hooks)"
+    return ""
+
+
 def locustfile(name: str) -> Path:
     return Path(__file__).with_name(f"{name}.py")
 

@@ -116,7 +116,7 @@ def test_ctrl_c_before_the_load_starts_exits_130(tmp_path: Path, after: str) -> 
     )  # fmt: skip
     try:
         assert proc.stderr is not None
-        seen = []  # the server is up, then Locust is about to start
+        seen: list[str] = []  # the server is up, then Locust is about to start
         while not seen or after not in seen[-1]:
             seen.append(proc.stderr.readline())
             assert seen[-1], seen  # not at the end of its output

@@ -13,7 +13,8 @@ from mmload.results.records import RECORDS_BIN, RecordsWriter
 
 
 def record(sent: float, status: int, remaining: float | None, error: str = "") -> Record:
-    return Record(sent, 2.5, "GET /x", status, "addr:1", 101, remaining, 1, None, None, "",
+    return Record(sent, 2.5, "GET /x", status, "addr:1", "token:1", "addr:1", 101, remaining, 1,
+                  None, None, "",
                   "mattermost", 1000.0, error)  # fmt: skip
 
 
@@ -26,12 +27,12 @@ def test_export_writes_every_record_in_send_order(tmp_path: Path) -> None:
     assert main(["export", str(tmp_path)], out, err) == 0, err.getvalue()
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[0] == list(FIELDS)
-    assert [(r[0], r[3], r[6], r[-1]) for r in rows[1:]] == [
+    assert [(r[0], r[3], r[8], r[-1]) for r in rows[1:]] == [
         ("1000.25", "200", "7", ""),
         ("1000.75", "0", "", "timed out"),
         ("1001.5", "429", "0", ""),
     ]
-    assert rows[1][5] == "101"  # whole numbers without a trailing .0
+    assert rows[1][7] == "101"  # whole numbers without a trailing .0
     target = tmp_path / "out.csv"
     assert main(["export", str(tmp_path), "-o", str(target)], out, err) == 0
     assert target.read_text().count("\n") == 4

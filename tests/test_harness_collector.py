@@ -19,7 +19,7 @@ from locust.runners import STATE_RUNNING, STATE_STOPPED, MasterRunner, WorkerNod
 from requests.structures import CaseInsensitiveDict
 
 from mmload import dialects
-from mmload.harness.capture import LIMITED_SUFFIX, Capture
+from mmload.harness.capture import IDENTITY, LIMITED_SUFFIX, Capture, join_identity
 from mmload.harness.collector import FINISH, MESSAGE, Collector, grace_seconds, register
 from mmload.harness.options import Settings, add_arguments
 from mmload.harness.users import LoginFailed, Tokens
@@ -48,7 +48,8 @@ def response(status: int, pairs: list[tuple[str, str]], kind: type = FastHeaders
 def fire(capture: Capture, resp: Any, name: str = ME, sent: float = 1000.0, **kw: Any) -> None:
     capture.on_request(
         request_type="GET", name=name, response_time=12.5, response_length=10, response=resp,
-        context={"mmload_key": "addr:abc"}, start_time=sent, **kw,
+        context={IDENTITY: join_identity("addr:abc", "token:t1", "addr:abc")}, start_time=sent,
+        **kw,
     )  # fmt: skip
 
 
@@ -74,6 +75,7 @@ def test_capture_records_what_each_dialect_says(dialect: str, kind: type) -> Non
         assert r.reset == (epoch if dialect == "epoch" else -(-d.reset_after_ns // NS))
         assert r.retry_after == (2 if d.limited else None)
         assert r.dialect == dialect and r.error == "" and r.key == "addr:abc"
+        assert (r.user, r.source) == ("token:t1", "addr:abc")
         assert (r.status, r.latency_ms) == (429 if d.limited else 200, 12.5)
 
 

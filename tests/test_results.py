@@ -35,8 +35,8 @@ def rec(
     endpoint: str = "GET /x",
 ) -> Record:
     return Record(
-        sent, latency, endpoint, status, key, 101, remaining, 1, None, None, "", "mattermost",
-        None, "",
+        sent, latency, endpoint, status, key, "token:1", "addr:1", 101, remaining, 1, None, None,
+        "", "mattermost", None, "",
     )  # fmt: skip
 
 
@@ -49,6 +49,7 @@ def random_records(n: int, seed: int = 7) -> list[Record]:
             Record(
                 1000 + rng.random() * 5, rng.choice([0.0, 0.9, 3.3, 47.0, 1234.5]),
                 rng.choice(["GET /a", "POST /b", "GET /ü"]), status, rng.choice(["k1", "k2", ""]),
+                rng.choice(["token:a", ""]), "addr:1",
                 rng.choice([None, 101.0]), rng.choice([None, 0.0, 3.0, 100.0]),
                 rng.choice([None, 1.0, 1764387161.0]), 2.0 if status == 429 else None,
                 rng.choice([None, 11.0]), rng.choice(["", "default"]),

@@ -22,6 +22,9 @@ from mmload import dialects
 from mmload.results.block import Block
 
 LIMITED_SUFFIX = " [429 limited]"  # users rename 429s so Locust's own stats show them apart
+# The context entry with who sent a request: "key|user|source", one str made once per user, so
+# the listener appends a reference and the three columns are split per distinct value.
+IDENTITY = "mmload_identity"
 _CUT = -len(LIMITED_SUFFIX)
 _NAMES = dialects.CAPTURED
 _SNAPSHOT_NUMBERS = ("limit", "remaining", "reset", "retry_after", "retry_at", "window", "date")
@@ -29,6 +32,15 @@ _FORGET_AT = 50_000  # distinct values remembered before starting afresh (epoch 
 _dict_get: Any = dict.get  # unbound: skips Headers' own get(), which lower-cases and raises
 _WARM_UP = (("X-Ratelimit-Limit", "1"), ("X-Ratelimit-Remaining", "0"), ("X-Ratelimit-Reset", "1"),
             ("Date", "Thu, 01 Jan 1970 00:00:00 GMT"))  # fmt: skip
+
+
+def join_identity(key: str, user: str, source: str) -> str:
+    return f"{key}|{user}|{source}"
+
+
+def _split_identity(identity: str) -> tuple[str, str, str]:
+    key, user, source = [*identity.split("|"), "", ""][:3]
+    return key, user, source
 
 
 def _value(entry: Any) -> Any:
@@ -94,7 +106,7 @@ class Capture:
         self.sent, self.latency = array("d"), array("d")
         self.status, self.snapshot = array("i"), array("i")
         self.names: list[str] = []
-        self.keys: list[str] = []
+        self.keys: list[str] = []  # identities (see IDENTITY)
         self.errors: dict[int, str] = {}  # row -> what went wrong; rare
         self.on_request = self._listener()
 
@@ -147,7 +159,7 @@ class Capture:
             status_(status)
             snapshot_(snapshot)
             names_(name)
-            keys_(context.get("mmload_key", "") if context else "")
+            keys_(context.get(IDENTITY, "") if context else "")
 
         return on_request
 
@@ -199,7 +211,10 @@ class Capture:
         codes = {"policy": inverse.astype(np.uint32), "dialect": inverse.astype(np.uint32)}
         tables = {"policy": [s.policy for s in table], "dialect": [s.dialect for s in table]}
         codes["endpoint"], tables["endpoint"] = self._endpoints.column(names)
-        codes["key"], tables["key"] = self._keys.column(keys)
+        identities, table_of_identities = self._keys.column(keys)
+        split = [_split_identity(i) for i in table_of_identities]
+        for k, field in enumerate(("key", "user", "source")):
+            codes[field], tables[field] = identities, [parts[k] for parts in split]
         codes["error"], tables["error"] = _errors(errors, inverse, [s.problem for s in table])
         for codec in (self._endpoints, self._keys):
             if len(codec.values) > _FORGET_AT:

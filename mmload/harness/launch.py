@@ -34,8 +34,8 @@ class RunOptions:
     api: str = DEFAULTS["api"]
     accounts: str = ""
     password: str = ""
-    documented_limit: str = DEFAULTS["documented_limit"]
-    documented_burst: int = DEFAULTS["documented_burst"]
+    documented_limit: str | None = None  # not given: Mattermost's documented defaults
+    documented_burst: int | None = None
     vary_by: str = DEFAULTS["vary_by"]
     rate_factor: float | None = None
     step_time: float | None = None
@@ -114,15 +114,16 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
         sys.executable, "-m", "locust", "-f", str(locustfile(o.scenario)),
         "--host", host, "-u", str(o.users), "-r", str(o.users), "-t", o.run_time,
         "--exit-code-on-error", "0",
-        "--api", o.api, "--documented-limit", o.documented_limit,
-        "--documented-burst", str(o.documented_burst), "--run-dir", str(run_dir),
+        "--api", o.api, "--run-dir", str(run_dir),
         "--vary-by", o.vary_by, "--request-timeout", f"{o.request_timeout:g}",
     ]  # fmt: skip
     if o.scenario in AUTHENTICATED:
         cmd += ["--accounts", o.accounts or str(min(o.users, 100))]
-    for flag, value in (("--rate-factor", o.rate_factor), ("--step-time", o.step_time)):
+    for flag, value in (("--rate-factor", o.rate_factor), ("--step-time", o.step_time),
+                        ("--documented-limit", o.documented_limit),
+                        ("--documented-burst", o.documented_burst)):  # fmt: skip
         if value is not None:
-            cmd += [flag, f"{value:g}"]
+            cmd += [flag, value if isinstance(value, str) else f"{value:g}"]
     if hook_id:
         cmd += ["--hook-id", hook_id]
     if o.processes:

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmload import defaults
-from mmload.limiter.rate import Rate
+from mmload.limiter.rate import Documented, Rate
 
 DEFAULTS: dict[str, Any] = {
     "api": "v4",
     "accounts": "",  # none: authenticated scenarios refuse to start without them
     "password": defaults.SEEDED_PASSWORD,
-    "documented_limit": defaults.DOCUMENTED_LIMIT,
-    "documented_burst": defaults.MAX_BURST,
+    "documented_limit": None,  # not given: Mattermost's documented 10/s and burst 100
+    "documented_burst": None,  # not given: 100 if the limit was not given either, else none
     "vary_by": "address",
     "out": "results",
     "max_records": 2_000_000,
@@ -77,10 +77,12 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                     "anywhere)"}),
     ("--documented-limit", {"type": rate_text, "default": DEFAULTS["documented_limit"],
                             "include_in_web_ui": True,
-                            "help": "the rate the documentation promises, e.g. 10/s"}),
+                            "help": "the rate the documentation promises, e.g. 10/s (default: "
+                            "Mattermost's documented 10/s, burst 100)"}),
     ("--documented-burst", {"type": non_negative, "default": DEFAULTS["documented_burst"],
                             "include_in_web_ui": True,
-                            "help": "the documented burst (Mattermost's MaxBurst)"}),
+                            "help": "the documented burst (Mattermost's MaxBurst); none when "
+                            "--documented-limit is given alone"}),
     ("--vary-by", {"choices": ("address", "user"), "default": DEFAULTS["vary_by"],
                    "help": "what the server keys its limit on (Mattermost: address)"}),
     ("--rate-factor", {"type": factor, "default": None, "include_in_web_ui": True,
@@ -130,7 +132,7 @@ class Settings:
     api: str
     accounts: str
     password: str
-    documented: Rate
+    documented: Documented
     vary_by: str
     rate_factor: float | None
     step_time: float | None
@@ -153,7 +155,7 @@ class Settings:
             api=get("api"),
             accounts=str(get("accounts")),
             password=get("password"),
-            documented=Rate.parse(get("documented_limit"), int(get("documented_burst"))),
+            documented=Documented.resolve(get("documented_limit"), get("documented_burst")),
             vary_by=get("vary_by"),
             rate_factor=get("rate_factor"),
             step_time=get("step_time"),
@@ -172,10 +174,7 @@ class Settings:
             "accounts": self.accounts
             if self.accounts.isdigit() or not self.accounts
             else f"file {self.accounts}",
-            "documented_limit": {
-                "per_sec": self.documented.per_sec,
-                "burst": self.documented.burst,
-            },
+            "documented_limit": self.documented.to_dict(),
             "vary_by": self.vary_by,
             "rate_factor": self.rate_factor,
             "step_time": self.step_time,

@@ -26,7 +26,7 @@ from locust.runners import WorkerRunner
 
 from mmload.dialects.numbers import delay_or_date
 from mmload.harness import accounts, plugin
-from mmload.harness.capture import LIMITED_SUFFIX
+from mmload.harness.capture import IDENTITY, LIMITED_SUFFIX, join_identity
 from mmload.harness.options import Settings
 from mmload.harness.pacing import Pacer, grid_slot, load_start, phase_slot
 from mmload.harness.scenarios import USES
@@ -39,8 +39,15 @@ MAX_RELOGINS = 3  # per account and process: a server that keeps rejecting token
 
 
 def key_hash(kind: str, secret: str) -> str:
-    """What records call a rate-limit key: never the token itself."""
+    """What records call a user, an address or a rate-limit key: never the token itself."""
     return kind + ":" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+def identity(source: str, user: str, settings: Settings) -> str:
+    """Who sent a request, as the collector records it: the key the client expects the server
+    to limit it by (``--vary-by``), its user (a hash of its token) and its source address."""
+    key = user if settings.vary_by == "user" and user else source
+    return join_identity(key, user, source)
 
 
 def source_address(host: str) -> str:
@@ -126,9 +133,9 @@ class MattermostUser(FastHttpUser):
         self.global_number, self.slot = place_of(environment, self.number, self.total_users())
         if not MattermostUser._address_key:
             MattermostUser._address_key = key_hash("addr", source_address(self.host or ""))
-        self.rl_key = MattermostUser._address_key
         self.token: str | None = None
         self.auth: dict[str, str] = {}
+        self._context = {IDENTITY: identity(MattermostUser._address_key, "", self.settings)}
 
     def total_users(self) -> int:
         """Users of the whole run, across workers."""
@@ -137,7 +144,7 @@ class MattermostUser(FastHttpUser):
 
     # Locust hooks
     def context(self) -> dict[str, Any]:
-        return {"mmload_key": self.rl_key}
+        return self._context
 
     def on_start(self) -> None:
         if self.authenticated:
@@ -203,8 +210,8 @@ class MattermostUser(FastHttpUser):
     def _use(self, token: str) -> None:
         self.token = token
         self.auth = {"Authorization": f"Bearer {token}"}
-        if self.settings.vary_by == "user":
-            self.rl_key = key_hash("token", token)
+        user = key_hash("token", token)
+        self._context = {IDENTITY: identity(MattermostUser._address_key, user, self.settings)}
 
     def _login(self, account: accounts.Account) -> str:
         if self.settings.api == "v1":

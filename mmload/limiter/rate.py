@@ -10,6 +10,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from mmload import defaults
+
 # Exactly the spellings users write: a regex with an optional plural ``s`` also read ``10/ms`` as
 # 10 per minute and accepted ``10/hs``, so every accepted unit is listed.
 _SECONDS = {"s", "sec", "secs", "second", "seconds"}
@@ -66,3 +68,34 @@ class Rate:
     def __str__(self) -> str:
         rate = f"{self.per_sec:g}/s"
         return f"{rate} burst {self.burst}" if self.burst else rate
+
+
+@dataclass(frozen=True)
+class Documented:
+    """What the documentation promises: a sustained rate and, when it says so, a burst
+    (Mattermost's MaxBurst: a fresh bucket admits ``burst + 1`` at once).
+
+    Saying nothing means Mattermost's documented defaults, 10/s with a burst of 100; a rate
+    alone documents no burst, so nothing can be checked against one."""
+
+    per_sec: float
+    burst: int | None = None
+
+    @classmethod
+    def resolve(cls, limit: str | None = None, burst: int | None = None) -> Documented:
+        if limit is None:
+            default = Rate.parse(defaults.DOCUMENTED_LIMIT)
+            return cls(default.per_sec, defaults.MAX_BURST if burst is None else burst)
+        return cls(Rate.parse(limit).per_sec, burst)
+
+    @property
+    def capacity(self) -> int | None:
+        """Requests a fresh bucket admits at once, when the burst is documented."""
+        return None if self.burst is None else self.burst + 1
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {"per_sec": self.per_sec, "burst": self.burst}
+
+    def __str__(self) -> str:
+        rate = f"{self.per_sec:g}/s"
+        return rate if self.burst is None else f"{rate} burst {self.burst}"

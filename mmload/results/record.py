@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 FIELDS = (
-    "sent", "latency_ms", "endpoint", "status", "key",
+    "sent", "latency_ms", "endpoint", "status", "key", "user", "source",
     "limit", "remaining", "reset", "retry_after", "window", "policy", "dialect", "date", "error",
 )  # fmt: skip
 
@@ -20,7 +20,9 @@ class Record(NamedTuple):
     latency_ms: float  # until the response (or the error) arrived
     endpoint: str  # the request's name, e.g. "GET /api/v4/users/me"
     status: int  # HTTP status; 0 when there was no response (refused, reset, timeout)
-    key: str  # the rate-limit key the client expects: a hash of its token or address
+    key: str  # the rate-limit key the client expects (--vary-by): its user or its source
+    user: str  # who sent it: a hash of its token ("token:..."), "" before logging in
+    source: str  # where from: a hash of its source address ("addr:...")
     # the rate-limit headers as the server sent them (mmload.dialects parses them); None when
     # absent or malformed
     limit: float | None  # the quota (X-Ratelimit-Limit, IETF q)

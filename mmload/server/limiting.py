@@ -59,7 +59,9 @@ class RateLimiter:
             self.algorithm = GCRA(enforced, LRUStore(settings.memory_store_size), clock)
             self.window_s = math.ceil(settings.rate.capacity / settings.rate.per_sec)
         else:
-            self.algorithm = WindowLimiter(enforced, settings.algorithm, settings.memory_store_size)
+            self.algorithm = WindowLimiter(
+                enforced, settings.algorithm, settings.memory_store_size, clock=wall
+            )
             self.window_s = window_seconds(settings.rate)
         self.advertised_limit = (
             settings.rate.capacity if settings.algorithm == "gcra" else window_limit(settings.rate)

@@ -1,0 +1,118 @@
+"""The verdict: does the server limit the way it says it does, and the way its documentation says?
+
+Reads only the run folder (``mmload verify`` does it again from disk, also for a killed run's
+folder), never imports Locust.  ``verify(folder)`` returns a :class:`Verdict`; ``write`` leaves
+``verdict.json``, ``verdict.xml`` (JUnit) and ``summary.md`` beside the records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmload.limiter.rate import Documented
+from mmload.results.folder import read_run_or_empty
+from mmload.results.records import load_records
+from mmload.verdict.checks import CHECKS, ERROR, Check, Context, scope_matches
+from mmload.verdict.header_checks import HEADER_CHECKS
+from mmload.verdict.measured import Measured, measure_run
+from mmload.verdict.streams import decided
+
+DEFAULT_TOLERANCE = 0.05
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    summary: str
+    measured: dict[str, Any]
+    documented: dict[str, Any]
+    advertised: dict[str, Any]
+    checks: list[Check] = field(default_factory=list)
+    strict: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed, "summary": self.summary, "measured": self.measured,
+            "documented": self.documented, "advertised": self.advertised, "strict": self.strict,
+            "checks": [c.to_dict() for c in self.checks],
+        }  # fmt: skip
+
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.passed is False and c.severity == ERROR]
+
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.passed is False and c.severity != ERROR]
+
+
+def documented_of(run: dict[str, Any], limit: str | None, burst: int | None) -> Documented:
+    """The command line's documentation if given, else what the run was told."""
+    if limit is not None or burst is not None:
+        return Documented.resolve(limit, burst)
+    told = (run.get("settings") or {}).get("documented_limit") or {}
+    try:
+        return Documented(float(told["per_sec"]), told.get("burst"))
+    except (KeyError, TypeError, ValueError):
+        return Documented.resolve()
+
+
+def expected_scope(run: dict[str, Any]) -> str:
+    """What the run was told the server keys on (``--vary-by``); Mattermost's default."""
+    vary_by = (run.get("settings") or {}).get("vary_by") or "address"
+    return "per-user" if vary_by == "user" else "per-address"
+
+
+def is_mattermost(run: dict[str, Any], expect: str) -> bool:
+    """Mattermost's API documentation applies: asked for, or the server said it is Mattermost."""
+    if expect:
+        return expect == "mattermost"
+    return bool(run.get("server_version_id"))
+
+
+def verify(
+    folder: Path,
+    limit: str | None = None,
+    burst: int | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    strict: bool = False,
+    expect: str = "",
+) -> Verdict:
+    run = read_run_or_empty(folder)
+    documented = documented_of(run, limit, burst)
+    requests = decided(load_records(folder))
+    measured = measure_run(requests, documented)
+    context = Context(measured, documented, tolerance, is_mattermost(run, expect))
+    checks = [check(context) for check in (*CHECKS, *HEADER_CHECKS)]
+    checks.insert(4, scope_matches(context, expected_scope(run)))
+    failed = [c for c in checks if c.passed is False and (strict or c.severity == ERROR)]
+    return Verdict(
+        passed=not failed,
+        summary=_summary(measured, documented, checks, failed, len(requests)),
+        measured=measured.to_dict(),
+        documented=documented.to_dict(),
+        advertised=_advertised(measured),
+        checks=checks,
+        strict=strict,
+    )
+
+
+def _advertised(m: Measured) -> dict[str, Any]:
+    return {"dialect": m.dialect or None, "limit": m.limit, "window": m.window,
+            "reset": m.reset_semantics or None}  # fmt: skip
+
+
+def _summary(
+    m: Measured, documented: Documented, checks: list[Check], failed: list[Check], n: int
+) -> str:
+    if not n:
+        return "no verdict: no request was answered"
+    rate = f"{m.rate:.3g}/s" if m.rate is not None else "no measurable rate"
+    burst = f", burst {m.burst}" if m.burst is not None else ""
+    enforced = f"enforces {rate}{burst} ({m.algorithm}, {m.scope.scope})"
+    warnings = [c for c in checks if c.passed is False and c not in failed]
+    if failed:
+        names = ", ".join(c.id for c in failed)
+        return f"FAIL: the server {enforced}; documented {documented}; failed: {names}"
+    note = f"; {len(warnings)} warning(s): {', '.join(c.id for c in warnings)}" if warnings else ""
+    return f"PASS: the server {enforced}; documented {documented}{note}"

@@ -1,0 +1,166 @@
+"""The checks of a verdict: each compares what the server enforced with what it advertises and
+what its documentation says, and says so in a sentence.
+
+Severity: what the server *enforces* is an error when it is wrong (no limit, another rate or
+burst, refusals below the limit, headers that contradict what it does, a dishonest Retry-After);
+where the headers merely *mean* something else than the documentation says, a warning.  A check
+the run cannot decide is not applicable (``passed`` None), never passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from mmload.limiter.rate import Documented
+from mmload.verdict import models
+from mmload.verdict.measured import Measured
+from mmload.verdict.streams import Stream
+
+ERROR, WARNING = "error", "warning"
+HONEST_SHARE = 0.95  # of the cases a header is checked on, the share that must hold
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    passed: bool | None  # None: the run cannot decide it
+    severity: str
+    expected: str
+    observed: str
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Context:
+    measured: Measured
+    documented: Documented
+    tolerance: float
+    mattermost: bool  # the target is Mattermost, whose API documentation the warnings cite
+
+
+def _na(check_id: str, severity: str, expected: str, why: str) -> Check:
+    return Check(check_id, None, severity, expected, "-", f"not applicable: {why}")
+
+
+def _per_s(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.3g}/s"
+
+
+def limit_enforced(c: Context) -> Check:
+    m, doc = c.measured, c.documented
+    expected = f"429s once a bucket is offered more than {doc}"
+    busiest = m.streams[0] if m.streams else None
+    if busiest is None or len(busiest) < 2:
+        return _na("limit-enforced", ERROR, expected, "no request was answered")
+    span = float(busiest.t[-1] - busiest.t[0])
+    allowed = (doc.capacity or 1) + doc.per_sec * span * (1 + c.tolerance)
+    refused = int(busiest.limited.sum())
+    if len(busiest) <= allowed:
+        return _na("limit-enforced", ERROR, expected,
+                   f"the busiest bucket was offered {len(busiest)} requests in {span:.1f} s, "
+                   f"no more than the documented limit admits")  # fmt: skip
+    observed = f"{refused} of {len(busiest)} refused (429)"
+    if refused:
+        return Check("limit-enforced", True, ERROR, expected, observed,
+                     f"the server limits: {observed}")  # fmt: skip
+    return Check("limit-enforced", False, ERROR, expected, observed,
+                 f"no request was refused although the busiest bucket was offered "
+                 f"{len(busiest)} in {span:.1f} s, far beyond {doc}")  # fmt: skip
+
+
+def rate_matches(c: Context) -> Check:
+    m, doc = c.measured, c.documented
+    expected = f"{doc.per_sec:g}/s ± {c.tolerance:.0%}"
+    if m.rate is None:
+        return _na("rate-matches-documented", ERROR, expected,
+                   "no bucket was saturated long enough to measure its rate")  # fmt: skip
+    observed = f"{m.rate:.3f}/s ± {m.rate_uncertainty or 0:.3f}"
+    off = (m.rate - doc.per_sec) / doc.per_sec
+    if abs(off) <= c.tolerance:
+        return Check("rate-matches-documented", True, ERROR, expected, observed,
+                     f"the server enforces {observed}, {off:+.1%} from the documented "
+                     f"{doc.per_sec:g}/s")  # fmt: skip
+    return Check("rate-matches-documented", False, ERROR, expected, observed,
+                 f"the server enforces {observed}, {off:+.0%} from the documented "
+                 f"{doc.per_sec:g}/s")  # fmt: skip
+
+
+def burst_matches(c: Context) -> Check:
+    m, doc = c.measured, c.documented
+    if doc.burst is None:
+        return _na("burst-matches-documented", ERROR, "-", "the documentation gives no burst")
+    expected = f"{doc.capacity} at once (burst {doc.burst})"
+    if m.capacity is None or m.burst is None:
+        return _na("burst-matches-documented", ERROR, expected,
+                   "no bucket was drained, so its capacity was not reached")  # fmt: skip
+    observed = f"{m.capacity:.0f} beyond the rate (burst {m.burst})"
+    slack = max(2.0, c.tolerance * (doc.burst + 1))
+    ok = abs(m.capacity - (doc.burst + 1)) <= slack
+    word = "matches" if ok else ("exceeds" if m.capacity > doc.burst + 1 else "falls short of")
+    return Check("burst-matches-documented", ok, ERROR, expected, observed,
+                 f"at most {m.capacity:.0f} requests went through beyond the steady rate in "
+                 f"any interval; that {word} the documented burst of {doc.burst} "
+                 f"({doc.capacity} at once)")  # fmt: skip
+
+
+def no_limiting_below(c: Context) -> Check:
+    """Refusals a bucket of the documented rate and burst (none: one at a time), fed the
+    server's own acceptances, would not have made; the tolerance in the server's favour."""
+    m, doc = c.measured, c.documented
+    expected = f"no 429 while a bucket stays within {doc}"
+    refused = sum(int(s.limited.sum()) for s in m.streams)
+    if not refused:
+        return Check("no-limiting-below-limit", True, ERROR, expected, "no 429",
+                     "nothing was refused")  # fmt: skip
+    capacity = max(1, int((doc.capacity or 1) * (1 - c.tolerance)))
+    documented = models.Params(doc.per_sec * (1 - c.tolerance), capacity, 1, 1.0)
+    early = sum(_early_refusals(documented, s) for s in m.streams[:20])
+    observed = f"{early} of {refused} refusals came below the documented limit"
+    ok = early <= max(2, 0.01 * refused)
+    message = (
+        f"every refusal came once its bucket had had {doc}"
+        if ok
+        else f"{early} requests were refused although their bucket was within {doc}"
+    )
+    return Check("no-limiting-below-limit", ok, ERROR, expected, observed, message)
+
+
+def _early_refusals(params: models.Params, s: Stream) -> int:
+    predict, learn = models.gcra(params, sync=False)
+    early = 0
+    for t, limited in zip(s.t.tolist(), s.limited.tolist(), strict=True):
+        early += limited and not predict(t)
+        learn(t, not limited)
+    return early
+
+
+def scope_matches(c: Context, expected_scope: str) -> Check:
+    """The run said what the server keys its limit on (``--vary-by``): does it?"""
+    found = c.measured.scope
+    expected = f"a bucket {expected_scope}"
+    if found.scope == "unknown":
+        return _na("scope-matches", ERROR, expected, f"the scope was not found: {found.evidence}")
+    ok = found.scope == expected_scope or (expected_scope == "per-address" and found.scope ==
+                                           "shared")  # fmt: skip
+    message = (f"one bucket {found.scope}, as expected: {found.evidence}" if ok else
+               f"the server keeps one bucket {found.scope}, not {expected_scope}: "
+               f"{found.evidence}")  # fmt: skip
+    return Check("scope-matches", ok, ERROR, expected, found.scope, message)
+
+
+CHECKS: tuple[Callable[[Context], Check], ...] = (
+    limit_enforced,
+    rate_matches,
+    burst_matches,
+    no_limiting_below,
+)
+
+
+def _share(hits: np.ndarray) -> float:
+    return float(hits.mean()) if len(hits) else 1.0

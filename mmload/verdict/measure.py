@@ -1,0 +1,108 @@
+"""What a bucket enforces, from its acceptances and refusals alone (no header needed).
+
+Rate: under saturation, count the acceptances between two moments where acceptance resumes
+after a refusal, as far apart as the run allows.  Those moments sit at the same phase of any
+limiter (a token just came back for GCRA; a window just opened for the window algorithms), so the
+count over their distance is the enforced rate without the burst, whatever the algorithm.
+
+Burst: the most requests any interval of the run let through beyond rate x its length (a fresh
+GCRA bucket: its capacity; a fixed window: up to twice its quota at a boundary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmload.verdict.streams import Stream
+
+MIN_SPAN = 1.0  # seconds between the first and last resumption for a rate to be measured
+
+
+@dataclass(frozen=True)
+class RateEstimate:
+    rate: float  # accepted per second while saturated
+    uncertainty: float  # per second
+    start: float  # the span measured (UNIX seconds)
+    end: float
+    accepted: int
+
+
+def resumptions(s: Stream) -> np.ndarray:
+    """Indices of acceptances that follow a refusal and come at least half a token's time after
+    the acceptance before them: where a limiter lets requests through again.  (A moving window
+    frees its slots one by one as the burst that filled it expires; only the first of those
+    starts a new period.)"""
+    acc = s.accepted
+    rows = np.flatnonzero(acc[1:] & s.limited[:-1]) + 1
+    accepted = np.flatnonzero(acc)
+    if len(rows) < 2 or len(accepted) < 2:
+        return rows
+    rough = len(accepted) / max(float(s.t[accepted[-1]] - s.t[accepted[0]]), 1e-9)
+    before = accepted[np.searchsorted(accepted, rows) - 1]  # the acceptance before each
+    return rows[s.t[rows] - s.t[before] >= 0.5 / rough]
+
+
+def enforced_rate(s: Stream) -> RateEstimate | None:
+    """None when the stream was never saturated long enough to tell.
+
+    The rate is the later half's (from the resumption nearest the middle of the saturated span
+    to the last one) when that half is long enough: a limiter's steady state, after whatever
+    transient the burst left (a sliding window counter takes a window to settle).  How far it
+    is from the earlier half's is the uncertainty."""
+    idx = resumptions(s)
+    if len(idx) < 2 or s.t[idx[-1]] - s.t[idx[0]] < MIN_SPAN:
+        return None
+    first, last = int(idx[0]), int(idx[-1])
+    mid = int(idx[np.argmin(np.abs(s.t[idx] - (s.t[first] + s.t[last]) / 2))])
+    whole = _between(s, first, last)
+    early, late = _between(s, first, mid), _between(s, mid, last)
+    if late is None or late.end - late.start < MIN_SPAN:
+        assert whole is not None
+        return whole
+    spread = abs(late.rate - early.rate) / 2 if early is not None else late.rate / 2
+    uncertainty = max(float(spread), 1.0 / (late.end - late.start))
+    return RateEstimate(late.rate, uncertainty, late.start, late.end, late.accepted)
+
+
+def _between(s: Stream, a: int, b: int) -> RateEstimate | None:
+    span = float(s.t[b] - s.t[a])
+    if span < MIN_SPAN / 2:
+        return None
+    n = int(s.accepted[a:b].sum())
+    return RateEstimate(n / span, 1.0 / span, float(s.t[a]), float(s.t[b]), n)
+
+
+def max_excess(t_accepted: np.ndarray, rate: float) -> float:
+    """The most acceptances any interval holds beyond ``rate`` x its length (times sorted)."""
+    if not len(t_accepted):
+        return 0.0
+    c = np.arange(len(t_accepted)) - rate * (t_accepted - t_accepted[0])
+    return float(1 + np.max(c - np.minimum.accumulate(c)))
+
+
+def fresh_burst(s: Stream) -> int | None:
+    """Acceptances before the first refusal: what a fresh key got at once (None if no refusal)."""
+    refused = np.flatnonzero(s.limited)
+    if not len(refused):
+        return None
+    return int(s.accepted[: refused[0]].sum())
+
+
+def offered_rate(s: Stream) -> float:
+    """Requests per second the stream sent over its whole length."""
+    if len(s) < 2 or s.t[-1] <= s.t[0]:
+        return 0.0
+    return float((len(s) - 1) / (s.t[-1] - s.t[0]))
+
+
+def combine(estimates: list[RateEstimate]) -> tuple[float, float] | None:
+    """One rate for several buckets of the same kind: the median, and an uncertainty that
+    covers both each estimate's own and their spread."""
+    if not estimates:
+        return None
+    rates = np.array([e.rate for e in estimates])
+    own = float(np.median([e.uncertainty for e in estimates]))
+    spread = float(np.std(rates)) if len(rates) > 1 else 0.0
+    return float(np.median(rates)), max(own, spread)

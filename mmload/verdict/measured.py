@@ -1,0 +1,111 @@
+"""Everything the verdict measures about a run, in one pass over its buckets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmload.limiter.rate import Documented
+from mmload.results.block import Block
+from mmload.verdict import measure, models, scope
+from mmload.verdict.streams import Stream, split
+
+EPOCH_ABOVE = 1e9  # a Reset above this is a UNIX time, not seconds to wait
+
+
+@dataclass
+class Measured:
+    streams: list[Stream]  # one per bucket, busiest first
+    scope: scope.Scope
+    rate: float | None
+    rate_uncertainty: float | None
+    capacity: float | None  # the most any interval let through beyond the rate
+    fresh_burst: int | None  # what the busiest bucket let through before its first refusal
+    buckets_per_key: int
+    algorithm: str
+    model_agreement: float | None
+    params: models.Params | None
+    offered_rate: float  # per bucket, the busiest's
+    dialect: str  # the headers the accepted responses carried ("" none)
+    limit: float | None  # the most common advertised Limit (or IETF q)
+    window: float | None  # seconds, when the dialect says
+    reset_semantics: str  # delta, epoch, or "" without Reset
+
+    @property
+    def burst(self) -> int | None:
+        """Measured MaxBurst: the capacity less the one request a bucket always admits."""
+        return None if self.capacity is None else max(0, round(self.capacity) - 1)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rate_per_s": _round(self.rate), "rate_uncertainty": _round(self.rate_uncertainty),
+            "burst": self.burst, "scope": self.scope.scope,
+            "buckets_per_key": self.buckets_per_key, "algorithm": self.algorithm,
+            "reset_semantics": self.reset_semantics or "none",
+            "model_agreement": _round(self.model_agreement, 4),
+            "offered_rate_per_s": _round(self.offered_rate), "fresh_burst": self.fresh_burst,
+            "scope_evidence": self.scope.evidence, "buckets": len(self.streams),
+        }  # fmt: skip
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _mode(values: np.ndarray) -> float | None:
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    found, counts = np.unique(values, return_counts=True)
+    return float(found[np.argmax(counts)])
+
+
+def measure_run(decided: Block, documented: Documented) -> Measured:
+    inferred = scope.infer(decided, documented.per_sec)
+    streams = split(decided, inferred.grouping)
+    estimates = [e for s in streams if (e := measure.enforced_rate(s)) is not None]
+    combined = measure.combine(estimates)
+    rate, uncertainty = combined if combined else (None, None)
+    capacity = None
+    if rate is not None:
+        busiest = [s for s in streams if s.limited.any()][:5]
+        capacity = float(np.median([measure.max_excess(s.t[s.accepted], rate) for s in busiest]))
+    accepted = decided.take(decided.numbers["status"] != 429)
+    dialects = accepted.text("dialect") if len(accepted) else np.array([], dtype=object)
+    dialect = str(max(set(dialects.tolist()), key=dialects.tolist().count)) if len(dialects) else ""
+    limit = _mode(accepted.numbers["limit"])
+    window = _mode(accepted.numbers["window"])
+    params = _params(rate, capacity, limit, window, streams)
+    algorithm, agreement = models.best(params, streams) if params else ("unknown", None)
+    return Measured(
+        streams, inferred, rate, uncertainty, capacity,
+        measure.fresh_burst(streams[0]) if streams else None, scope.buckets_per_key(streams),
+        algorithm, agreement, params, measure.offered_rate(streams[0]) if streams else 0.0,
+        dialect, limit, window, _reset_semantics(decided),
+    )  # fmt: skip
+
+
+def _params(
+    rate: float | None,
+    capacity: float | None,
+    limit: float | None,
+    window: float | None,
+    streams: list[Stream],
+) -> models.Params | None:
+    """The models' parameters: GCRA's from what was measured; a window's quota from the
+    advertised limit (or the first burst) and its length from quota / rate, in whole seconds
+    as ``limits`` keeps them (its windows are aligned to multiples of their length)."""
+    if rate is None or capacity is None or rate <= 0:
+        return None
+    quota = limit if limit and limit >= 1 else measure.fresh_burst(streams[0]) or capacity
+    length = window if window else max(1, round(quota / rate))  # windows are whole seconds
+    return models.Params(rate, max(1, round(capacity)), max(1, round(quota)), length)
+
+
+def _reset_semantics(decided: Block) -> str:
+    reset = decided.numbers["reset"]
+    reset = reset[np.isfinite(reset)]
+    if not len(reset):
+        return ""
+    return "epoch" if float(np.median(reset)) > EPOCH_ABOVE else "delta"

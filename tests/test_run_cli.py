@@ -59,7 +59,7 @@ def test_429_does_not_trip_exit_code_on_error(tmp_path: Path) -> None:
         proc = subprocess.run(
             locust_cmd("hammer", server.url, "--headless", "-u", "2", "-r", "2", "-t", "3s",
                        "--exit-code-on-error", "1", "--json", "--out", str(tmp_path),
-                       "--accounts", "2"),
+                       "--accounts", "2", "--documented-limit", "1/s", "--documented-burst", "5"),
             cwd=REPO, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

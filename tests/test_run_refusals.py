@@ -131,11 +131,13 @@ def test_ctrl_c_before_the_load_starts_exits_130(tmp_path: Path, after: str) -> 
 
 @pytest.mark.slow
 def test_mmload_run_configures_the_embedded_server_and_says_how(tmp_path: Path) -> None:
-    """Before, it announced "(10/s, burst 100, by address)" whatever the server did."""
-    done = mmload_run(tmp_path, "-u", "2", "-t", "3s", "--server-per-sec", "20",
+    """Before, it announced "(10/s, burst 100, by address)" whatever the server did.  Now one
+    command shows a misconfigured, faulty server failing its documentation (exit 1)."""
+    done = mmload_run(tmp_path, "-u", "2", "-t", "4s", "--server-per-sec", "20",
                       "--server-burst", "5", "--server-dialect", "ietf",
                       "--server-algorithm", "fixed-window", "--server-fault", "lax")  # fmt: skip
-    assert done.code == 0, done.err
+    assert done.code == 1, done.err
+    assert "FAIL: the server enforces" in done.err and "rate-matches-documented" in done.err
     assert "rate limit 20/s, burst 5, fixed-window, ietf headers" in done.err
     assert "faults: lax" in done.err
     assert done.folder is not None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from mmload import __version__
-from mmload.cli import export, run, serve
+from mmload.cli import export, run, serve, verify
 from mmload.exitcodes import ExitStatus
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     serve.add_parser(sub)
     run.add_parser(sub)
+    verify.add_parser(sub)
     export.add_parser(sub)
     return parser
 

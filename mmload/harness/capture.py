@@ -108,6 +108,8 @@ class Capture:
         self.names: list[str] = []
         self.keys: list[str] = []  # identities (see IDENTITY)
         self.errors: dict[int, str] = {}  # row -> what went wrong; rare
+        self.server: list[str] = []  # its X-Version-Id once seen ("" if it sends none)
+        self._looked = 0
         self.on_request = self._listener()
 
     def __len__(self) -> int:
@@ -125,6 +127,7 @@ class Capture:
             self._new_snapshot,
         )
         fast, get, names, now = FastHeaders, _dict_get, _NAMES, time.time
+        server, note_server = self.server, self._note_server
 
         def on_request(
             request_type: str,
@@ -154,6 +157,8 @@ class Capture:
                 name = name[:_CUT]
             if exception is not None:
                 errors[len(sent)] = str(exception)[:200]
+            if not server:  # until the server has said what it is, or surely never will
+                note_server(headers)
             sent_(start_time if start_time is not None else now() - response_time / 1000)
             latency_(response_time)
             status_(status)
@@ -162,6 +167,26 @@ class Capture:
             keys_(context.get(IDENTITY, "") if context else "")
 
         return on_request
+
+    def _note_server(self, headers: Any) -> None:
+        """The server's X-Version-Id (Mattermost sends one on every response), looked for in
+        the first responses only."""
+        self._looked += 1
+        if headers is None:
+            return
+        entry = (_dict_get(headers, "x-version-id") if type(headers) is FastHeaders
+                 else headers.get("x-version-id"))  # fmt: skip
+        value = _value(entry)
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if value:
+            self.server.append(str(value)[:100])
+        elif self._looked >= 1000:
+            self.server.append("")  # it does not say: stop looking
+
+    @property
+    def version_id(self) -> str:
+        return self.server[0] if self.server else ""
 
     def _new_snapshot(self, raw: tuple[Any, ...]) -> int:
         raw = _hashable(raw)
@@ -181,6 +206,8 @@ class Capture:
         self.on_request("GET", "warm-up", 1.0, 0, _Response(429, headers), {}, None, 0.0)
         self.on_request("GET", "warm-up", 1.0, 0, None, {}, OSError("warm-up"), 0.0)
         block = self.take()
+        self.server.clear()
+        self._looked = 0
         self._snapshot_ids.clear()
         self._snapshots.clear()
         self._endpoints, self._keys = _Codes(), _Codes()

@@ -108,6 +108,7 @@ class Collector:
             return
         self.seconds.add(block)
         self.summary.add(block.encode(), len(block), tally, counters)
+        self.summary.note_server(self.capture.version_id)
         self._write(final)
 
     def absorb(self, data: dict[str, Any], worker: str = "") -> None:

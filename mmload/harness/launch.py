@@ -41,6 +41,9 @@ class RunOptions:
     step_time: float | None = None
     hook_id: str = ""
     request_timeout: float = DEFAULTS["request_timeout"]
+    tolerance: float = DEFAULTS["tolerance"]
+    strict: bool = False
+    expect: str = ""
     out: str = DEFAULTS["out"]
     processes: int = 0
     web: bool = False
@@ -116,9 +119,14 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
         "--exit-code-on-error", "0",
         "--api", o.api, "--run-dir", str(run_dir),
         "--vary-by", o.vary_by, "--request-timeout", f"{o.request_timeout:g}",
+        "--tolerance", f"{o.tolerance:g}",
     ]  # fmt: skip
     if o.scenario in AUTHENTICATED:
         cmd += ["--accounts", o.accounts or str(min(o.users, 100))]
+    if o.strict:
+        cmd.append("--strict")
+    if o.expect:
+        cmd += ["--expect", o.expect]
     for flag, value in (("--rate-factor", o.rate_factor), ("--step-time", o.step_time),
                         ("--documented-limit", o.documented_limit),
                         ("--documented-burst", o.documented_burst)):  # fmt: skip
@@ -174,7 +182,8 @@ def _outcome(code: int, run_dir: Path, out: TextIO, err: TextIO) -> ExitStatus:
         raise RunError(f"Locust exited with code {code} before writing a run folder",
                        ExitStatus.RUN_FAILED)  # fmt: skip
     print(run_dir, file=out, flush=True)
-    if code in (ExitStatus.RUN_FAILED, ExitStatus.INTERRUPTED, ExitStatus.TERMINATED):
+    if code in (ExitStatus.NONCONFORMANT, ExitStatus.RUN_FAILED, ExitStatus.INTERRUPTED,
+                ExitStatus.TERMINATED):  # fmt: skip
         return ExitStatus(code)
     if code != 0:
         print(f"mmload run: Locust exited with code {code}", file=err)

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "max_records": 2_000_000,
     "progress": 5.0,
     "request_timeout": defaults.REQUEST_TIMEOUT,
+    "tolerance": 0.05,
 }
 
 
@@ -54,6 +55,13 @@ def factor(text: str) -> float:
     value = float(text)
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive multiple, not {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a fraction between 0 and 1, not {text}")
     return value
 
 
@@ -98,6 +106,15 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                        "help": "per-request records kept in the run folder (totals stay exact)"}),
     ("--progress", {"type": progress_interval, "default": DEFAULTS["progress"],
                     "help": "seconds between status lines (0: none)"}),
+    ("--tolerance", {"type": fraction, "default": DEFAULTS["tolerance"],
+                     "help": "verdict: how far the enforced rate and burst may be from the "
+                     "documented ones (default 0.05: 5%%)"}),
+    ("--strict", {"action": "store_true", "default": False,
+                  "help": "verdict: warnings (headers meaning something else than documented) "
+                  "fail too"}),
+    ("--expect", {"choices": ("mattermost", "generic"), "default": "",
+                  "help": "verdict: hold the headers to Mattermost's API documentation, or to "
+                  "none (default: Mattermost when the server says it is)"}),
     ("--request-timeout", {"type": seconds, "default": DEFAULTS["request_timeout"],
                            "help": "seconds before a request without an answer is an error "
                            "(default 60); a second's timeline row is final after it"}),
@@ -105,7 +122,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 
 SHARED_WITH_RUN = (
     "--api", "--accounts", "--password", "--documented-limit", "--documented-burst", "--out",
-    "--vary-by", "--rate-factor", "--step-time", "--request-timeout",
+    "--vary-by", "--rate-factor", "--step-time", "--request-timeout", "--tolerance", "--strict",
+    "--expect",
 )  # fmt: skip
 SCENARIO_ONLY = {"rate_factor": "--rate-factor", "step_time": "--step-time", "hook_id": "--hook-id"}
 
@@ -142,6 +160,9 @@ class Settings:
     max_records: int
     progress: float
     request_timeout: float
+    tolerance: float
+    strict: bool
+    expect: str
 
     @classmethod
     def from_options(cls, options: Any) -> Settings:
@@ -165,6 +186,9 @@ class Settings:
             max_records=int(get("max_records")),
             progress=float(get("progress")),
             request_timeout=float(get("request_timeout")),
+            tolerance=float(get("tolerance")),
+            strict=bool(get("strict", False)),
+            expect=get("expect", "") or "",
         )
 
     def public(self) -> dict[str, Any]:
@@ -181,4 +205,7 @@ class Settings:
             "hook_id": self.hook_id,
             "max_records": self.max_records,
             "request_timeout": self.request_timeout,
+            "tolerance": self.tolerance,
+            "strict": self.strict,
+            "expect": self.expect,
         }

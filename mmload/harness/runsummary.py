@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import sys
 from datetime import datetime, timezone
@@ -12,6 +13,7 @@ import locust
 from locust.env import Environment
 
 import mmload
+from mmload import verdict
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import Settings
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
@@ -19,6 +21,9 @@ from mmload.results.records import RECORDS_BIN, RecordsWriter
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second
 from mmload.results.timeline_file import TimelineWriter
+from mmload.verdict import output
+
+log = logging.getLogger("mmload")
 
 
 def _utc(ts: datetime) -> str:
@@ -39,6 +44,7 @@ class RunSummary:
         self.tally = Tally()
         self.counters: dict[str, int] = {}
         self.missing_workers: list[str] = []
+        self.server_version_id = ""  # what the target says it is (Mattermost's X-Version-Id)
         self.exit: dict[str, Any] = {}
         self.load_started: float | None = None  # UNIX time the load phase starts: pacing's origin
         write_json(self.path / RUN_JSON, self.describe("running"))
@@ -49,6 +55,10 @@ class RunSummary:
         self.tally.merge(tally)
         for name, n in counters.items():
             self.counters[name] = self.counters.get(name, 0) + n
+
+    def note_server(self, version_id: str) -> None:
+        if version_id and not self.server_version_id:
+            self.server_version_id = version_id
 
     def write(self, closed: list[Second], still_open: list[Second]) -> None:
         self.timeline.write(closed, still_open)
@@ -86,6 +96,7 @@ class RunSummary:
                 "max": self.settings.max_records,
             },
             "missing_workers": self.missing_workers,
+            "server_version_id": self.server_version_id or None,
             "exit": self.exit,
         }
 
@@ -138,4 +149,23 @@ class RunSummary:
                   file=sys.stderr)  # fmt: skip
         if reason:
             print(f"mmload: the run could not be done: {reason}", file=sys.stderr)
+        else:
+            self._judge()
         print(f"mmload: run folder {self.path}", file=sys.stderr, flush=True)
+
+    def _judge(self) -> None:
+        """The verdict, from the folder just written, as ``mmload verify`` would: its files go
+        beside the records, and a nonconforming server makes the process exit 1."""
+        s = self.settings
+        try:
+            found = verdict.verify(self.path, tolerance=s.tolerance, strict=s.strict,
+                                   expect=s.expect)  # fmt: skip
+            output.write(self.path, found)
+        except Exception as exc:  # a bug of mmload's: say so, keep the folder, exit 3
+            log.exception("mmload: could not compute the verdict")
+            self.env.process_exit_code = int(ExitStatus.RUN_FAILED)
+            print(f"mmload: could not compute the verdict: {exc}", file=sys.stderr)
+            return
+        print(output.text(found), file=sys.stderr)
+        if not found.passed:
+            self.env.process_exit_code = int(ExitStatus.NONCONFORMANT)

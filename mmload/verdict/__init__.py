@@ -31,11 +31,13 @@ class Verdict:
     advertised: dict[str, Any]
     checks: list[Check] = field(default_factory=list)
     strict: bool = False
+    answered: int = 0  # requests the verdict is about
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed, "summary": self.summary, "measured": self.measured,
             "documented": self.documented, "advertised": self.advertised, "strict": self.strict,
+            "requests": self.answered,
             "checks": [c.to_dict() for c in self.checks],
         }  # fmt: skip
 
@@ -87,13 +89,14 @@ def verify(
     checks.insert(4, scope_matches(context, expected_scope(run)))
     failed = [c for c in checks if c.passed is False and (strict or c.severity == ERROR)]
     return Verdict(
-        passed=not failed,
+        passed=bool(len(requests)) and not failed,
         summary=_summary(measured, documented, checks, failed, len(requests)),
         measured=measured.to_dict(),
         documented=documented.to_dict(),
         advertised=_advertised(measured),
         checks=checks,
         strict=strict,
+        answered=len(requests),
     )
 
 

@@ -173,9 +173,10 @@ def _next_acceptance(s: Stream, rows: np.ndarray) -> np.ndarray:
 
 
 def retry_after_honest(c: Context) -> Check:
-    """On every 429; and honest: where nobody sent anything until Retry-After had passed (the
-    polite scenario does that), the next request is accepted.  Under a hammer other requests
-    take what comes back first, so only quiet waits can be judged."""
+    """On every 429; and honest: after a refusal, when nothing else was accepted until its
+    Retry-After had passed (polite clients wait it out), the first request sent after it is
+    accepted.  Under a hammer other requests take what comes back first, so only quiet waits
+    can be judged."""
     expected = "Retry-After on every 429, and a request sent after it is accepted"
     streams = c.measured.streams
     refused = sum(int(s.limited.sum()) for s in streams)
@@ -189,8 +190,8 @@ def retry_after_honest(c: Context) -> Check:
     hits = np.concatenate([_after_quiet_waits(s) for s in streams[:20]] or [np.array([])])
     if not len(hits):
         return Check("retry-after-honest", True, ERROR, expected, f"present on all {refused}",
-                     "every 429 said how long to wait (no client waited it out alone, so "
-                     "whether that was enough is unknown: the polite scenario tells)")  # fmt: skip
+                     "every 429 said how long to wait (nobody waited it out, so whether that "
+                     "was enough is unknown: the polite scenario tells)")  # fmt: skip
     share = float(hits.mean())
     observed = f"present on all {refused}; {share:.0%} of {len(hits)} requests after it accepted"
     ok = share >= HONEST_SHARE
@@ -203,11 +204,15 @@ def retry_after_honest(c: Context) -> Check:
 
 
 def _after_quiet_waits(s: Stream) -> np.ndarray:
-    """Whether the request after each refusal was accepted, for the refusals after which the
-    stream stayed quiet until Retry-After had passed."""
-    rows = np.flatnonzero(s.limited[:-1])
-    quiet = s.t[rows + 1] >= s.t[rows] + s.retry_after[rows]
-    return s.accepted[rows[quiet] + 1]
+    """For each refusal after which nothing was accepted until Retry-After had passed, whether
+    the first request sent after that was accepted."""
+    rows = np.flatnonzero(s.limited)
+    probes = np.searchsorted(s.t, s.t[rows] + s.retry_after[rows])
+    inside = probes < len(s)
+    rows, probes = rows[inside], probes[inside]
+    done = np.concatenate([[0], np.cumsum(s.accepted)])  # acceptances before each row
+    quiet = done[probes] - done[rows + 1] == 0  # none accepted in between
+    return s.accepted[probes[quiet]]
 
 
 def limited_response_shape(c: Context) -> Check:

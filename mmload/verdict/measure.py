@@ -47,31 +47,33 @@ def resumptions(s: Stream) -> np.ndarray:
 def enforced_rate(s: Stream) -> RateEstimate | None:
     """None when the stream was never saturated long enough to tell.
 
-    The rate is the later half's (from the resumption nearest the middle of the saturated span
-    to the last one) when that half is long enough: a limiter's steady state, after whatever
-    transient the burst left (a sliding window counter takes a window to settle).  How far it
-    is from the earlier half's is the uncertainty."""
+    Every pair of resumptions far enough apart gives a rate (acceptances between them over
+    their distance); the rate is the median of those pairs after the first third of the
+    saturated span, which leaves out whatever transient the first burst caused (a sliding
+    window counter takes a window to settle).  Pairs at the same phase of the limiter are
+    exact; a limiter with more than one phase per period (a moving window whose slots free at
+    two moments) gives pairs on both sides of the truth, and the median sits on it.  Half the
+    spread of the middle half of the pairs is the uncertainty."""
     idx = resumptions(s)
     if len(idx) < 2 or s.t[idx[-1]] - s.t[idx[0]] < MIN_SPAN:
         return None
-    first, last = int(idx[0]), int(idx[-1])
-    mid = int(idx[np.argmin(np.abs(s.t[idx] - (s.t[first] + s.t[last]) / 2))])
-    whole = _between(s, first, last)
-    early, late = _between(s, first, mid), _between(s, mid, last)
-    if late is None or late.end - late.start < MIN_SPAN:
-        assert whole is not None
-        return whole
-    spread = abs(late.rate - early.rate) / 2 if early is not None else late.rate / 2
-    uncertainty = max(float(spread), 1.0 / (late.end - late.start))
-    return RateEstimate(late.rate, uncertainty, late.start, late.end, late.accepted)
-
-
-def _between(s: Stream, a: int, b: int) -> RateEstimate | None:
-    span = float(s.t[b] - s.t[a])
-    if span < MIN_SPAN / 2:
-        return None
-    n = int(s.accepted[a:b].sum())
-    return RateEstimate(n / span, 1.0 / span, float(s.t[a]), float(s.t[b]), n)
+    t = s.t[idx]
+    later = idx[t >= t[0] + (t[-1] - t[0]) / 3]
+    if len(later) < 2 or s.t[later[-1]] - s.t[later[0]] < MIN_SPAN:
+        later = idx
+    picked = later[np.unique(np.linspace(0, len(later) - 1, min(len(later), 60)).astype(int))]
+    done = np.concatenate([[0], np.cumsum(s.accepted)])  # acceptances before each row
+    i, j = np.triu_indices(len(picked), k=1)
+    spans = s.t[picked[j]] - s.t[picked[i]]
+    longest = float(spans.max())
+    keep = spans >= max(MIN_SPAN / 2, longest / 3)
+    counts = done[picked[j]][keep] - done[picked[i]][keep]
+    rates = counts / spans[keep]
+    q25, rate, q75 = (float(v) for v in np.percentile(rates, [25, 50, 75]))
+    uncertainty = max((q75 - q25) / 2, 1.0 / longest)
+    first, last = int(picked[0]), int(picked[-1])
+    return RateEstimate(rate, uncertainty, float(s.t[first]), float(s.t[last]),
+                        int(done[last] - done[first]))  # fmt: skip
 
 
 def max_excess(t_accepted: np.ndarray, rate: float) -> float:

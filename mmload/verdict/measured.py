@@ -77,7 +77,10 @@ def measure_run(decided: Block, documented: Documented) -> Measured:
     limit = _mode(accepted.numbers["limit"])
     window = _mode(accepted.numbers["window"])
     params = _params(rate, capacity, limit, window, streams)
-    algorithm, agreement = models.best(params, streams) if params else ("unknown", None)
+    algorithm, agreement = (
+        models.best(params, streams, quota_known=limit is not None) if params
+        else ("unknown", None)
+    )  # fmt: skip
     return Measured(
         streams, inferred, rate, uncertainty, capacity,
         measure.fresh_burst(streams[0]) if streams else None, scope.buckets_per_key(streams),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -88,7 +88,10 @@ def fixed_window(p: Params) -> tuple[Predictor, Callable[[float, bool], None]]:
 
 
 def moving_window(p: Params) -> tuple[Predictor, Callable[[float, bool], None]]:
-    """A log of acceptances: refused when ``quota`` fell in the last ``window`` seconds."""
+    """A log of acceptances: refused when ``quota`` fell in the last ``window`` seconds.  When
+    the server refuses what the log would admit, it holds entries the stream never showed (a
+    login, say): the log is filled up; when it admits what the log would refuse, the oldest
+    entries had gone already."""
     log: deque[float] = deque()
 
     def predict(t: float) -> bool:
@@ -98,7 +101,11 @@ def moving_window(p: Params) -> tuple[Predictor, Callable[[float, bool], None]]:
 
     def learn(t: float, accepted: bool) -> None:
         if accepted:
+            while len(log) >= p.quota:
+                log.popleft()
             log.append(t)
+        else:
+            log.extend([t] * (p.quota - len(log)))
 
     return predict, learn
 
@@ -136,35 +143,60 @@ MODELS = {"gcra": gcra, "fixed-window": fixed_window, "moving-window": moving_wi
           "sliding-window": sliding_window}  # fmt: skip
 
 
-def agreement(family: str, params: Params, s: Stream) -> float:
-    """The share of the stream's outcomes the model predicts, one step ahead."""
+def agreement(family: str, params: Params, s: Stream) -> tuple[float, float]:
+    """(the share of the stream's outcomes the model predicts one step ahead, the mean of the
+    shares of acceptances and of refusals it predicts).  Under a hammer nearly everything is
+    refused, so any model that refuses a lot scores high on the first; the second tells the
+    families apart."""
     predict, learn = MODELS[family](params)
     n = min(len(s), MAX_REPLAYED)
-    times = s.t[:n].tolist()
-    limited = s.limited[:n].tolist()
-    right = 0
-    for t, was_limited in zip(times, limited, strict=True):
-        right += predict(t) == was_limited
+    hits = np.zeros(n, dtype=bool)
+    for i, (t, was_limited) in enumerate(zip(s.t[:n].tolist(), s.limited[:n].tolist(),
+                                             strict=True)):  # fmt: skip
+        hits[i] = predict(t) == was_limited
         learn(t, not was_limited)
-    return right / n if n else 1.0
+    if not n:
+        return 1.0, 1.0
+    limited = s.limited[:n]
+    recalls = [float(hits[mask].mean()) for mask in (limited, ~limited) if mask.any()]
+    return float(hits.mean()), float(np.mean(recalls))
 
 
 TIE = 0.002  # shares closer than this cannot tell two families apart
 
 
-def best(params: Params, streams: list[Stream]) -> tuple[str, float]:
-    """(the family that predicts the most outcomes, its share), over the busiest buckets.
+SEARCHED = 20_000  # requests of the busiest bucket a window search replays
+
+
+def windows_to_try(params: Params, known: bool) -> list[Params]:
+    """The window lengths to try: the one given when the headers said the quota, else a few
+    whole seconds around quota / rate, each with the quota that rate gives it."""
+    if known:
+        return [params]
+    around = range(max(1, round(params.window) - 2), round(params.window) + 4)
+    return [replace(params, window=float(w), quota=max(1, round(params.rate * w))) for w in around]
+
+
+def best(params: Params, streams: list[Stream], quota_known: bool = True) -> tuple[str, float]:
+    """(the family that best predicts both acceptances and refusals, the share of outcomes it
+    predicts), over the busiest buckets.  Without an advertised quota, each window family gets
+    the window length that suits it best on a sample first.
 
     Under a hammer, a fixed window and a moving one admit the very same requests (each window's
     quota at its start), so when they tie the family is just "window"."""
     chosen = streams[:3]
-    scores = {}
+    weights = [min(len(s), MAX_REPLAYED) for s in chosen]
+    scores, shares = {}, {}
     for family in FAMILIES:
-        shares = [agreement(family, params, s) for s in chosen]
-        weights = [min(len(s), MAX_REPLAYED) for s in chosen]
-        scores[family] = float(np.average(shares, weights=weights)) if chosen else 1.0
+        tried = [params] if family == "gcra" else windows_to_try(params, quota_known)
+        sample = chosen[0].take(slice(0, SEARCHED))
+        fitted = max(tried, key=lambda p: agreement(family, p, sample)[1]) if len(tried) > 1 \
+            else tried[0]  # fmt: skip
+        results = [agreement(family, fitted, s) for s in chosen]
+        shares[family] = float(np.average([r[0] for r in results], weights=weights))
+        scores[family] = float(np.average([r[1] for r in results], weights=weights))
     ranked = sorted(FAMILIES, key=lambda f: (scores[f], f == "gcra"), reverse=True)
     top, second = ranked[0], ranked[1]
     if {top, second} == {"fixed-window", "moving-window"} and scores[top] - scores[second] < TIE:
-        return "window", scores[top]
-    return top, scores[top]
+        return "window", shares[top]
+    return top, shares[top]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmload.results.block import Block
-from mmload.verdict.measure import enforced_rate
+from mmload.verdict.measure import combine, enforced_rate
 from mmload.verdict.streams import Stream, distinct, split, stream
 
 ONE_BY_ONE = 0.9  # share of steps that must fall by one for a group to be one bucket
@@ -34,14 +34,16 @@ class Scope:
 
 def falling_share(s: Stream) -> tuple[float, int]:
     """(share of consecutive acceptances whose Remaining falls by exactly one, how many steps)
-    while draining (Remaining above zero), over steps quicker than a token comes back."""
-    acc = s.accepted & np.isfinite(s.remaining)
-    t, r = s.t[acc], s.remaining[acc]
+    over the first drain (before the stream's first refusal: later a window that frees slots
+    one by one makes Remaining go up and down), counting steps quicker than a token comes
+    back."""
+    refused = np.flatnonzero(s.limited)
+    head = s.take(slice(0, refused[0] if len(refused) else len(s)))
+    acc = head.accepted & np.isfinite(head.remaining)
+    t, r = head.t[acc], head.remaining[acc]
     if len(r) < 2:
         return 0.0, 0
-    quick = np.diff(t) < _refill_time(s)
-    draining = r[:-1] >= 1
-    steps = quick & draining
+    steps = (np.diff(t) < _refill_time(s)) & (r[:-1] >= 1)
     n = int(steps.sum())
     if not n:
         return 0.0, 0
@@ -93,18 +95,28 @@ def infer(block: Block, documented_rate: float) -> Scope:
 
 
 def _without_headers(block: Block, documented_rate: float, users: int) -> Scope:
-    whole = stream("all", block)
-    accepted = float(whole.accepted.sum())
-    span = float(whole.t[-1] - whole.t[0]) if len(whole) > 1 else 0.0
-    if users <= 1 or span <= 0 or not whole.limited.any():
-        return Scope("unknown", "all", "no rate-limit headers, and nothing to compare")
-    aggregate = accepted / span
-    per_user = aggregate / users
-    if abs(per_user - documented_rate) <= 0.15 * documented_rate:
-        return Scope("per-user", "user",
-                     f"no headers; {users} users got {aggregate:.1f}/s together, "
-                     f"{users} x the documented rate")  # fmt: skip
-    return Scope("unknown", "all", f"no headers; {users} users got {aggregate:.1f}/s together")
+    """Without headers, n buckets of a rate r and one bucket of n x r admit the same requests
+    in all; only who gets them differs.  So: does each user's own steady rate match the
+    documented one (a bucket each), or does everybody's together (one bucket)?"""
+    close = 0.15 * documented_rate
+    if users > 1:
+        own = combine([e for s in split(block, "user") if (e := enforced_rate(s)) is not None])
+        if own is not None and abs(own[0] - documented_rate) <= close:
+            return Scope(
+                "per-user", "user", f"no headers; each user got {own[0]:.3g}/s, the documented rate"
+            )
+    together = enforced_rate(stream("all", block))
+    if users > 1 and together is not None and abs(together.rate - documented_rate) <= close:
+        return Scope(
+            "per-address",
+            "all",
+            f"no headers; all users together got {together.rate:.3g}/s, the documented rate",
+        )
+    return Scope(
+        "unknown",
+        "all",
+        "no rate-limit headers, and no grouping of clients gets the documented rate",
+    )
 
 
 def buckets_per_key(streams: list[Stream]) -> int:

@@ -1,0 +1,74 @@
+"""``mmload verify``: the verdict of a run folder, computed again from disk."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from mmload.exitcodes import ExitStatus
+from mmload.harness.options import fraction, non_negative, rate_text
+from mmload.results.records import RECORDS_BIN
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="does the server limit the way it says? (from a run folder)",
+        description="Compute the verdict of RUN_DIR again from its records: what the server "
+        "enforced, against what it advertised and what its documentation says. Writes "
+        "verdict.json, verdict.xml (JUnit) and summary.md into the folder. Exit 0 when it "
+        "conforms, 1 when it does not.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument(
+        "--documented-limit",
+        type=rate_text,
+        default=None,
+        help="the documented rate, e.g. 10/s (default: what the run was told)",
+    )
+    p.add_argument(
+        "--documented-burst",
+        type=non_negative,
+        default=None,
+        help="the documented burst (MaxBurst); none when a limit is given alone",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=fraction,
+        default=0.05,
+        help="how far the enforced rate and burst may be from the documented ones "
+        "(default 0.05: 5%%)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings fail too (headers that mean something else than documented)",
+    )
+    p.add_argument(
+        "--expect",
+        choices=("mattermost", "generic"),
+        default="",
+        help="hold the headers to Mattermost's API documentation, or to none "
+        "(default: Mattermost when the server says it is, X-Version-Id)",
+    )
+    p.set_defaults(command=verify)  # fmt: skip
+
+
+def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from mmload import verdict as verdicts
+    from mmload.verdict import output
+
+    folder = Path(args.run_dir)
+    if not (folder / RECORDS_BIN).is_file():
+        print(f"mmload verify: {folder} is not a run folder (it has no {RECORDS_BIN})", file=err)
+        return ExitStatus.USAGE
+    found = verdicts.verify(
+        folder, args.documented_limit, args.documented_burst, args.tolerance, args.strict,
+        args.expect,
+    )  # fmt: skip
+    output.write(folder, found)
+    print(output.text(found), file=out, flush=True)
+    if not found.answered:
+        return ExitStatus.RUN_FAILED
+    return ExitStatus.OK if found.passed else ExitStatus.NONCONFORMANT

@@ -63,11 +63,18 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     if not (folder / RECORDS_BIN).is_file():
         print(f"mmload verify: {folder} is not a run folder (it has no {RECORDS_BIN})", file=err)
         return ExitStatus.USAGE
-    found = verdicts.verify(
-        folder, args.documented_limit, args.documented_burst, args.tolerance, args.strict,
-        args.expect,
-    )  # fmt: skip
-    output.write(folder, found)
+    try:
+        found = verdicts.verify(
+            folder, args.documented_limit, args.documented_burst, args.tolerance, args.strict,
+            args.expect,
+        )  # fmt: skip
+        output.write(folder, found)
+    except OSError as exc:
+        print(f"mmload verify: cannot read or write {folder}: {exc}", file=err)
+        return ExitStatus.RUN_FAILED
+    except Exception as exc:  # a bug of mmload's, on a folder it did not expect: say which
+        print(f"mmload verify: could not judge {folder}: {type(exc).__name__}: {exc}", file=err)
+        return ExitStatus.RUN_FAILED
     print(output.text(found), file=out, flush=True)
     if not found.answered:
         return ExitStatus.RUN_FAILED

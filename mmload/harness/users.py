@@ -257,9 +257,17 @@ class PacedUser(MattermostUser):
     def user_rate(self, t: float) -> float:
         return max(self.factor_at(t) * self.settings.documented.per_sec / self.total_users(), 1e-3)
 
+    def before_pacing(self) -> None:
+        """What a scenario does between the load's start and its schedule (nothing here)."""
+
+    def pacing_delay(self) -> float:
+        """Seconds after the load's start that the schedule starts."""
+        return 0.0
+
     def on_start(self) -> None:
         super().on_start()
-        start = load_start(self.environment)
+        self.before_pacing()
+        start = load_start(self.environment) + self.pacing_delay()
         self.pacer = Pacer(self.user_rate, start, self.slot, step_seconds=self.step_seconds())
         gevent.sleep(self.pacer.first_delay())
 

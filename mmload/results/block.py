@@ -153,11 +153,16 @@ class Block:
     @classmethod
     def decode(cls, frame: bytes) -> tuple[Block, dict[str, Any]]:
         """A block and its meta from one whole frame; FrameError if it is not one."""
-        magic, length, crc = _FRAME.unpack_from(frame)
-        payload = frame[_FRAME.size : _FRAME.size + length]
-        if magic != MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
-            raise FrameError("not an mmload records frame, or a damaged one")
-        return cls._from_payload(zlib.decompress(payload))
+        try:
+            magic, length, crc = _FRAME.unpack_from(frame)
+            payload = frame[_FRAME.size : _FRAME.size + length]
+            if magic != MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+                raise FrameError("not an mmload records frame, or a damaged one")
+            return cls._from_payload(zlib.decompress(payload))
+        except (struct.error, zlib.error, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, FrameError):
+                raise
+            raise FrameError(f"a damaged records frame: {exc}") from None
 
     @classmethod
     def _from_payload(cls, data: bytes) -> tuple[Block, dict[str, Any]]:

@@ -58,7 +58,7 @@ def read_run_or_empty(folder: Path) -> dict[str, Any]:
     """``run.json``, or {} when it is missing or unreadable (a run killed at its start)."""
     try:
         return read_run(folder)
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnicodeDecodeError):
         return {}
 
 

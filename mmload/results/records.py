@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mmload import defaults
-from mmload.results.block import Block, read_frames
+from mmload.results.block import Block, FrameError, read_frames
 from mmload.results.folder import read_run_or_empty
 from mmload.results.record import Record
 
@@ -34,7 +34,7 @@ class RecordsWriter:
         self.max_records = max_records
         self.written = 0
         self.dropped = 0
-        self._file = open(path, "ab")  # noqa: SIM115  closed by close()
+        self._file = open(path, "wb")  # noqa: SIM115  closed by close()
 
     def add_frame(self, frame: bytes, rows: int) -> None:
         room = self.max_records - self.written
@@ -59,13 +59,17 @@ class RecordsWriter:
 
 
 def read_blocks(folder: Path) -> Iterator[Block]:
-    """The blocks of a run folder in the order they were written (answer order)."""
+    """The blocks of a run folder in the order they were written (answer order), up to the
+    first damaged frame, if any (what comes after it cannot be found reliably)."""
     path = folder / RECORDS_BIN
     if not path.exists():
         return
     with open(path, "rb") as f:
         for frame in read_frames(f):
-            yield Block.decode(frame)[0]
+            try:
+                yield Block.decode(frame)[0]
+            except FrameError:
+                return
 
 
 def in_send_order(blocks: Iterable[Block], horizon: float) -> Iterator[Block]:
@@ -96,9 +100,13 @@ def _sorted(block: Block) -> Block:
 def horizon_for(run: dict[str, Any]) -> float:
     """How far behind its send time a record may be written: the request timeout of the run
     (``run.json``) plus the delivery slack."""
-    settings = run.get("settings", {}) if isinstance(run, dict) else {}
-    timeout = settings.get("request_timeout") or defaults.REQUEST_TIMEOUT
-    return float(timeout) + DELIVERY_SLACK
+    settings = run.get("settings") if isinstance(run, dict) else None
+    timeout = settings.get("request_timeout") if isinstance(settings, dict) else None
+    try:
+        seconds = float(timeout) if timeout else defaults.REQUEST_TIMEOUT
+    except (TypeError, ValueError):
+        seconds = defaults.REQUEST_TIMEOUT
+    return max(0.0, seconds) + DELIVERY_SLACK
 
 
 def read_records(folder: Path, horizon: float | None = None) -> Iterator[Record]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmload.limiter.rate import Documented
+from mmload.limiter.rate import Documented, Rate
 from mmload.results.folder import read_run_or_empty
 from mmload.results.records import load_records
 from mmload.verdict.checks import CHECKS, ERROR, Check, Context, scope_matches
@@ -48,20 +48,29 @@ class Verdict:
         return [c for c in self.checks if c.passed is False and c.severity != ERROR]
 
 
+def _settings(run: dict[str, Any]) -> dict[str, Any]:
+    settings = run.get("settings")
+    return settings if isinstance(settings, dict) else {}
+
+
 def documented_of(run: dict[str, Any], limit: str | None, burst: int | None) -> Documented:
     """The command line's documentation if given, else what the run was told."""
     if limit is not None or burst is not None:
         return Documented.resolve(limit, burst)
-    told = (run.get("settings") or {}).get("documented_limit") or {}
+    told: Any = _settings(run).get("documented_limit")
     try:
-        return Documented(float(told["per_sec"]), told.get("burst"))
+        per_sec = Rate(float(told["per_sec"])).per_sec  # positive and finite, or ValueError
+        burst = told.get("burst")
+        if burst is not None and (not isinstance(burst, int) or burst < 0):
+            raise ValueError(f"burst {burst!r}")
+        return Documented(per_sec, burst)
     except (KeyError, TypeError, ValueError):
-        return Documented.resolve()
+        return Documented.resolve()  # a run.json that does not say: Mattermost's
 
 
 def expected_scope(run: dict[str, Any]) -> str:
     """What the run was told the server keys on (``--vary-by``); Mattermost's default."""
-    vary_by = (run.get("settings") or {}).get("vary_by") or "address"
+    vary_by = _settings(run).get("vary_by") or "address"
     return "per-user" if vary_by == "user" else "per-address"
 
 

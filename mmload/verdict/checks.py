@@ -132,12 +132,24 @@ def no_limiting_below(c: Context) -> Check:
 
 
 def _early_refusals(params: models.Params, s: Stream) -> int:
-    predict, learn = models.gcra(params, sync=False)
-    early = 0
-    for t, limited in zip(s.t.tolist(), s.limited.tolist(), strict=True):
-        early += limited and not predict(t)
-        learn(t, not limited)
-    return early
+    """Refusals the documented bucket would have admitted.  It changes only at acceptances
+    (tat = max(t, tat) + EI), so it is stepped through those alone and every refusal is then
+    compared with the state after the acceptance before it."""
+    ei = 1.0 / params.rate
+    dvt = ei * params.capacity
+    accepted = s.t[s.accepted]
+    tats = np.empty(len(accepted))
+    tat = -np.inf
+    for k, t in enumerate(accepted.tolist()):
+        tat = max(t, tat) + ei
+        tats[k] = tat
+    refused = s.t[s.limited]
+    if not len(accepted):
+        return len(refused)  # a fresh documented bucket admits the first request
+    before = np.searchsorted(accepted, refused, side="left") - 1  # the acceptance before each
+    tat_then = np.where(before >= 0, tats[np.maximum(before, 0)], -np.inf)
+    admits = refused >= np.maximum(refused, tat_then) + ei - dvt
+    return int(admits.sum())
 
 
 def scope_matches(c: Context, expected_scope: str) -> Check:

@@ -53,6 +53,13 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _most_common_text(block: Block, column: str) -> str:
+    if not len(block):
+        return ""
+    counts = np.bincount(block.codes[column])
+    return str(block.tables[column][int(np.argmax(counts))])
+
+
 def _mode(values: np.ndarray) -> float | None:
     values = values[np.isfinite(values)]
     if not len(values):
@@ -72,13 +79,12 @@ def measure_run(decided: Block, documented: Documented) -> Measured:
         busiest = [s for s in streams if s.limited.any()][:5]
         capacity = float(np.median([measure.max_excess(s.t[s.accepted], rate) for s in busiest]))
     accepted = decided.take(decided.numbers["status"] != 429)
-    dialects = accepted.text("dialect") if len(accepted) else np.array([], dtype=object)
-    dialect = str(max(set(dialects.tolist()), key=dialects.tolist().count)) if len(dialects) else ""
+    dialect = _most_common_text(accepted, "dialect")
     limit = _mode(accepted.numbers["limit"])
     window = _mode(accepted.numbers["window"])
     params = _params(rate, capacity, limit, window, streams)
     algorithm, agreement = (
-        models.best(params, streams, quota_known=limit is not None) if params
+        models.best(params, streams, limit is not None, uncertainty or 0.0) if params
         else ("unknown", None)
     )  # fmt: skip
     return Measured(

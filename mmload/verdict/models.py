@@ -20,7 +20,7 @@ from mmload.limiter.decision import NS
 from mmload.limiter.gcra import emission_interval_ns
 from mmload.verdict.streams import Stream
 
-MAX_REPLAYED = 200_000  # requests per bucket replayed; beyond that the share is a sample's
+MAX_REPLAYED = 100_000  # requests per bucket replayed; beyond that the share is a sample's
 FAMILIES = ("gcra", "fixed-window", "moving-window", "sliding-window")
 
 
@@ -177,20 +177,36 @@ def windows_to_try(params: Params, known: bool) -> list[Params]:
     return [replace(params, window=float(w), quota=max(1, round(params.rate * w))) for w in around]
 
 
-def best(params: Params, streams: list[Stream], quota_known: bool = True) -> tuple[str, float]:
+def rates_to_try(params: Params, uncertainty: float) -> list[Params]:
+    """GCRA's parameters to try: a few rates within the measured rate's uncertainty (the
+    nearest whole rate among them, as servers are configured), capacities one either side.
+    A rate 0.3% off lets a model drift over the close calls of a probe."""
+    step = max(uncertainty / 2, params.rate * 0.001)
+    rates = {params.rate + k * step for k in range(-4, 5)}
+    if abs(round(params.rate) - params.rate) <= 2 * uncertainty and round(params.rate) > 0:
+        rates.add(float(round(params.rate)))
+    return [replace(params, rate=r, capacity=c) for r in sorted(rates) if r > 0
+            for c in range(max(1, params.capacity - 1), params.capacity + 2)]  # fmt: skip
+
+
+def best(
+    params: Params, streams: list[Stream], quota_known: bool = True, uncertainty: float = 0.0
+) -> tuple[str, float]:
     """(the family that best predicts both acceptances and refusals, the share of outcomes it
     predicts), over the busiest buckets.  Without an advertised quota, each window family gets
     the window length that suits it best on a sample first.
 
     Under a hammer, a fixed window and a moving one admit the very same requests (each window's
-    quota at its start), so when they tie the family is just "window"."""
-    chosen = streams[:3]
+    quota at its start), so when they tie the family is just "window".  Each family's
+    parameters are fitted on a sample first, within what was measured."""
+    chosen = streams[:2]
     weights = [min(len(s), MAX_REPLAYED) for s in chosen]
     scores, shares = {}, {}
     for family in FAMILIES:
-        tried = [params] if family == "gcra" else windows_to_try(params, quota_known)
+        tried = (rates_to_try(params, uncertainty) if family == "gcra"
+                 else windows_to_try(params, quota_known))  # fmt: skip
         sample = chosen[0].take(slice(0, SEARCHED))
-        fitted = max(tried, key=lambda p: agreement(family, p, sample)[1]) if len(tried) > 1 \
+        fitted = max(tried, key=lambda p: agreement(family, p, sample)[0]) if len(tried) > 1 \
             else tried[0]  # fmt: skip
         results = [agreement(family, fitted, s) for s in chosen]
         shares[family] = float(np.average([r[0] for r in results], weights=weights))

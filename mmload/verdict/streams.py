@@ -1,9 +1,11 @@
 """The requests a rate limiter decided on, as numpy columns, split into the streams one bucket
 each would see.
 
-Logins are left out (they are keyed apart when the server keys by user, and a run makes them
-before its load), and so are requests that got no answer: only a response says what the limiter
-decided.  Times are send times: on the wire to a nearby server, the order the limiter saw.
+Logins count like any request: Mattermost limits every route, and a run's logins drain the
+bucket its load then starts from (keyed by user, a login has no token yet: it falls in its
+address's bucket, the stream of user "").  Requests that got no answer are left out: only a
+response says what the limiter decided.  Times are send times: on the wire to a nearby server,
+the order the limiter saw.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmload.results.block import Block
-from mmload.results.tally import is_login
 
 GROUPINGS = ("all", "source", "user")  # one bucket; one per source address; one per user
 
@@ -53,10 +54,8 @@ _COLUMNS = ("t", "limited", "limit", "remaining", "reset", "retry_after", "windo
 
 
 def decided(block: Block) -> Block:
-    """The requests the limiter decided on: answered, and not logins; in send order."""
-    logins = np.array([is_login(e) for e in block.tables["endpoint"]] or [False])
-    keep = (block.numbers["status"] > 0) & ~logins[block.codes["endpoint"]]
-    kept = block.take(keep)
+    """The requests the limiter decided on (those answered), in send order."""
+    kept = block.take(block.numbers["status"] > 0)
     return kept.take(np.argsort(kept.numbers["sent"], kind="stable"))
 
 
@@ -73,7 +72,16 @@ def split(block: Block, grouping: str) -> list[Stream]:
     if grouping == "all":
         return [stream("all", block)] if len(block) else []
     codes, table = block.codes[grouping], block.tables[grouping]
-    streams = [stream(table[c] or "(none)", block.take(codes == c)) for c in np.unique(codes)]
+    order = np.lexsort((block.numbers["sent"], codes))  # by value, in send order within each
+    whole = stream("", block.take(order))
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.diff(sorted_codes)) + 1
+    bounds = zip([0, *starts.tolist()], [*starts.tolist(), len(order)], strict=True)
+    streams = []
+    for a, b in bounds:  # slices of one sorted copy: no copy per value
+        part = whole.take(slice(a, b))
+        part.name = table[int(sorted_codes[a])] or "(none)"
+        streams.append(part)
     return sorted(streams, key=len, reverse=True)
 
 

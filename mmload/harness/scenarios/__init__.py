@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-NAMES = ("hammer", "steady", "ramp", "mixed", "polite", "webhook")
+NAMES = ("hammer", "probe", "steady", "ramp", "mixed", "polite", "webhook")
 
 # the scenario-specific options each scenario acts on (option dests); any other is refused
 USES: dict[str, frozenset[str]] = {
     "hammer": frozenset(),
+    "probe": frozenset({"step_time"}),
     "steady": frozenset({"rate_factor"}),
     "ramp": frozenset({"step_time"}),
     "mixed": frozenset(),

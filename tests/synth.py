@@ -58,6 +58,7 @@ class Plan:
     factor: float = 0.5  # steady: the total offered rate as a multiple of the documented one
     documented: Documented = field(default_factory=Documented.resolve)
     sources: int = 1  # distinct source addresses, users spread over them
+    servers: int = 1  # limiters of their own behind a round-robin balancer (a cluster)
     seed: int = 7
 
 
@@ -131,16 +132,19 @@ def simulate(plan: Plan) -> list[Record]:
         algorithm=plan.algorithm, dialect=plan.dialect, faults=frozenset(plan.faults),
     )  # fmt: skip
     with _limits_clock(fake):
-        limiter = RateLimiter(settings, clock=lambda: round(fake.now * 1e9), wall=fake.time)
+        nodes = [RateLimiter(settings, clock=lambda: round(fake.now * 1e9), wall=fake.time)
+                 for _ in range(plan.servers)]  # fmt: skip
+        turn = iter(range(10**9))
         clients = [_Client(k, plan) for k in range(plan.users)]
-        records = [_request(limiter, fake, c, START - 1.0 + c.number * 1e-3, LOGIN)
+        login_at = [START - 1.0 + c.number * 1e-3 for c in clients]
+        records = [_request(nodes[next(turn) % plan.servers], fake, c, login_at[c.number], LOGIN)
                    for c in clients]  # fmt: skip
         nxt = _schedule(plan)
         queue = [(t, c.number) for c in clients if (t := nxt(c, START, None)) is not None]
         heapq.heapify(queue)
         while queue:
             t, number = heapq.heappop(queue)
-            record = _request(limiter, fake, clients[number], t, ME)
+            record = _request(nodes[next(turn) % plan.servers], fake, clients[number], t, ME)
             records.append(record)
             after = nxt(clients[number], t, record)
             if after is not None:

@@ -106,6 +106,19 @@ def test_capture_reads_repeated_headers_and_reuses_what_it_parsed() -> None:
     assert len(capture._snapshots) == 2  # parsed once per distinct set of values
 
 
+def test_capture_keeps_the_shape_of_the_first_error_bodies_and_the_servers_version() -> None:
+    capture = Capture()
+    for k in range(30):
+        limited = response(429, [("X-Version-Id", "10.5.0.7.abc.false")])
+        limited.content = b"limit exceeded\n"
+        fire(capture, limited, name=ME + LIMITED_SUFFIX, sent=1000 + k)
+    broken = response(500, [])
+    broken.content = b"<html>bad gateway</html>"
+    fire(capture, broken)
+    assert capture.version_id == "10.5.0.7.abc.false"
+    assert capture.take_samples() == {"429": {"limit exceeded": 20}, "500": {"html": 1}}
+
+
 def test_retry_after_as_a_date_without_date_header_counts_from_the_answer() -> None:
     capture = Capture()
     retry = [("Retry-After", "Thu, 01 Jan 1970 00:16:50 GMT")]  # UNIX 1010

@@ -193,3 +193,22 @@ def test_keys_file_round_trip(tmp_path: Path) -> None:
     }
     write_keys(tmp_path, counts)
     assert read_keys(tmp_path) == counts
+
+
+def test_error_bodies_are_kept_as_shapes_only() -> None:
+    from mmload.results.samples import merge, shape
+
+    assert shape(b"limit exceeded\n") == "limit exceeded"
+    error = b'{"id":"api.x","message":"m","detailed_error":"","request_id":"r","status_code":401}'
+    assert shape(error) == "apperror"
+    assert [shape(b) for b in (b'{"a":1}', b"<html>", b"oops", b"", None, b"{")] == [
+        "json",
+        "html",
+        "text",
+        "empty",
+        "empty",
+        "text",
+    ]
+    into = {"429": {"limit exceeded": 1}}
+    merge(into, {"429": {"limit exceeded": 2, "html": 1}, "401": {"apperror": 1}})
+    assert into == {"429": {"limit exceeded": 3, "html": 1}, "401": {"apperror": 1}}

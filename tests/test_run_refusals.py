@@ -88,6 +88,7 @@ def test_every_login_rate_limited_is_a_clear_exit_3(tmp_path: Path) -> None:
     assert done.code == 3, done.err
     assert "no login succeeded" in done.err and "answered 429 (rate-limited)" in done.err
     run = done.run()
+    assert run["scenario"] == "probe"  # the gentle default against someone's server
     assert run["status"] == "failed" and run["logins"]["limited"] == answered["429"] > 0
     assert no_traceback(done.err)
 

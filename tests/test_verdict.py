@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +148,29 @@ def test_the_verdict_is_written_three_ways(tmp_path: Path) -> None:
     assert failures == ["rate-matches-documented"] and suite.get("failures") == "1"
     summary = (folder / SUMMARY_MD).read_text()
     assert summary.startswith("## ❌") and "| rate-matches-documented | FAIL |" in summary
+
+
+@pytest.mark.parametrize(("bodies", "ok"), [
+    ({"429": {"limit exceeded": 20}, "401": {"apperror": 2}}, True),
+    ({"429": {"html": 20}}, False),  # nginx's own 429 page: a proxy answering for Mattermost
+    ({"429": {"limit exceeded": 20}, "500": {"text": 1}}, False),
+])  # fmt: skip
+def test_mattermost_error_bodies(tmp_path: Path, bodies: dict[str, Any], ok: bool) -> None:
+    folder = write_folder(tmp_path / "run", Plan())
+    run = json.loads((folder / "run.json").read_text())
+    run.update(server_version_id="10.5.0.1.abc.false", error_bodies=bodies)
+    (folder / "run.json").write_text(json.dumps(run))
+    check = next(c for c in verify(folder).checks if c.id == "mattermost-responses")
+    assert check.passed is ok and check.severity == "warning", check
+    generic = next(c for c in verify(folder, expect="generic").checks
+                   if c.id == "mattermost-responses")  # fmt: skip
+    assert generic.passed is None
+
+
+def test_two_buckets_behind_one_key_are_seen(tmp_path: Path) -> None:
+    """A round-robin balancer over two nodes that each keep their own store: two interleaved
+    Remaining sequences, and twice the rate per key."""
+    v = judge(tmp_path, Plan(servers=2))
+    assert v.measured["buckets_per_key"] == 2, v.measured
+    assert abs(v.measured["rate_per_s"] - 20) <= 1.0 and "rate-matches-documented" in failed(v)
+    assert judge(tmp_path / "one", Plan()).measured["buckets_per_key"] == 1

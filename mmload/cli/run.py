@@ -33,7 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "reference server) and write a run folder. Arguments after -- go to Locust unchanged.",
     )
     p.add_argument("--host", default="", help="target URL (default: start the reference server)")
-    p.add_argument("--scenario", choices=NAMES, default="hammer", help="default hammer")
+    p.add_argument("--scenario", choices=NAMES, default=None,
+                   help="default: hammer against the embedded server, probe against --host "
+                   "(it sends at most about twice what a correct server accepts)")  # fmt: skip
     p.add_argument("-u", "--users", type=positive, default=10, help="Locust users (default 10)")
     p.add_argument("-t", "--run-time", default="30s", help="e.g. 30s, 5m (default 30s)")
     # the options Locust users see too, defined once; "" or None here means: not given
@@ -123,6 +125,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         )
         return ExitStatus.USAGE
     vary_by = args.vary_by or ("user" if args.server_vary_by == "user" else "address")
+    args.scenario = args.scenario or ("probe" if args.host else "hammer")
     values = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
     run_options = RunOptions(
         **{**values, "host": args.host.rstrip("/"), "vary_by": vary_by, "server_args": embedded}

@@ -20,6 +20,7 @@ from geventhttpclient.header import Headers as FastHeaders  # FastHttpUser's res
 
 from mmload import dialects
 from mmload.results.block import Block
+from mmload.results.samples import SAMPLED, Samples, shape
 
 LIMITED_SUFFIX = " [429 limited]"  # users rename 429s so Locust's own stats show them apart
 # The context entry with who sent a request: "key|user|source", one str made once per user, so
@@ -109,6 +110,8 @@ class Capture:
         self.keys: list[str] = []  # identities (see IDENTITY)
         self.errors: dict[int, str] = {}  # row -> what went wrong; rare
         self.server: list[str] = []  # its X-Version-Id once seen ("" if it sends none)
+        self.samples: Samples = {}  # shapes of the first error bodies of each status
+        self._looked_at: dict[int, int] = {}
         self._looked = 0
         self.on_request = self._listener()
 
@@ -128,6 +131,7 @@ class Capture:
         )
         fast, get, names, now = FastHeaders, _dict_get, _NAMES, time.time
         server, note_server = self.server, self._note_server
+        looked, note_body = self._looked_at, self._note_body
 
         def on_request(
             request_type: str,
@@ -159,6 +163,8 @@ class Capture:
                 errors[len(sent)] = str(exception)[:200]
             if not server:  # until the server has said what it is, or surely never will
                 note_server(headers)
+            if status >= 400 and looked.get(status, 0) < SAMPLED:  # the first few bodies
+                note_body(status, response)
             sent_(start_time if start_time is not None else now() - response_time / 1000)
             latency_(response_time)
             status_(status)
@@ -184,6 +190,21 @@ class Capture:
         elif self._looked >= 1000:
             self.server.append("")  # it does not say: stop looking
 
+    def _note_body(self, status: int, response: Any) -> None:
+        """The shape of an error response's body (never the body itself)."""
+        self._looked_at[status] = self._looked_at.get(status, 0) + 1
+        try:
+            body = response.content
+        except Exception:  # a response that cannot give its body: nothing to say
+            return
+        shapes = self.samples.setdefault(str(status), {})
+        found = shape(body if isinstance(body, bytes) else None)
+        shapes[found] = shapes.get(found, 0) + 1
+
+    def take_samples(self) -> Samples:
+        samples, self.samples = self.samples, {}
+        return samples
+
     @property
     def version_id(self) -> str:
         return self.server[0] if self.server else ""
@@ -207,6 +228,8 @@ class Capture:
         self.on_request("GET", "warm-up", 1.0, 0, None, {}, OSError("warm-up"), 0.0)
         block = self.take()
         self.server.clear()
+        self.samples.clear()
+        self._looked_at.clear()
         self._looked = 0
         self._snapshot_ids.clear()
         self._snapshots.clear()

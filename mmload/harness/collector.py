@@ -108,7 +108,7 @@ class Collector:
             return
         self.seconds.add(block)
         self.summary.add(block.encode(), len(block), tally, counters)
-        self.summary.note_server(self.capture.version_id)
+        self.summary.note_server(self.capture.version_id, self.capture.take_samples())
         self._write(final)
 
     def absorb(self, data: dict[str, Any], worker: str = "") -> None:

@@ -18,6 +18,7 @@ from mmload.exitcodes import ExitStatus
 from mmload.harness.options import Settings
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
 from mmload.results.records import RECORDS_BIN, RecordsWriter
+from mmload.results.samples import Samples, merge
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second
 from mmload.results.timeline_file import TimelineWriter
@@ -45,6 +46,7 @@ class RunSummary:
         self.counters: dict[str, int] = {}
         self.missing_workers: list[str] = []
         self.server_version_id = ""  # what the target says it is (Mattermost's X-Version-Id)
+        self.samples: Samples = {}  # the shapes of error bodies, per status
         self.exit: dict[str, Any] = {}
         self.load_started: float | None = None  # UNIX time the load phase starts: pacing's origin
         write_json(self.path / RUN_JSON, self.describe("running"))
@@ -56,9 +58,11 @@ class RunSummary:
         for name, n in counters.items():
             self.counters[name] = self.counters.get(name, 0) + n
 
-    def note_server(self, version_id: str) -> None:
+    def note_server(self, version_id: str, samples: Samples) -> None:
+        """What the target said it is, and the shapes of its error bodies."""
         if version_id and not self.server_version_id:
             self.server_version_id = version_id
+        merge(self.samples, samples)
 
     def write(self, closed: list[Second], still_open: list[Second]) -> None:
         self.timeline.write(closed, still_open)
@@ -97,6 +101,7 @@ class RunSummary:
             },
             "missing_workers": self.missing_workers,
             "server_version_id": self.server_version_id or None,
+            "error_bodies": self.samples,
             "exit": self.exit,
         }
 

@@ -14,7 +14,14 @@ from typing import Any
 from mmload.limiter.rate import Documented, Rate
 from mmload.results.folder import read_run_or_empty
 from mmload.results.records import load_records
-from mmload.verdict.checks import CHECKS, ERROR, Check, Context, scope_matches
+from mmload.verdict.checks import (
+    CHECKS,
+    ERROR,
+    Check,
+    Context,
+    mattermost_responses,
+    scope_matches,
+)
 from mmload.verdict.header_checks import HEADER_CHECKS
 from mmload.verdict.measured import Measured, measure_run
 from mmload.verdict.streams import decided
@@ -46,6 +53,14 @@ class Verdict:
 
     def warnings(self) -> list[Check]:
         return [c for c in self.checks if c.passed is False and c.severity != ERROR]
+
+
+def _bodies(run: dict[str, Any]) -> dict[str, dict[str, int]]:
+    bodies = run.get("error_bodies")
+    if not isinstance(bodies, dict):
+        return {}
+    return {str(k): {str(s): int(n) for s, n in v.items() if isinstance(n, int)}
+            for k, v in bodies.items() if isinstance(v, dict)}  # fmt: skip
 
 
 def _settings(run: dict[str, Any]) -> dict[str, Any]:
@@ -93,9 +108,10 @@ def verify(
     documented = documented_of(run, limit, burst)
     requests = decided(load_records(folder))
     measured = measure_run(requests, documented)
-    context = Context(measured, documented, tolerance, is_mattermost(run, expect))
+    context = Context(measured, documented, tolerance, is_mattermost(run, expect), _bodies(run))
     checks = [check(context) for check in (*CHECKS, *HEADER_CHECKS)]
     checks.insert(4, scope_matches(context, expected_scope(run)))
+    checks.append(mattermost_responses(context))
     failed = [c for c in checks if c.passed is False and (strict or c.severity == ERROR)]
     return Verdict(
         passed=bool(len(requests)) and not failed,

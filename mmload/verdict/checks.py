@@ -10,11 +10,12 @@ the run cannot decide is not applicable (``passed`` None), never passed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from mmload.limiter.rate import Documented
+from mmload.results.samples import APPERROR, LIMIT_EXCEEDED
 from mmload.verdict import models
 from mmload.verdict.measured import Measured
 from mmload.verdict.streams import Stream
@@ -42,6 +43,7 @@ class Context:
     documented: Documented
     tolerance: float
     mattermost: bool  # the target is Mattermost, whose API documentation the warnings cite
+    bodies: dict[str, dict[str, int]] = field(default_factory=dict)  # status -> shape -> count
 
 
 def _na(check_id: str, severity: str, expected: str, why: str) -> Check:
@@ -164,6 +166,29 @@ def scope_matches(c: Context, expected_scope: str) -> Check:
                f"the server keeps one bucket {found.scope}, not {expected_scope}: "
                f"{found.evidence}")  # fmt: skip
     return Check("scope-matches", ok, ERROR, expected, found.scope, message)
+
+
+def mattermost_responses(c: Context) -> Check:
+    """Mattermost answers a 429 with ``limit exceeded`` and other errors with AppError JSON; a
+    proxy in front of it answers with its own pages.  Not what the server enforces: a warning."""
+    expected = "429: 'limit exceeded'; other errors: AppError JSON"
+    if not c.mattermost:
+        return _na("mattermost-responses", WARNING, expected, "the target is not Mattermost")
+    if not c.bodies:
+        return _na("mattermost-responses", WARNING, expected, "no error response was looked at")
+    odd = []
+    for status, shapes in sorted(c.bodies.items()):
+        want = LIMIT_EXCEEDED if status == "429" else APPERROR
+        others = {shape: n for shape, n in shapes.items() if shape != want}
+        if others:
+            odd.append(f"{status}: " + ", ".join(f"{n} {shape}" for shape, n in others.items()))
+    looked = ", ".join(f"{sum(v.values())} {k}" for k, v in sorted(c.bodies.items()))
+    if not odd:
+        return Check("mattermost-responses", True, WARNING, expected, f"as expected ({looked})",
+                     "error responses look like Mattermost's")  # fmt: skip
+    return Check("mattermost-responses", False, WARNING, expected, "; ".join(odd),
+                 "some error responses do not look like Mattermost's (a proxy answering in its "
+                 "place?): " + "; ".join(odd))  # fmt: skip
 
 
 CHECKS: tuple[Callable[[Context], Check], ...] = (

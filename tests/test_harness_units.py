@@ -173,3 +173,11 @@ def test_options_a_scenario_acts_on_pass() -> None:
     assert refusal({"steady": USES["steady"]}, ["rate_factor"], SCENARIO_ONLY) == ""
     assert refusal({"ramp": USES["ramp"]}, ["step_time"], SCENARIO_ONLY) == ""
     assert refusal({"webhook": USES["webhook"]}, ["hook_id", "rate_factor"], SCENARIO_ONLY) == ""
+
+
+@pytest.mark.parametrize(("total", "users"), [(106, 10), (6, 10), (101, 1), (7, 3)])
+def test_the_probe_shares_its_burst_out_exactly(total: int, users: int) -> None:
+    from mmload.harness.scenarios.probe import burst_share
+
+    shares = [burst_share(total, users, number) for number in range(users)]
+    assert sum(shares) == total and max(shares) - min(shares) <= 1

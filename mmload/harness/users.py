@@ -28,7 +28,7 @@ from mmload.dialects.numbers import delay_or_date
 from mmload.harness import accounts, plugin
 from mmload.harness.capture import IDENTITY, LIMITED_SUFFIX, join_identity
 from mmload.harness.options import Settings
-from mmload.harness.pacing import Pacer, grid_slot, load_start, phase_slot
+from mmload.harness.pacing import LOGIN_PHASE, Pacer, grid_slot, load_start, phase_slot, steps
 from mmload.harness.scenarios import USES
 
 log = logging.getLogger("mmload")
@@ -36,6 +36,7 @@ log = logging.getLogger("mmload")
 LOGIN_PATIENCE = 60.0  # a rate-limited login waits Retry-After and tries again, this long
 MAX_RETRY_WAIT = 30.0
 MAX_RELOGINS = 3  # per account and process: a server that keeps rejecting tokens is not retried
+DEFAULT_STEP_SECONDS = 10.0  # a stepped scenario's steps when the run time is not known
 
 
 def key_hash(kind: str, secret: str) -> str:
@@ -273,6 +274,35 @@ class PacedUser(MattermostUser):
 
     def wait_time(self) -> float:
         return self.pacer.next_delay()
+
+
+class SteppedUser(PacedUser):
+    """Paced through ``factors`` of the documented rate, ``--step-time`` seconds each (default:
+    what the run has left after its login phase and ``lead``, shared out among the steps)."""
+
+    abstract = True
+    uses = USES["ramp"]
+    factors: tuple[float, ...] = (1.0,)
+    lead = 0.0  # seconds of the load before the steps start
+
+    def on_start(self) -> None:
+        step = self.settings.step_time
+        if not step:
+            run_time = getattr(self.environment.parsed_options, "run_time", None)
+            rest = (run_time or 0) - LOGIN_PHASE - self.lead
+            step = rest / len(self.factors) if rest > 0 else DEFAULT_STEP_SECONDS
+        self.step = step
+        self.stepped = steps(step, self.factors)
+        super().on_start()
+
+    def pacing_delay(self) -> float:
+        return self.lead
+
+    def step_seconds(self) -> float:
+        return self.step
+
+    def factor_at(self, t: float) -> float:
+        return self.stepped(t)
 
 
 plugin.install()

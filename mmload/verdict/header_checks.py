@@ -8,6 +8,8 @@ from mmload.verdict.checks import ERROR, HONEST_SHARE, WARNING, Check, Context, 
 from mmload.verdict.streams import Stream
 
 SLACK = 1.5  # seconds: Reset and Retry-After are whole seconds, rounded up
+WAIT_SLACK = 0.05  # seconds after Retry-After: the server counted from when it answered
+MIN_WAITS = 3  # quiet waits it takes to judge whether Retry-After is enough
 
 
 def _with_headers(c: Context) -> list[Stream]:
@@ -188,10 +190,10 @@ def retry_after_honest(c: Context) -> Check:
                      f"{missing} of {refused} 429s without it",
                      f"{missing} of {refused} refusals carried no Retry-After")  # fmt: skip
     hits = np.concatenate([_after_quiet_waits(s) for s in streams[:20]] or [np.array([])])
-    if not len(hits):
+    if len(hits) < MIN_WAITS:
         return Check("retry-after-honest", True, ERROR, expected, f"present on all {refused}",
-                     "every 429 said how long to wait (nobody waited it out, so whether that "
-                     "was enough is unknown: the polite scenario tells)")  # fmt: skip
+                     "every 429 said how long to wait (too few waited it out to tell whether "
+                     "that was enough: the polite scenario tells)")  # fmt: skip
     share = float(hits.mean())
     observed = f"present on all {refused}; {share:.0%} of {len(hits)} requests after it accepted"
     ok = share >= HONEST_SHARE
@@ -204,15 +206,19 @@ def retry_after_honest(c: Context) -> Check:
 
 
 def _after_quiet_waits(s: Stream) -> np.ndarray:
-    """For each refusal after which nothing was accepted until Retry-After had passed, whether
-    the first request sent after that was accepted."""
+    """For each refusal after which nothing was accepted until its Retry-After had passed,
+    whether the first request sent after that was accepted.  A refused one sent within
+    ``WAIT_SLACK`` of the moment proves nothing (the server counted from when it answered)."""
     rows = np.flatnonzero(s.limited)
-    probes = np.searchsorted(s.t, s.t[rows] + s.retry_after[rows])
+    due = s.t[rows] + s.retry_after[rows]
+    probes = np.searchsorted(s.t, due)
     inside = probes < len(s)
-    rows, probes = rows[inside], probes[inside]
+    rows, probes, due = rows[inside], probes[inside], due[inside]
     done = np.concatenate([[0], np.cumsum(s.accepted)])  # acceptances before each row
     quiet = done[probes] - done[rows + 1] == 0  # none accepted in between
-    return s.accepted[probes[quiet]]
+    accepted = s.accepted[probes]
+    telling = quiet & (accepted | (s.t[probes] >= due + WAIT_SLACK))
+    return accepted[telling]
 
 
 def limited_response_shape(c: Context) -> Check:

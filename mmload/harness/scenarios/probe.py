@@ -8,14 +8,10 @@ sends thousands of times more."""
 
 from locust import task
 
-from mmload.harness.pacing import LOGIN_PHASE, steps
 from mmload.harness.scenarios import USES
-from mmload.harness.users import PacedUser
+from mmload.harness.users import SteppedUser
 
-FACTORS = (1.1, 1.25, 1.5)
 EXTRA = 5  # requests beyond the documented burst: enough to see where it ends
-BURST_PHASE = 1.0  # seconds between the burst and the stepped rate
-DEFAULT_STEP_SECONDS = 10.0
 
 
 def burst_share(total: int, users: int, number: int) -> int:
@@ -24,34 +20,17 @@ def burst_share(total: int, users: int, number: int) -> int:
     return base + (1 if number % max(1, users) < extra else 0)
 
 
-class Probe(PacedUser):
+class Probe(SteppedUser):
     scenario = "probe"
     uses = USES["probe"]
-
-    def on_start(self) -> None:
-        step = self.settings.step_time
-        run_time = getattr(self.environment.parsed_options, "run_time", None)
-        if not step:
-            rest = (run_time or 0) - LOGIN_PHASE - BURST_PHASE
-            step = rest / len(FACTORS) if rest > 0 else DEFAULT_STEP_SECONDS
-        self.step = step
-        self.probe = steps(step, FACTORS)
-        super().on_start()
+    factors = (1.1, 1.25, 1.5)
+    lead = 1.0  # seconds between the burst and the stepped rate
 
     def before_pacing(self) -> None:
         documented = self.settings.documented
         total = (documented.capacity or 1) + EXTRA
         for _ in range(burst_share(total, self.total_users(), self.global_number)):
             self.me()
-
-    def pacing_delay(self) -> float:
-        return BURST_PHASE
-
-    def step_seconds(self) -> float:
-        return self.step
-
-    def factor_at(self, t: float) -> float:
-        return self.probe(t)
 
     @task
     def me(self) -> None:

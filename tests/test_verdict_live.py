@@ -69,6 +69,7 @@ def test_a_window_server_documented_by_its_rate_passes(tmp_path: Path) -> None:
     verdict = verdict_of(done)
     assert abs(verdict["measured"]["rate_per_s"] - 10) <= 0.5, verdict["measured"]
     assert verdict["measured"]["algorithm"] in ("fixed-window", "window")
+    assert verdict["measured"]["model_agreement"] >= 0.99
     assert outcomes(verdict)["burst-matches-documented"] is None  # a rate alone: no burst
 
 

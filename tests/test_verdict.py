@@ -16,7 +16,7 @@ from mmload.limiter.rate import Documented
 from mmload.server.limiting import ALGORITHMS
 from mmload.verdict import Verdict, verify
 from mmload.verdict.output import SUMMARY_MD, VERDICT_JSON, VERDICT_XML, write
-from tests.synth import Plan, write_folder
+from tests.synth import START, Plan, write_folder
 
 
 def judge(tmp_path: Path, plan: Plan, **kw: object) -> Verdict:
@@ -174,3 +174,15 @@ def test_two_buckets_behind_one_key_are_seen(tmp_path: Path) -> None:
     assert v.measured["buckets_per_key"] == 2, v.measured
     assert abs(v.measured["rate_per_s"] - 20) <= 1.0 and "rate-matches-documented" in failed(v)
     assert judge(tmp_path / "one", Plan()).measured["buckets_per_key"] == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_header_that_never_changes_is_judged_quickly(tmp_path: Path) -> None:
+    """A proxy adding a fixed X-Ratelimit-Remaining to 200,000 answers: before, counting the
+    falling sequences took quadratic time and the end of the run seemed to hang."""
+    from mmload.results.record import Record
+
+    rows = [Record(START + k / 5000, 1.0, "GET /x", 200, "addr:1", "token:1", "addr:1", 100, 99, 1,
+                   None, None, "", "mattermost", None, "") for k in range(200_000)]  # fmt: skip
+    v = verify(write_folder(tmp_path / "run", Plan(), records=rows))
+    assert not v.passed and "limit-enforced" in failed(v) and v.measured["buckets_per_key"] == 1

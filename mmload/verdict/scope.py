@@ -13,6 +13,7 @@ two buckets (two servers behind a round-robin balancer) shows two interleaved on
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,8 @@ from mmload.verdict.streams import Stream, distinct, split, stream
 
 ONE_BY_ONE = 0.9  # share of steps that must fall by one for a group to be one bucket
 MIN_STEPS = 10
+MAX_DRAIN = 5_000  # Remaining values of a first drain looked at for buckets per key
+MAX_CHAINS = 16  # more falling sequences than this: it is not buckets that Remaining counts
 
 
 @dataclass(frozen=True)
@@ -135,17 +138,19 @@ def _chains(s: Stream) -> int:
     refused = np.flatnonzero(s.limited)
     end = refused[0] if len(refused) else len(s)
     r = s.remaining[:end][acc[:end]]
-    r = r[r >= 1]
+    r = r[r >= 1][:MAX_DRAIN]
     if len(r) < MIN_STEPS:
         return 0
     tails: list[float] = []  # the last value of each chain, ascending
     sizes: list[int] = []
     for value in r.tolist():
-        k = int(np.searchsorted(tails, value, side="right"))
+        k = bisect.bisect_right(tails, value)
         if k < len(tails):
             tails[k] = value
             sizes[k] += 1
-        else:
+        elif len(tails) < MAX_CHAINS:
             tails.append(value)
             sizes.append(1)
+        else:
+            return 0  # Remaining does not fall (a fixed header, say): nothing to count
     return sum(1 for size in sizes if size >= len(r) / 10)

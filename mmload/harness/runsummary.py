@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import platform
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,7 +13,6 @@ import locust
 from locust.env import Environment
 
 import mmload
-from mmload import verdict
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import Settings
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
@@ -22,9 +21,8 @@ from mmload.results.samples import Samples, merge
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second
 from mmload.results.timeline_file import TimelineWriter
-from mmload.verdict import output
 
-log = logging.getLogger("mmload")
+VERDICT_TIMEOUT = 600.0  # seconds; 2,000,000 records take about 3
 
 
 def _utc(ts: datetime) -> str:
@@ -159,18 +157,23 @@ class RunSummary:
         print(f"mmload: run folder {self.path}", file=sys.stderr, flush=True)
 
     def _judge(self) -> None:
-        """The verdict, from the folder just written, as ``mmload verify`` would: its files go
-        beside the records, and a nonconforming server makes the process exit 1."""
+        """The verdict, from the folder just written: ``mmload verify`` in a process of its own,
+        so that the load process never holds every record in memory, and a verdict that fails
+        cannot take the run with it.  Its files go beside the records; a nonconforming server
+        makes this process exit 1."""
         s = self.settings
+        cmd = [sys.executable, "-m", "mmload", "verify", str(self.path),
+               "--tolerance", f"{s.tolerance:g}"]  # fmt: skip
+        cmd += ["--strict"] if s.strict else []
+        cmd += ["--expect", s.expect] if s.expect else []
         try:
-            found = verdict.verify(self.path, tolerance=s.tolerance, strict=s.strict,
-                                   expect=s.expect)  # fmt: skip
-            output.write(self.path, found)
-        except Exception as exc:  # a bug of mmload's: say so, keep the folder, exit 3
-            log.exception("mmload: could not compute the verdict")
-            self.env.process_exit_code = int(ExitStatus.RUN_FAILED)
-            print(f"mmload: could not compute the verdict: {exc}", file=sys.stderr)
-            return
-        print(output.text(found), file=sys.stderr)
-        if not found.passed:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=VERDICT_TIMEOUT)
+        except (OSError, subprocess.SubprocessError) as exc:
+            done = subprocess.CompletedProcess(cmd, int(ExitStatus.RUN_FAILED), "", str(exc))
+        print((done.stdout + done.stderr).rstrip(), file=sys.stderr)
+        if done.returncode == ExitStatus.NONCONFORMANT:
             self.env.process_exit_code = int(ExitStatus.NONCONFORMANT)
+        elif done.returncode != ExitStatus.OK:
+            print(f"mmload: could not compute the verdict (exit {done.returncode})",
+                  file=sys.stderr)  # fmt: skip
+            self.env.process_exit_code = int(ExitStatus.RUN_FAILED)

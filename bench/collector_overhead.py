@@ -36,7 +36,7 @@ HEADERS = {"X-Ratelimit-Limit": "100", "X-Ratelimit-Remaining": "99", "X-Ratelim
 class Run:
     rate: float  # requests/s in the load phase
     us_per_request: float  # CPU (user + system) of the Locust process in the load phase
-    maxrss_kb: int  # peak resident memory of the Locust process over its whole life
+    maxrss_kb: int  # peak resident memory of the Locust process up to the end of its load
 
 
 class Bench:
@@ -53,7 +53,7 @@ class Bench:
         if kind == "collected":
             check_run_folder(self.tmp / "runs", data["requests"])
         us = data["cpu"] / data["requests"] * 1e6
-        return Run(data["requests"] / data["seconds"], us, maxrss)
+        return Run(data["requests"] / data["seconds"], us, data.get("maxrss_kb", maxrss))
 
     def launch(self, kind: str, seconds: float) -> tuple[Any, int]:
         """Run Locust with ``kind``'s locustfile; (what it wrote to BENCH_RESULT, peak RSS kB)."""

@@ -46,6 +46,9 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
             "failures": total.num_failures,
             "seconds": time.perf_counter() - _started["wall"],
             "cpu": _cpu() - _started["cpu"],
+            # this process alone, up to the end of the load (not what runs after it, such as
+            # the verdict, which mmload computes in a process of its own)
+            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }
         with open(path, "w") as f:
             json.dump(result, f)

@@ -305,3 +305,19 @@ def test_relogins_are_capped_per_account(monkeypatch: Any) -> None:
         tokens.get(alice, login, stale="token3")
     assert logins == ["alice"] * 3
     assert "pw" not in str(logins)
+
+
+def test_a_second_quitting_waits_for_the_first_and_writes_nothing_twice(tmp_path: Path) -> None:
+    """On SIGTERM Locust fires quitting from its signal handler, then again from its main
+    greenlet; the first may be waiting for the verdict.  Before, the second wrote to closed
+    files and printed a traceback."""
+    env = environment(tmp_path)
+    env.create_local_runner()
+    collector = register(env, "hammer")
+    fire(collector.capture, response(200, mattermost(5)), sent=3000.0)
+    first = gevent.spawn(env.events.quitting.fire, environment=env)
+    gevent.sleep(0)  # the first is under way (its verdict runs in a process of its own)
+    env.events.quitting.fire(environment=env)  # returns once the first has finished
+    assert first.dead and first.exception is None
+    assert read_run(tmp_path / "run")["status"] == "finished"
+    assert (tmp_path / "run" / "verdict.json").exists()

@@ -6,6 +6,7 @@ import json
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,11 @@ def test_a_killed_run_keeps_its_folder(tmp_path: Path) -> None:
     rate = at_kill / (records[-1].sent - records[0].sent + 1)
     assert at_kill - 2 * rate <= len(records) <= at_kill
     assert sum(r["offered"] or 0 for r in rows) == len(records)
+    # the verdict, from what was flushed before the kill
+    verify = subprocess.run([sys.executable, "-m", "mmload", "verify", str(folder)], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert verify.stdout.startswith("PASS") and (folder / "verdict.json").exists()
 
 
 def _seconds_written(folder: Path, n: int) -> bool:

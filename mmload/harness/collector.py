@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.event
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 
@@ -69,6 +70,8 @@ class Collector:
         self._flusher: gevent.Greenlet | None = None
         self._last_progress = clock()
         self.grace = grace_seconds(settings.request_timeout)
+        self._finishing = False
+        self._finished = gevent.event.Event()
 
     def note(self, counter: str, n: int = 1) -> None:
         self.counters[counter] = self.counters.get(counter, 0) + n
@@ -150,12 +153,22 @@ class Collector:
                       ", ".join(missing))  # fmt: skip
 
     def finish(self) -> None:
-        if self._flusher is not None:
-            self._flusher.kill(block=False)
-            self._flusher = None
-        self.flush(final=True)
-        if self.summary is not None:
-            self.summary.finish()
+        """Write the last of everything, once.  Locust may fire ``quitting`` twice (its SIGTERM
+        handler, then its main greenlet once the runner is gone); the second call waits for
+        the first, which may be waiting for the verdict, so the exit code includes it."""
+        if self._finishing:
+            self._finished.wait()
+            return
+        self._finishing = True
+        try:
+            if self._flusher is not None:
+                self._flusher.kill(block=False)
+                self._flusher = None
+            self.flush(final=True)
+            if self.summary is not None:
+                self.summary.finish()
+        finally:
+            self._finished.set()
 
 
 def pack(

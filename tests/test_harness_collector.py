@@ -193,7 +193,9 @@ def test_worker_batches_reach_the_master_exactly(tmp_path: Path) -> None:
     master = register(env, "hammer")
     for k in range(50):
         status = 429 if k % 5 == 0 else 200
-        fire(worker.capture, response(status, mattermost(k % 7)), sent=2000 + k / 25)
+        answer = response(status, [*mattermost(k % 7), ("X-Version-Id", "10.5.0.1.abc.false")])
+        answer.content = b"limit exceeded\n"
+        fire(worker.capture, answer, sent=2000 + k / 25)
     worker.note("relogins")
     worker.flush()
     fire(worker.capture, response(200, mattermost(1)), sent=2002.5)
@@ -208,6 +210,9 @@ def test_worker_batches_reach_the_master_exactly(tmp_path: Path) -> None:
     run = read_run(folder)
     assert run["totals"] == {"offered": 51, "accepted": 41, "limited": 10, "error": 0}
     assert run["logins"]["relogins"] == 1
+    # what the server said it is and how its errors looked travel with the batches too
+    assert run["server_version_id"] == "10.5.0.1.abc.false"
+    assert run["error_bodies"] == {"429": {"limit exceeded": 10}}
     records = list(read_records(folder))
     assert len(records) == 51 and sorted(r.sent for r in records) == [r.sent for r in records]
     assert sum(row["offered"] or 0 for row in read_timeline(folder)) == 51

@@ -37,6 +37,7 @@ def test_processes_merge_exact_totals(tmp_path: Path) -> None:
     server = json.loads((done.folder / "server.json").read_text())
     assert_folder_matches_server(done, server)
     assert done.run()["logins"]["succeeded"] == server["logins"] == 6
+    assert done.run()["server_version_id"]  # workers pass on what the server said it is
 
 
 def test_master_and_two_workers_merge_exact_totals(tmp_path: Path) -> None:

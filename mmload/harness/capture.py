@@ -76,6 +76,10 @@ class _Codes:
         self.index: dict[Any, int] = {}
         self.values: list[Any] = []
 
+    def clear(self) -> None:
+        self.index.clear()
+        self.values.clear()
+
     def code(self, value: Any) -> int:
         code = self.index.get(value)
         if code is None:
@@ -114,9 +118,6 @@ class Capture:
         self._looked_at: dict[int, int] = {}
         self._looked = 0
         self.on_request = self._listener()
-
-    def __len__(self) -> int:
-        return len(self.sent)
 
     def _listener(self) -> Any:
         """The hot path: runs inline for every request of every user.  A closure, so that
@@ -233,7 +234,8 @@ class Capture:
         self._looked = 0
         self._snapshot_ids.clear()
         self._snapshots.clear()
-        self._endpoints, self._keys = _Codes(), _Codes()
+        self._endpoints.clear()
+        self._keys.clear()
         return block
 
     # once a second
@@ -268,7 +270,7 @@ class Capture:
         codes["error"], tables["error"] = _errors(errors, inverse, [s.problem for s in table])
         for codec in (self._endpoints, self._keys):
             if len(codec.values) > _FORGET_AT:
-                codec.__init__()  # type: ignore[misc]
+                codec.clear()
         if len(self._snapshots) > _FORGET_AT:  # no row refers to them any more: start afresh
             self._snapshot_ids.clear()  # in place: the listener holds it
             self._snapshots.clear()

@@ -101,17 +101,16 @@ class Collector:
 
     def flush(self, final: bool = False) -> None:
         block, tally, counters = self.take()
+        server, samples = self.capture.version_id, self.capture.take_samples()
+        self.seconds.add(block)
         if self.summary is None:  # a worker: hand everything to the master
             runner = self.env.runner
-            self.seconds.add(block)
-            if runner is not None and (len(block) or counters or final):
-                runner.send_message(
-                    MESSAGE, pack(block, self.seconds.drain(), tally, counters, final)
-                )
+            if runner is not None and (len(block) or counters or samples or final):
+                news = pack(block, self.seconds.drain(), tally, counters, final)
+                runner.send_message(MESSAGE, {**news, "server": server, "samples": samples})
             return
-        self.seconds.add(block)
         self.summary.add(block.encode(), len(block), tally, counters)
-        self.summary.note_server(self.capture.version_id, self.capture.take_samples())
+        self.summary.note_server(server, samples)
         self._write(final)
 
     def absorb(self, data: dict[str, Any], worker: str = "") -> None:
@@ -120,6 +119,7 @@ class Collector:
         self.summary.add(
             data["frame"], data["rows"], Tally.from_dict(data["tally"]), data["counters"]
         )
+        self.summary.note_server(data.get("server") or "", data.get("samples") or {})
         self.seconds.merge(Second.from_dict(d) for d in data["seconds"])
         if data.get("final"):
             self.awaiting.discard(worker)

@@ -97,7 +97,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                        "help": "steady and webhook: offered rate as a multiple of the documented "
                        "limit (steady: 0.5, webhook: 2)"}),
     ("--step-time", {"type": seconds, "default": None,
-                     "help": "ramp: seconds per step (default: run time / 5, or 10)"}),
+                     "help": "ramp and probe: seconds per step (default: what the run has "
+                     "left, shared out among the steps)"}),
     ("--hook-id", {"default": "", "include_in_web_ui": True,
                    "help": "webhook: the incoming hook id to post to"}),
     ("--out", {"default": DEFAULTS["out"], "help": "run folders go under this directory"}),

@@ -135,9 +135,14 @@ def _summary(
 ) -> str:
     if not n:
         return "no verdict: no request was answered"
-    rate = f"{m.rate:.3g}/s" if m.rate is not None else "no measurable rate"
-    burst = f", burst {m.burst}" if m.burst is not None else ""
-    enforced = f"enforces {rate}{burst} ({m.algorithm}, {m.scope.scope})"
+    refused = any(s.limited.any() for s in m.streams)
+    if m.rate is not None:
+        burst = f", burst {m.burst}" if m.burst is not None else ""
+        enforced = f"enforces {m.rate:.3g}/s{burst} ({m.algorithm}, {m.scope.scope})"
+    elif refused:
+        enforced = "refused some requests, too few to measure a rate"
+    else:
+        enforced = f"refused nothing at {m.offered_rate:.3g}/s offered to its busiest bucket"
     warnings = [c for c in checks if c.passed is False and c not in failed]
     if failed:
         names = ", ".join(c.id for c in failed)

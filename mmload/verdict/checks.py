@@ -50,10 +50,6 @@ def _na(check_id: str, severity: str, expected: str, why: str) -> Check:
     return Check(check_id, None, severity, expected, "-", f"not applicable: {why}")
 
 
-def _per_s(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate:.3g}/s"
-
-
 def limit_enforced(c: Context) -> Check:
     m, doc = c.measured, c.documented
     expected = f"429s once a bucket is offered more than {doc}"
@@ -68,12 +64,10 @@ def limit_enforced(c: Context) -> Check:
                    f"the busiest bucket was offered {len(busiest)} requests in {span:.1f} s, "
                    f"no more than the documented limit admits")  # fmt: skip
     observed = f"{refused} of {len(busiest)} refused (429)"
-    if refused:
-        return Check("limit-enforced", True, ERROR, expected, observed,
-                     f"the server limits: {observed}")  # fmt: skip
-    return Check("limit-enforced", False, ERROR, expected, observed,
-                 f"no request was refused although the busiest bucket was offered "
-                 f"{len(busiest)} in {span:.1f} s, far beyond {doc}")  # fmt: skip
+    message = (f"the server limits: {observed}" if refused else
+               f"no request was refused although the busiest bucket was offered "
+               f"{len(busiest)} in {span:.1f} s, far beyond {doc}")  # fmt: skip
+    return Check("limit-enforced", bool(refused), ERROR, expected, observed, message)
 
 
 def rate_matches(c: Context) -> Check:
@@ -84,13 +78,9 @@ def rate_matches(c: Context) -> Check:
                    "no bucket was saturated long enough to measure its rate")  # fmt: skip
     observed = f"{m.rate:.3f}/s ± {m.rate_uncertainty or 0:.3f}"
     off = (m.rate - doc.per_sec) / doc.per_sec
-    if abs(off) <= c.tolerance:
-        return Check("rate-matches-documented", True, ERROR, expected, observed,
-                     f"the server enforces {observed}, {off:+.1%} from the documented "
-                     f"{doc.per_sec:g}/s")  # fmt: skip
-    return Check("rate-matches-documented", False, ERROR, expected, observed,
-                 f"the server enforces {observed}, {off:+.0%} from the documented "
-                 f"{doc.per_sec:g}/s")  # fmt: skip
+    message = f"the server enforces {observed}, {off:+.1%} from the documented {doc.per_sec:g}/s"
+    return Check("rate-matches-documented", abs(off) <= c.tolerance, ERROR, expected, observed,
+                 message)  # fmt: skip
 
 
 def burst_matches(c: Context) -> Check:
@@ -197,7 +187,3 @@ CHECKS: tuple[Callable[[Context], Check], ...] = (
     burst_matches,
     no_limiting_below,
 )
-
-
-def _share(hits: np.ndarray) -> float:
-    return float(hits.mean()) if len(hits) else 1.0

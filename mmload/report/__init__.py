@@ -1,0 +1,49 @@
+"""Reports of a run folder: figures and a self-contained HTML page, from disk alone.
+
+``write_report(folder)`` writes ``throughput.png``, ``offered-vs-accepted.png``,
+``headers.png``, ``latency.png`` and ``report.html`` into the folder.  When the folder has no
+``verdict.json`` (a killed run), the verdict is computed for the report and not saved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmload.report import figures, page, style
+from mmload.report.data import NotARunFolder, load, record_stats
+
+REPORT_HTML = "report.html"
+FIGURES = ("throughput", "offered-vs-accepted", "headers", "latency")
+
+__all__ = ["FIGURES", "REPORT_HTML", "NotARunFolder", "write_report"]
+
+
+def write_report(folder: Path) -> list[Path]:
+    """Write the report of the run in ``folder``; the paths written, the page last."""
+    view = load(folder)
+    if view.verdict is None:
+        view.verdict = _computed_verdict(folder)
+    stats = record_stats(view)
+    drawn = {
+        "throughput": (figures.throughput(view), "requests per second against the limit"),
+        "offered-vs-accepted": (figures.offered_vs_accepted(view), "accepted against offered"),
+        "headers": (figures.headers(view, stats), "rate-limit headers over time"),
+        "latency": (figures.latency(view), "latency over time"),
+    }
+    written, embedded = [], []
+    for name, (fig, alt) in drawn.items():
+        path = folder / f"{name}.png"
+        embedded.append((name, style.png(fig, path), alt))
+        written.append(path)
+    html = folder / REPORT_HTML
+    tmp = html.with_name(html.name + ".tmp")
+    tmp.write_text(page.render(view, stats, embedded))
+    tmp.replace(html)
+    return [*written, html]
+
+
+def _computed_verdict(folder: Path) -> dict[str, object] | None:
+    from mmload import verdict
+
+    found = verdict.verify(folder)
+    return found.to_dict() if found.answered else None

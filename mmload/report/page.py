@@ -1,0 +1,233 @@
+"""``report.html``: one self-contained file (figures embedded as data URIs, no script, nothing
+fetched) with the verdict and every check at the top, what was documented, advertised and
+enforced, the run's settings (run.json never holds secrets) and the figures."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from mmload.report.data import RecordStats, RunView
+from mmload.report.style import rate
+from mmload.results.folder import read_server
+from mmload.verdict.checks import Check
+from mmload.verdict.output import status
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#212529;
+max-width:1040px;margin:24px auto;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}
+h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dee2e6}
+table{border-collapse:collapse;width:100%;font-size:13.5px}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e9ecef;vertical-align:top}
+th{background:#f1f3f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.verdict{padding:12px 16px;border-radius:6px;font-size:16px;margin:12px 0}
+.PASS{background:#d3f9d8;color:#1b5e20}.FAIL{background:#ffe3e3;color:#a61e1e}
+.NONE{background:#f1f3f5;color:#495057}
+.badge{display:inline-block;min-width:64px;text-align:center;border-radius:4px;padding:1px 6px;
+font-weight:600;font-size:12px}
+.b-pass{background:#d3f9d8;color:#1b5e20}.b-FAIL{background:#ffa8a8;color:#7d0b0b}
+.b-warning{background:#ffec99;color:#6b4e00}.b-na{background:#e9ecef;color:#495057}
+img{width:100%;height:auto;border:1px solid #e9ecef;margin:6px 0 18px}
+.muted{color:#868e96}ul.notes li{margin:3px 0}
+"""
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def table(head: Sequence[str], rows: Iterable[Sequence[object]], raw: bool = False) -> str:
+    th = "".join(f"<th>{esc(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{c if raw else esc(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def check_rows(verdict: dict[str, Any]) -> list[list[str]]:
+    strict = bool(verdict.get("strict"))
+    rows = []
+    for c in verdict.get("checks") or []:
+        check = Check(**{k: c.get(k) for k in Check.__dataclass_fields__})
+        state = status(check, strict)
+        css = "na" if state == "n/a" else state
+        rows.append(
+            [
+                f'<span class="badge b-{css}">{esc(state)}</span>',
+                esc(check.id),
+                esc(check.expected),
+                esc(check.observed),
+                esc(check.message),
+            ]
+        )
+    return rows
+
+
+def banner(view: RunView) -> str:
+    if view.verdict is None:
+        return '<div class="verdict NONE">No verdict: no request was judged.</div>'
+    word = "PASS" if view.passed else "FAIL"
+    note = (
+        ""
+        if view.verdict_saved
+        else (
+            ' <span class="muted">(computed for this report: the folder has no verdict.json)</span>'
+        )
+    )
+    summary = esc(str(view.verdict.get("summary") or "").removeprefix(f"{word}: "))
+    return f'<div class="verdict {word}"><b>{word}</b> — {summary}{note}</div>'
+
+
+def limits_table(view: RunView) -> str:
+    doc, m = view.documented, view.measured
+    adv = (view.verdict or {}).get("advertised") or {}
+    window = f" per {adv['window']:g} s" if isinstance(adv.get("window"), (int, float)) else ""
+    unc = m.get("rate_uncertainty")
+    enforced = rate(m.get("rate_per_s")) + (f" ± {unc:.2g}" if unc is not None else "")
+    rows = [
+        ["rate", rate(doc.get("per_sec")), "", enforced],
+        ["burst", _or_dash(doc.get("burst")), "", _or_dash(m.get("burst"))],
+        ["Limit header", "", _or_dash(adv.get("limit")) + window, ""],
+        ["Reset", "", _or_dash(adv.get("reset")), _or_dash(m.get("reset_semantics"))],
+        ["dialect", "", _or_dash(adv.get("dialect")), ""],
+        [
+            "scope",
+            "",
+            "",
+            f"{_or_dash(m.get('scope'))} ({_or_dash(m.get('buckets'))} bucket(s), "
+            f"{_or_dash(m.get('buckets_per_key'))} per key)",
+        ],
+        ["algorithm", "", "", _or_dash(m.get("algorithm"))],
+        ["model agreement", "", "", _share(m.get("model_agreement"))],
+    ]
+    return table(["", "documented", "advertised (headers)", "enforced (measured)"], rows)
+
+
+def _or_dash(value: object) -> str:
+    return "–" if value in (None, "") else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _share(value: object) -> str:
+    return f"{value:.2%}" if isinstance(value, (int, float)) else "–"
+
+
+def run_rows(view: RunView, stats: RecordStats) -> list[list[str]]:
+    run = view.run
+    totals = run.get("totals") or {}
+    offered = totals.get("offered") or 0
+    limited = totals.get("limited") or 0
+    share = f" ({limited / offered:.1%} of offered)" if offered else ""
+    p95 = stats.latency_p95
+    rows: list[list[object]] = [
+        ["host", run.get("host")],
+        ["scenario", run.get("scenario")],
+        ["users", run.get("users")],
+        ["run time (s)", run.get("run_time")],
+        ["started / ended (UTC)", f"{run.get('started_at', '?')} / {run.get('ended_at', '?')}"],
+        [
+            "requests",
+            f"{offered:,} offered, {totals.get('accepted', 0):,} accepted, "
+            f"{limited:,} limited{share}, {totals.get('error', 0):,} errors",
+        ],
+        ["p95 latency", f"accepted {_ms(p95.get('accepted'))}, limited {_ms(p95.get('limited'))}"],
+        ["logins", _pairs(run.get("logins"))],
+        ["records", _pairs(run.get("records"))],
+        ["server version", run.get("server_version_id")],
+        ["versions", _pairs(run.get("versions"))],
+    ]
+    settings = run.get("settings") or {}
+    rows += [[f"--{k.replace('_', '-')}", _setting(v)] for k, v in sorted(settings.items())]
+    server = _server_settings(view)
+    if server:
+        rows.append(["reference server", server])
+    return [[esc(k), esc(v)] for k, v in rows if v not in (None, "")]
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g} ms"
+
+
+def _pairs(value: object) -> str:
+    return ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else ""
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, dict):
+        return _pairs(value)
+    return "(default)" if value is None else str(value)
+
+
+def _server_settings(view: RunView) -> str:
+    try:
+        settings = (read_server(view.folder) or {}).get("settings") or {}
+    except (OSError, ValueError):
+        return ""
+    keep = (
+        "per_sec",
+        "max_burst",
+        "algorithm",
+        "dialect",
+        "faults",
+        "vary_by_remote_addr",
+        "vary_by_user",
+        "vary_by_header",
+        "memory_store_size",
+    )
+    return ", ".join(f"{k} {settings[k]}" for k in keep if settings.get(k) not in (None, "", []))
+
+
+def notes(view: RunView) -> list[str]:
+    run = view.run
+    found = [str(n) for n in run.get("notes") or []]
+    for worker in run.get("missing_workers") or []:
+        found.append(f"worker {worker} never sent its last batch: its last records are missing")
+    reason = (run.get("exit") or {}).get("reason")
+    if reason:
+        found.append(f"the run could not be done: {reason}")
+    if run.get("status") not in (None, "finished"):
+        found.append(f"run status: {run.get('status')}")
+    dropped = (run.get("records") or {}).get("dropped")
+    if dropped:
+        found.append(
+            f"{dropped:,} records beyond --max-records were not written (totals are exact)"
+        )
+    if not run:
+        found.append("run.json is missing: the run was killed before it wrote it")
+    return found
+
+
+def figure_tag(name: str, data: bytes, alt: str) -> str:
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img src="data:image/png;base64,{encoded}" alt="{esc(alt)}" title="{esc(name)}">'
+
+
+def render(view: RunView, stats: RecordStats, figures: list[tuple[str, bytes, str]]) -> str:
+    parts = [
+        f"<h1>mmload report: {esc(view.name)}</h1>",
+        banner(view),
+        "<h2>Checks</h2>",
+        table(["", "check", "expected", "observed", "message"], check_rows(view.verdict), raw=True)
+        if view.verdict
+        else '<p class="muted">none</p>',
+        "<h2>Documented, advertised, enforced</h2>",
+        limits_table(view),
+    ]
+    found = notes(view)
+    if found:
+        parts += [
+            "<h2>Notes</h2>",
+            '<ul class="notes">',
+            *(f"<li>{esc(n)}</li>" for n in found),
+            "</ul>",
+        ]
+    parts += ["<h2>Figures</h2>", *(figure_tag(n, d, a) for n, d, a in figures)]
+    parts += ["<h2>The run</h2>", table(["", ""], run_rows(view, stats), raw=True)]
+    body = "\n".join(parts)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>mmload report: {esc(view.name)}</title><style>{CSS}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )

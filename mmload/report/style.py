@@ -1,0 +1,104 @@
+"""What every figure of a report shares: colours, size, number formats, saving."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+OFFERED = "#9aa5b1"
+ACCEPTED = "#2b8a3e"
+LIMITED = "#e8590c"
+ERRORS = "#c92a2a"
+DOCUMENTED = "#1c7ed6"
+ENFORCED = "#212529"
+RUN_COLOURS = ("#1c7ed6", "#e8590c", "#2b8a3e", "#9c36b5", "#f59f00", "#0ca678", "#495057")
+WIDTH, HEIGHT, DPI = 10.0, 4.6, 100  # shown at 1000 px wide in the HTML
+
+
+def figure(rows: int = 1, height: float = HEIGHT) -> tuple[Figure, list[Axes]]:
+    fig = Figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    for ax in axes:
+        ax.grid(True, which="major", color="#dee2e6", linewidth=0.8)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    return fig, list(axes)
+
+
+def title(fig: Figure, first: str, second: str = "") -> None:
+    text = first if not second else first + "\n" + textwrap.shorten(second, 120)
+    fig.suptitle(text, fontsize=11, x=0.01, ha="left")
+
+
+def legend_below(fig: Figure, ax: Axes, columns: int = 4) -> None:
+    """Below the axes, where it never hides a line."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=min(columns, len(labels)),
+        fontsize=9,
+        frameon=False,
+    )
+
+
+def closed(
+    t: np.ndarray, columns: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per-second columns with one more point at the end of the last second, so that a step
+    drawn ``where="post"`` shows the last second as wide as the others."""
+    if not len(t):
+        return t, columns
+    return np.append(t, t[-1] + 1), {k: np.append(v, v[-1]) for k, v in columns.items()}
+
+
+def count(value: float, _: object = None) -> str:
+    """1, 10, 100, 1k, 12k, 1.5M: tick labels that stay short."""
+    if value == 0:
+        return "0"
+    for scale, unit in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.3g}"
+
+
+def per_second_axis(ax: Axes, high: float, low: float) -> None:
+    """Linear when the numbers are of one size, symmetric-log when offered dwarfs the limit
+    (a hammer offers thousands a second to a 10/s limit: both must be readable)."""
+    if high > 30 * max(low, 1.0):
+        ax.set_yscale("symlog", linthresh=1.0, linscale=0.4)
+        ax.set_ylim(0, high * 2)
+    else:
+        ax.set_ylim(0, max(high, low, 1.0) * 1.15)
+    ax.yaxis.set_major_formatter(FuncFormatter(count))
+
+
+def rate(value: float | None) -> str:
+    return "?" if value is None else f"{value:.4g}/s"
+
+
+def png(fig: Figure, path: Path | None = None) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    data = buffer.getvalue()
+    if path is not None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return data
+
+
+def spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Index ranges [start, end) where ``mask`` holds."""
+    if not len(mask):
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))

@@ -1,0 +1,215 @@
+"""``mmload report``: the figures show what the run folder holds, the page shows the verdict.
+
+Run folders are synthesized (the reference server's limiter on a virtual clock), so each test
+takes well under a second; the live path (a real run writes its report) is in
+tests/test_verdict_live.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mmload.cli import main
+from mmload.report import FIGURES, REPORT_HTML, figures, write_report
+from mmload.report.data import load, record_stats
+from mmload.verdict import verify
+from mmload.verdict.output import write as write_verdict
+from tests.synth import Plan, write_folder
+
+
+def judged(tmp_path: Path, plan: Plan, name: str = "run") -> Path:
+    folder = write_folder(tmp_path / name, plan)
+    write_verdict(folder, verify(folder))
+    return folder
+
+
+def lines_by_label(ax) -> dict[str, Any]:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def test_throughput_shows_offered_accepted_limited_and_the_documented_limit(
+    tmp_path: Path,
+) -> None:
+    view = load(judged(tmp_path, Plan()))
+    fig = figures.throughput(view)
+    ax = fig.axes[0]
+    lines = lines_by_label(ax)
+    limit = lines["documented limit 10/s"]
+    assert set(limit.get_ydata()) == {10.0}  # the documented value, as a horizontal line
+    accepted = np.asarray(lines["accepted"].get_ydata())[:-1]  # the last point closes a step
+    assert accepted.tolist() == view.columns["accepted"].tolist()
+    limited = np.asarray(lines["limited (429)"].get_ydata())[:-1]
+    assert limited.sum() == view.total("limited") > 0
+    assert any(label.startswith("enforced (measured) 10/s") for label in lines)
+    assert any(c.get_label() == "offered" for c in ax.collections)
+    title = fig.get_suptitle()
+    assert "PASS: enforced 10/s, burst 100 (documented 10/s, burst 100)" in title
+    assert "errors" not in lines  # no error, no line
+    notes = [t.get_text() for t in ax.texts]
+    assert any(re.fullmatch(r"burst: \d+ accepted in 1 s", n) for n in notes), notes
+    assert ax.get_xlabel() == "time from the run's start (s)"
+    assert ax.get_ylabel() == "requests per second"
+
+
+def test_a_faulty_server_is_a_fail_in_the_title_and_its_measured_rate_is_drawn(
+    tmp_path: Path,
+) -> None:
+    view = load(judged(tmp_path, Plan(faults=("lax",))))
+    fig = figures.throughput(view)
+    assert fig.get_suptitle().splitlines()[1].startswith("FAIL: enforced ")
+    measured = view.measured["rate_per_s"]
+    lines = lines_by_label(fig.axes[0])
+    enforced = [line for label, line in lines.items() if label.startswith("enforced")]
+    assert enforced[0].get_ydata()[0] == pytest.approx(measured)
+    assert measured > 10 * 1.05
+
+
+def test_offered_vs_accepted_has_the_ideal_knee_on_the_documented_limit(tmp_path: Path) -> None:
+    plan = Plan(scenario="steady", factor=0.5, seconds=30)
+    view = load(judged(tmp_path, plan))
+    ax = figures.offered_vs_accepted(view).axes[0]
+    ideal = lines_by_label(ax)["ideal: min(offered, 10/s)"]
+    x, y = np.asarray(ideal.get_xdata()), np.asarray(ideal.get_ydata())
+    assert np.allclose(y, np.minimum(x, 10.0))
+    means = figures.windows(view)
+    assert len(means) >= 5
+    for offered, accepted, _ in means:  # below the limit: everything offered is accepted
+        assert offered == pytest.approx(5.0, rel=0.25)
+        assert accepted == pytest.approx(offered, rel=0.05)
+
+
+def test_ramp_steps_are_the_points_of_offered_vs_accepted(tmp_path: Path) -> None:
+    folder = judged(tmp_path, Plan(scenario="hammer"))
+    run = json.loads((folder / "run.json").read_text())
+    run.update(scenario="ramp", run_time=21, settings={**run["settings"], "step_time": 4})
+    (folder / "run.json").write_text(json.dumps(run))
+    starts = [start for _, _, start in figures.windows(load(folder))]
+    assert starts == pytest.approx([0, 4, 8, 12, 16], abs=1.01)
+
+
+def test_headers_show_remaining_limit_reset_and_retry_after_per_key(tmp_path: Path) -> None:
+    view = load(judged(tmp_path, Plan(sources=4, users=4)))
+    stats = record_stats(view)
+    assert len(stats.keys) == 3  # the busiest three of four keys
+    fig = figures.headers(view, stats)
+    first = fig.axes[0]
+    assert lines_by_label(first)["Limit"].get_ydata()[~np.isnan(stats.keys[0].limit)][0] == 101
+    assert np.nanmin(stats.keys[0].remaining_min) == 0
+    assert np.nanmax(stats.keys[0].remaining_max) == 100
+    assert len(stats.keys[0].retry_t) > 0
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["Remaining (range)", "Limit", "Reset (s)", "Retry-After sent (s)"]
+
+
+def test_an_epoch_reset_is_drawn_as_seconds_from_the_response(tmp_path: Path) -> None:
+    view = load(judged(tmp_path, Plan(dialect="epoch")))
+    key = record_stats(view).keys[0]
+    assert key.reset_is_epoch
+    assert np.nanmin(key.reset) >= 0 and np.nanmax(key.reset) <= 12
+
+
+def test_latency_draws_accepted_and_limited_quantiles(tmp_path: Path) -> None:
+    view = load(judged(tmp_path, Plan()))
+    labels = set(lines_by_label(figures.latency(view).axes[0]))
+    assert labels == {"accepted p50", "accepted p95", "limited p50", "limited p95"}
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.imgs: list[dict[str, str | None]] = []
+        self.tags: set[str] = set()
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag == "td":
+            self._cell = []
+        elif tag == "img":
+            self.imgs.append(dict(attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_the_page_has_the_verdict_every_check_and_embedded_figures(tmp_path: Path) -> None:
+    folder = judged(tmp_path, Plan(faults=("lax",)))
+    written = write_report(folder)
+    assert [p.name for p in written] == [*(f"{f}.png" for f in FIGURES), REPORT_HTML]
+    text = (folder / REPORT_HTML).read_text()
+    assert '<div class="verdict FAIL"><b>FAIL</b>' in text
+    page = _Page()
+    page.feed(text)
+    verdict = json.loads((folder / "verdict.json").read_text())
+    by_id = {row[1]: row[0] for row in page.rows if len(row) == 5}
+    for check in verdict["checks"]:
+        expected = {None: "n/a", True: "pass"}.get(check["passed"])
+        if expected is None:
+            expected = "FAIL" if check["severity"] == "error" else "warning"
+        assert by_id[check["id"]] == expected, check["id"]
+    assert by_id["rate-matches-documented"] == "FAIL"
+    table = {row[0]: row[1:] for row in page.rows if len(row) == 4}
+    assert table["rate"][0] == "10/s"
+    assert table["rate"][2].startswith(f"{verdict['measured']['rate_per_s']:.4g}/s")
+    assert len(page.imgs) == len(FIGURES)
+    assert all(str(img["src"]).startswith("data:image/png;base64,") for img in page.imgs)
+    assert "script" not in page.tags  # nothing runs, nothing is fetched
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
+
+
+def test_a_folder_without_a_verdict_gets_one_computed_and_says_so(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "run", Plan())
+    write_report(folder)
+    text = (folder / REPORT_HTML).read_text()
+    assert '<div class="verdict PASS">' in text
+    assert "the folder has no verdict.json" in text
+    assert not (folder / "verdict.json").exists()
+
+
+def test_an_outage_is_shaded_and_noted(tmp_path: Path) -> None:
+    folder = judged(tmp_path, Plan())
+    rows = (folder / "timeline.csv").read_text().splitlines()
+    head = rows[0].split(",")
+    cells = rows[5].split(",")
+    offered = cells[head.index("offered")]
+    for column, value in (("accepted", "0"), ("limited", "0"), ("errors", offered)):
+        cells[head.index(column)] = value
+    rows[5] = ",".join(cells)
+    (folder / "timeline.csv").write_text("\n".join(rows) + "\n")
+    run = json.loads((folder / "run.json").read_text())
+    run["notes"] = ["the target did not answer for 1 s"]
+    (folder / "run.json").write_text(json.dumps(run))
+    ax = figures.throughput(load(folder)).axes[0]
+    assert "no answer" in [p.get_label() for p in ax.patches]
+    write_report(folder)
+    assert "<li>the target did not answer for 1 s</li>" in (folder / REPORT_HTML).read_text()
+
+
+def test_mmload_report_refuses_what_is_not_a_run_folder(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["report", str(tmp_path)], out, err) == 2
+    assert "is not a run folder" in err.getvalue()
+
+
+def test_mmload_report_prints_the_page_it_wrote(tmp_path: Path) -> None:
+    folder = judged(tmp_path, Plan())
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["report", str(folder)], out, err) == 0
+    assert out.getvalue().strip() == f"mmload report: {folder / REPORT_HTML}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from mmload.report import FIGURES, REPORT_HTML, figures, write_report
 from mmload.report.data import load, record_stats
 from mmload.verdict import verify
 from mmload.verdict.output import write as write_verdict
+from tests.htmlpage import Page
 from tests.synth import Plan, write_folder
 
 
@@ -122,40 +122,13 @@ def test_latency_draws_accepted_and_limited_quantiles(tmp_path: Path) -> None:
     assert labels == {"accepted p50", "accepted p95", "limited p50", "limited p95"}
 
 
-class _Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self.imgs: list[dict[str, str | None]] = []
-        self.tags: set[str] = set()
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        if tag == "tr":
-            self.rows.append([])
-        elif tag == "td":
-            self._cell = []
-        elif tag == "img":
-            self.imgs.append(dict(attrs))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._cell is not None:
-            self.rows[-1].append("".join(self._cell).strip())
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
 def test_the_page_has_the_verdict_every_check_and_embedded_figures(tmp_path: Path) -> None:
     folder = judged(tmp_path, Plan(faults=("lax",)))
     written = write_report(folder)
     assert [p.name for p in written] == [*(f"{f}.png" for f in FIGURES), REPORT_HTML]
     text = (folder / REPORT_HTML).read_text()
     assert '<div class="verdict FAIL"><b>FAIL</b>' in text
-    page = _Page()
+    page = Page()
     page.feed(text)
     verdict = json.loads((folder / "verdict.json").read_text())
     by_id = {row[1]: row[0] for row in page.rows if len(row) == 5}

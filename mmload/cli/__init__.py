@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from mmload import __version__
-from mmload.cli import export, report, run, serve, verify
+from mmload.cli import compare, export, report, run, serve, verify
 from mmload.exitcodes import ExitStatus
 
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(sub)
     verify.add_parser(sub)
     report.add_parser(sub)
+    compare.add_parser(sub)
     export.add_parser(sub)
     return parser
 

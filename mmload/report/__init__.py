@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmload.report import figures, page, style
-from mmload.report.data import NotARunFolder, load, record_stats
+from mmload.report.data import NotARunFolder, ensure_verdict, load, record_stats
 
 REPORT_HTML = "report.html"
 FIGURES = ("throughput", "offered-vs-accepted", "headers", "latency")
@@ -20,9 +20,7 @@ __all__ = ["FIGURES", "REPORT_HTML", "NotARunFolder", "write_report"]
 
 def write_report(folder: Path) -> list[Path]:
     """Write the report of the run in ``folder``; the paths written, the page last."""
-    view = load(folder)
-    if view.verdict is None:
-        view.verdict = _computed_verdict(folder)
+    view = ensure_verdict(load(folder))
     stats = record_stats(view)
     drawn = {
         "throughput": (figures.throughput(view), "requests per second against the limit"),
@@ -40,10 +38,3 @@ def write_report(folder: Path) -> list[Path]:
     tmp.write_text(page.render(view, stats, embedded))
     tmp.replace(html)
     return [*written, html]
-
-
-def _computed_verdict(folder: Path) -> dict[str, object] | None:
-    from mmload import verdict
-
-    found = verdict.verify(folder)
-    return found.to_dict() if found.answered else None

@@ -19,6 +19,7 @@ from mmload.results.records import RECORDS_BIN, load_records
 from mmload.results.tally import outcome_codes
 from mmload.results.timeline import COLUMNS
 from mmload.results.timeline_file import TIMELINE_CSV, read_timeline
+from mmload.verdict import verify
 from mmload.verdict.output import VERDICT_JSON
 
 EPOCH_FLOOR = 1e9  # a Reset value above this is an epoch, not a delta
@@ -84,6 +85,15 @@ def load(folder: Path, verdict: dict[str, Any] | None = None) -> RunView:
     }
     first = float(columns["second"][0]) if rows else 0.0
     return RunView(folder, run, saved or verdict, saved is not None, first, columns)
+
+
+def ensure_verdict(view: RunView) -> RunView:
+    """The view, with a verdict computed from its records when its folder has none (a killed
+    run): shown, never saved."""
+    if view.verdict is None:
+        found = verify(view.folder)
+        view.verdict = found.to_dict() if found.answered else None
+    return view
 
 
 def _read_verdict(folder: Path) -> dict[str, Any] | None:

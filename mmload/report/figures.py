@@ -210,21 +210,27 @@ def offered_vs_accepted(view: RunView) -> Figure:
 
 
 def _ideal(ax: Axes, view: RunView, high: float, accepted: float) -> None:
-    limit = (view.documented_rate or 0) * _buckets(view)
+    ideal_axes(ax, [(view.documented_rate or 0) * _buckets(view)], high, accepted)
+
+
+def ideal_axes(ax: Axes, limits: list[float], high: float, accepted: float) -> None:
+    """The ideal ``min(offered, limit)`` of each limit, and axes that show the knee: logarithmic
+    when the offered rate dwarfs the limit."""
+    limit = max(limits, default=0.0)
     top = max(high, limit, 1.0) * 1.1
     logs = top > 30 * max(limit, 1.0)
     x = np.geomspace(0.1, top, 400) if logs else np.linspace(0, top, 400)
-    if limit:
+    for each in [v for v in limits if v]:
         ax.plot(
             x,
-            np.minimum(x, limit),
+            np.minimum(x, each),
             color=style.DOCUMENTED,
             linestyle="--",
             linewidth=1.6,
-            label=f"ideal: min(offered, {style.rate(limit)})",
+            label=f"ideal: min(offered, {style.rate(each)})",
         )
-        ax.axvline(limit, color=style.DOCUMENTED, linewidth=0.8, alpha=0.5)
-    else:
+        ax.axvline(each, color=style.DOCUMENTED, linewidth=0.8, alpha=0.5)
+    if not any(limits):
         ax.plot(
             x, x, color=style.DOCUMENTED, linestyle="--", linewidth=1.2, label="accepted = offered"
         )

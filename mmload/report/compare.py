@@ -1,0 +1,186 @@
+"""Runs side by side: the first is the base, each other run's figures get a delta against it,
+and a change beyond tolerance is flagged.  A run whose verdict went from pass to fail is a
+regression (``mmload compare`` exits 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mmload.report import figures, style
+from mmload.report.data import RunView, ensure_verdict, load, record_stats
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far a figure may move before it is flagged."""
+
+    tolerance: float = 0.05  # rate and burst: relative; the 429 share: absolute
+    latency: float = 0.5  # p95 latency: relative growth
+
+
+@dataclass
+class Row:
+    name: str
+    passed: bool | None
+    rate: float | None
+    burst: float | None
+    limited_share: float | None
+    p95_ms: float | None
+    summary: str
+    deltas: dict[str, str] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+
+FIGURES = ("rate", "burst", "limited_share", "p95_ms")
+
+
+@dataclass
+class Comparison:
+    views: list[RunView]
+    rows: list[Row]
+
+    @property
+    def regressions(self) -> list[str]:
+        """Runs that fail where the base passed."""
+        base = self.rows[0]
+        return [r.name for r in self.rows[1:] if base.passed and r.passed is False]
+
+
+def compare(folders: list[Path], limits: Limits | None = None) -> Comparison:
+    limits = limits or Limits()
+    views = [ensure_verdict(load(f)) for f in folders]
+    names = _names(folders)
+    rows = []
+    for view, name in zip(views, names, strict=True):
+        rows.append(_row(view, name))
+    for row in rows[1:]:
+        _judge_change(rows[0], row, limits)
+    return Comparison(views, rows)
+
+
+def _names(folders: list[Path]) -> list[str]:
+    names = [f.name for f in folders]
+    if len(set(names)) == len(names):
+        return names
+    return [str(f) for f in folders]
+
+
+def _row(view: RunView, name: str) -> Row:
+    totals = view.run.get("totals") or {}
+    offered = totals.get("offered") or view.total("offered")
+    limited = totals.get("limited") or view.total("limited")
+    m = view.measured
+    return Row(
+        name=name,
+        passed=view.passed,
+        rate=m.get("rate_per_s"),
+        burst=m.get("burst"),
+        limited_share=(limited / offered) if offered else None,
+        p95_ms=record_stats(view, keys=0).latency_p95.get("accepted"),
+        summary=str((view.verdict or {}).get("summary") or "no verdict"),
+    )
+
+
+def _judge_change(base: Row, row: Row, limits: Limits) -> None:
+    for name in FIGURES:
+        a, b = getattr(base, name), getattr(row, name)
+        if a is None or b is None:
+            row.deltas[name] = "" if a is None and b is None else "n/a"
+            continue
+        if name == "limited_share":
+            change = b - a
+            row.deltas[name] = f"{change * 100:+.1f} pp"
+            moved = abs(change) > limits.tolerance
+        else:
+            change = (b - a) / a if a else (0.0 if b == a else float("inf"))
+            row.deltas[name] = f"{change:+.1%}"
+            moved = change > limits.latency if name == "p95_ms" else abs(change) > limits.tolerance
+        if moved:
+            row.flags.append(name)
+    if base.passed is not None and row.passed is not None and base.passed != row.passed:
+        row.flags.append("verdict")
+
+
+def throughput(c: Comparison) -> Figure:
+    fig, (ax,) = style.figure()
+    high = 1.0
+    for n, view in enumerate(c.views):
+        colour = style.RUN_COLOURS[n % len(style.RUN_COLOURS)]
+        t, cols = style.closed(view.t, view.columns)
+        name = c.rows[n].name
+        ax.step(
+            t,
+            cols["accepted"],
+            where="post",
+            color=colour,
+            linewidth=1.8,
+            label=f"{name}: accepted",
+        )
+        ax.step(
+            t,
+            cols["limited"],
+            where="post",
+            color=colour,
+            linewidth=1,
+            linestyle="--",
+            label=f"{name}: limited (429)",
+        )
+        high = max(high, float(np.nanmax(cols["offered"], initial=1.0)))
+    documented = _documented_rates(c)
+    for rate in documented:
+        ax.axhline(
+            rate,
+            color=style.DOCUMENTED,
+            linestyle=":",
+            linewidth=1.4,
+            label=f"documented limit {style.rate(rate)}",
+        )
+    style.per_second_axis(ax, high, max(documented, default=1.0))
+    ax.set_xlim(left=0)
+    ax.set_xlabel("time from each run's start (s)")
+    ax.set_ylabel("requests per second")
+    style.legend_below(fig, ax, columns=2)
+    style.title(
+        fig,
+        f"Throughput of {len(c.views)} runs (base: {c.rows[0].name})",
+        "; ".join(f"{r.name}: {word(r.passed)}" for r in c.rows),
+    )
+    return fig
+
+
+def offered_vs_accepted(c: Comparison) -> Figure:
+    fig, (ax,) = style.figure()
+    high = accepted = 1.0
+    for n, view in enumerate(c.views):
+        points = figures.windows(view)
+        if points:
+            x, y, _ = zip(*points, strict=True)
+            ax.plot(
+                x,
+                y,
+                marker="o",
+                linestyle="-",
+                linewidth=0.8,
+                alpha=0.85,
+                color=style.RUN_COLOURS[n % len(style.RUN_COLOURS)],
+                label=c.rows[n].name,
+            )
+            high, accepted = max(high, *x), max(accepted, *y)
+    figures.ideal_axes(ax, _documented_rates(c), high, accepted)
+    ax.set_xlabel("offered (requests per second)")
+    ax.set_ylabel("accepted (requests per second)")
+    style.legend_below(fig, ax, columns=3)
+    style.title(fig, "Accepted against offered, per step or window")
+    return fig
+
+
+def _documented_rates(c: Comparison) -> list[float]:
+    return sorted({r for v in c.views if (r := v.documented_rate)})
+
+
+def word(passed: bool | None) -> str:
+    return "no verdict" if passed is None else "PASS" if passed else "FAIL"

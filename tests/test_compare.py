@@ -1,0 +1,103 @@
+"""``mmload compare``: runs of different configurations side by side, with the difference
+flagged, and exit 1 when a run fails where the base passed."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from mmload.cli import main
+from mmload.report import compare as comparing
+from mmload.report.compare_page import COMPARE_HTML, COMPARE_MD
+from mmload.verdict import verify
+from mmload.verdict.output import write as write_verdict
+from tests.htmlpage import Page
+from tests.synth import Plan, write_folder
+
+
+def judged(tmp_path: Path, name: str, plan: Plan) -> Path:
+    folder = write_folder(tmp_path / name, plan)
+    write_verdict(folder, verify(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("runs")
+    return {
+        "base": judged(tmp, "base", Plan(seconds=20)),
+        "same": judged(tmp, "same", Plan(seconds=20, seed=8)),
+        "lax": judged(tmp, "lax", Plan(seconds=20, faults=("lax",))),
+        "burst": judged(tmp, "burst", Plan(seconds=20, burst=200)),
+    }
+
+
+def run_compare(*args: str | Path) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["compare", *map(str, args)], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_server_limiting_at_twice_the_rate_is_flagged_and_fails_the_compare(
+    tmp_path: Path, runs: dict[str, Path]
+) -> None:
+    code, out, _ = run_compare(runs["base"], runs["lax"], "--out", tmp_path / "out")
+    assert code == 1
+    assert "**Regression**: lax fail(s) where the base passed." in out
+    page = Page()
+    page.feed((tmp_path / "out" / COMPARE_HTML).read_text())
+    rows = {row[0]: row for row in page.rows if len(row) == 11}
+    assert rows["base"][1] == "PASS" and rows["lax"][1] == "FAIL"
+    assert rows["lax"][3].startswith("+") and float(rows["lax"][3].strip("+%")) > 50
+    assert rows["lax"][10] == "rate, verdict"
+    assert len(page.imgs) == 2
+    md = (tmp_path / "out" / COMPARE_MD).read_text()
+    assert "| lax | FAIL |" in md
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "throughput.png", "offered-vs-accepted.png", COMPARE_HTML, COMPARE_MD,
+    }  # fmt: skip
+
+
+def test_a_larger_burst_is_flagged_without_failing_the_compare(
+    tmp_path: Path, runs: dict[str, Path]
+) -> None:
+    found = comparing.compare([runs["base"], runs["burst"]])
+    row = found.rows[1]
+    assert "burst" in row.flags and "rate" not in row.flags
+    assert row.passed is False  # documented burst 100, enforced 200
+    assert found.regressions == ["burst"]
+
+
+def test_two_runs_of_one_configuration_differ_in_nothing_flagged(
+    tmp_path: Path, runs: dict[str, Path]
+) -> None:
+    code, out, _ = run_compare(runs["base"], runs["same"], "--out", tmp_path / "out")
+    assert code == 0, out
+    found = comparing.compare([runs["base"], runs["same"]])
+    assert found.rows[1].flags == []
+    assert found.regressions == []
+
+
+def test_a_fixed_run_is_flagged_but_is_no_regression(tmp_path: Path, runs: dict[str, Path]) -> None:
+    code, out, _ = run_compare(runs["lax"], runs["base"], "--out", tmp_path / "out")
+    assert code == 0
+    assert "rate, verdict" in out
+
+
+def test_the_overlay_draws_every_run_against_the_documented_limit(runs: dict[str, Path]) -> None:
+    found = comparing.compare([runs["base"], runs["lax"], runs["burst"]])
+    labels = [line.get_label() for line in comparing.throughput(found).axes[0].get_lines()]
+    for name in ("base", "lax", "burst"):
+        assert f"{name}: accepted" in labels and f"{name}: limited (429)" in labels
+    assert "documented limit 10/s" in labels
+    ova = [line.get_label() for line in comparing.offered_vs_accepted(found).axes[0].get_lines()]
+    assert {"base", "lax", "burst", "ideal: min(offered, 10/s)"} <= set(ova)
+
+
+def test_compare_needs_two_run_folders(tmp_path: Path, runs: dict[str, Path]) -> None:
+    code, _, err = run_compare(runs["base"], "--out", tmp_path / "out")
+    assert code == 2 and "at least two run folders" in err
+    code, _, err = run_compare(runs["base"], tmp_path, "--out", tmp_path / "out")
+    assert code == 2 and "is not a run folder" in err

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mmload.harness.embedded import EmbeddedServer
+from mmload.report import FIGURES
 from tests.runs import REPO, Done, locust_cmd, mmload_run
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,9 @@ def test_probe_finds_what_hammer_finds_sending_a_fraction(tmp_path: Path) -> Non
     assert a["passed"] and b["passed"] and outcomes(a) == outcomes(b)
     ra, rb = a["measured"]["rate_per_s"], b["measured"]["rate_per_s"]
     assert abs(ra - 10) <= 0.5 and abs(rb - ra) <= 0.02 * ra, (ra, rb)
-    assert a["measured"]["burst"] == b["measured"]["burst"] == 100
+    # Send times are the client's: a request delayed on its way by a busy machine makes an
+    # interval look up to 1/rate shorter than the server saw it, so one more may seem to pass.
+    assert a["measured"]["burst"] in (100, 101) and b["measured"]["burst"] in (100, 101)
     for v in (a, b):
         assert v["measured"]["algorithm"] == "gcra" and v["measured"]["model_agreement"] >= 0.99
     totals = probe.run()["totals"]
@@ -46,6 +49,11 @@ def test_probe_finds_what_hammer_finds_sending_a_fraction(tmp_path: Path) -> Non
     # Mattermost's documented meaning of its headers differs from what they carry: warnings
     warned = {c["id"] for c in a["checks"] if c["passed"] is False}
     assert warned == {"advertised-limit", "reset-semantics"}
+    for done in (hammer, probe):  # the end of a run writes its report too
+        assert done.folder is not None
+        page = (done.folder / "report.html").read_text()
+        assert '<div class="verdict PASS">' in page
+        assert all((done.folder / f"{name}.png").stat().st_size > 10_000 for name in FIGURES)
 
 
 def test_a_faulty_server_fails_the_run_with_exit_1(tmp_path: Path) -> None:
@@ -86,3 +94,4 @@ def test_plain_locust_writes_the_verdict_and_exits_1_when_it_fails(tmp_path: Pat
     failed = [c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None]
     assert "rate-matches-documented" in failed
     assert (folder / "summary.md").read_text().startswith("## ❌")
+    assert '<div class="verdict FAIL">' in (folder / "report.html").read_text()  # plain Locust too

@@ -16,4 +16,5 @@ SEEDED_PASSWORD = "mmload-pass"  # every account `mmload serve` seeds (user1..us
 SEEDED_ACCOUNTS = 100
 SERVE_PORT = 8065  # Mattermost's own port
 
+LOGIN_PHASE = 1.0  # seconds: the load starts this long after Locust's test start (logins first)
 REQUEST_TIMEOUT = 60.0  # seconds a request may take before it counts as an error

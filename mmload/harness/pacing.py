@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable
 
-LOGIN_PHASE = 1.0  # load starts this long after Locust's test start: logins go first
+from mmload.defaults import LOGIN_PHASE
 
 
 def load_start(environment: object) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from mmload.defaults import LOGIN_PHASE
 from mmload.report import style
 from mmload.report.data import RecordStats, RunView
 
@@ -152,7 +153,7 @@ def windows(view: RunView) -> list[tuple[float, float, float]]:
     settings = view.run.get("settings") or {}
     step = settings.get("step_time")
     if not step and view.run.get("scenario") == "ramp" and view.run.get("run_time"):
-        step = (float(view.run["run_time"]) - start) / 5
+        step = (float(view.run["run_time"]) - LOGIN_PHASE) / 5  # as the ramp shares it out
     width = float(step) if step else max(1.0, np.ceil((t[whole][-1] + 1 - start) / WINDOWS))
     which = np.floor((t - start) / width)
     points = []

@@ -165,10 +165,10 @@ def _key_series(key: str, block: Any, mask: np.ndarray, start: float, bins: int)
         key=key,
         requests=int(mask.sum()),
         t=centres,
-        remaining_min=_binned(np.fmin, which, num["remaining"], bins, np.inf),
-        remaining_max=_binned(np.fmax, which, num["remaining"], bins, -np.inf),
-        limit=_binned(np.fmax, which, num["limit"], bins, -np.inf),
-        reset=_binned(np.fmax, which, reset, bins, -np.inf),
+        remaining_min=held(_binned(np.fmin, which, num["remaining"], bins, np.inf)),
+        remaining_max=held(_binned(np.fmax, which, num["remaining"], bins, -np.inf)),
+        limit=held(_binned(np.fmax, which, num["limit"], bins, -np.inf)),
+        reset=held(_binned(np.fmax, which, reset, bins, -np.inf)),
         reset_is_epoch=epoch,
         retry_t=centres[np.unique(which[retry])],
         retry_after=_binned(np.fmax, which[retry], num["retry_after"][retry], bins, -np.inf)[
@@ -186,3 +186,11 @@ def _binned(
     reduce.at(out, which[seen], values[seen])
     out[np.isinf(out)] = np.nan
     return out
+
+
+def held(values: np.ndarray) -> np.ndarray:
+    """A header's value holds until the next response says otherwise: empty bins take the
+    last value before them (none before the first)."""
+    known = ~np.isnan(values)
+    last = np.maximum.accumulate(np.where(known, np.arange(len(values)), -1))
+    return np.where(last >= 0, values[np.maximum(last, 0)], np.nan)

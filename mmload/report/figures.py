@@ -245,7 +245,8 @@ def ideal_axes(ax: Axes, limits: list[float], high: float, accepted: float) -> N
 
 def headers(view: RunView, stats: RecordStats) -> Figure:
     shown = stats.keys or []
-    fig, axes = style.figure(rows=max(len(shown), 1), height=2.4 + 2.0 * max(len(shown), 1))
+    rows = max(len(shown), 1)
+    fig, axes = style.figure(rows=rows, height=2.0 + 2.2 * rows, right_axis=True)
     for n, (ax, key) in enumerate(zip(axes, shown, strict=False)):
         ax.fill_between(
             key.t,
@@ -293,15 +294,7 @@ def headers(view: RunView, stats: RecordStats) -> Figure:
             f"key {n + 1}: {key.key[:16]} ({key.requests:,} requests)", fontsize=9.5, loc="left"
         )
         if n == 0:
-            lines, more = ax.get_legend_handles_labels(), right.get_legend_handles_labels()
-            fig.legend(
-                lines[0] + more[0],
-                lines[1] + more[1],
-                loc="outside lower center",
-                ncols=4,
-                fontsize=9,
-                frameon=False,
-            )
+            style.legend_below(fig, ax, more=right)
     if not shown:
         axes[0].text(0.5, 0.5, "no request was recorded", ha="center", transform=axes[0].transAxes)
     axes[-1].set_xlabel("time from the run's start (s)")

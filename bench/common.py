@@ -1,6 +1,8 @@
 """What the benches share: nginx from a generated config, the processes they start, and main()'s
 error handling.  The benches run as scripts (`python bench/server.py`), so Python puts this folder
 on sys.path and they import this file as `common`; mypy, given the folder, resolves it the same way.
+nginx's config and command line are the tests' (`tests/nginx.py`), so the repository's root goes
+on sys.path too.
 """
 
 from __future__ import annotations
@@ -19,21 +21,15 @@ from enum import IntEnum
 from pathlib import Path
 from subprocess import DEVNULL, STDOUT
 
-NGINX = "/usr/sbin/nginx"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.nginx import NGINX as NGINX  # the benches import it from here
+from tests.nginx import free_port, nginx_command, nginx_conf
 
-NGINX_CONF = """daemon off; master_process off; worker_processes 1;
-error_log {tmp}/error.log; pid {tmp}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off; keepalive_requests 1000000;
-  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
-  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+NGINX_HTTP = """  keepalive_requests 1000000;
   server {{
     listen 127.0.0.1:{port};
     location = {path} {{ default_type application/json; alias {tmp}/served.json;{headers} }}
-  }}
-}}
-"""
+  }}"""
 
 
 class Exit(IntEnum):
@@ -94,12 +90,6 @@ def split_cpus() -> tuple[set[int] | None, set[int] | None]:
     return {first}, {second}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_listening(name: str, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -124,10 +114,9 @@ def start_nginx(
     tmp, port = procs.tmp, free_port()
     (tmp / "served.json").write_bytes(body)
     lines = "".join(f" add_header {k} {v} always;" for k, v in (headers or {}).items())
-    conf = NGINX_CONF.format(tmp=tmp, port=port, path=path, headers=lines)
-    (tmp / "nginx.conf").write_text(conf)
-    cmd = [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(tmp / "nginx.conf")]
-    proc, log = procs.start("nginx", cmd, cpus=cpus)
+    http = NGINX_HTTP.format(tmp=tmp, port=port, path=path, headers=lines)
+    (tmp / "nginx.conf").write_text(nginx_conf(tmp, http))
+    proc, log = procs.start("nginx", nginx_command(tmp), cpus=cpus)
     wait_listening("nginx", proc, port, log)
     return f"http://127.0.0.1:{port}"
 

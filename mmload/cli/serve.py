@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TextIO
 
 from mmload import defaults
@@ -41,11 +42,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--password",
-        default=defaults.SEEDED_PASSWORD,
+        default=os.environ.get("MMLOAD_PASSWORD") or defaults.SEEDED_PASSWORD,
         type=password,
-        help="password of every seeded user",
+        help="password of every seeded user (or MMLOAD_PASSWORD, which ps does not show)",
+    )
+    p.add_argument(
+        "--cluster-secret",
+        type=cluster_secret,
+        metavar="S",
+        help="be one node of a cluster: nodes started with the same secret and --accounts agree "
+        "on every id and accept each other's tokens, while each keeps its own rate-limit store, "
+        "as Mattermost's nodes do (default: a server of its own)",
     )
     p.set_defaults(command=serve)
+
+
+def cluster_secret(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("an empty secret would make every server one cluster")
+    return text
 
 
 def add_limit_arguments(p: argparse.ArgumentParser) -> None:
@@ -133,10 +148,16 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     if args.extra:
         print(f"mmload serve: takes no arguments after --: {' '.join(args.extra)}", file=err)
         return ExitStatus.USAGE
-    options = ServeOptions(args.host, args.port, args.accounts, args.password, limit_settings(args))
+    options = ServeOptions(
+        args.host, args.port, args.accounts, args.password, limit_settings(args),
+        args.cluster_secret or "",
+    )  # fmt: skip
     try:
         serve(options, out)
     except OSError as exc:
         print(f"mmload serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=err)
+        return ExitStatus.USAGE
+    except ValueError as exc:  # settings the server cannot take (too many cluster accounts)
+        print(f"mmload serve: {exc}", file=err)
         return ExitStatus.USAGE
     return ExitStatus.OK

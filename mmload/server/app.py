@@ -90,6 +90,7 @@ class App:
             "logins": sum(self.world.logins.values()),
             "logins_by_user": self.world.logins,
             "sessions": len(self.world.sessions),
+            "cluster": self.world.cluster,
             "settings": settings_dict(self.limits),
         }
         return Response(200, json.dumps(body).encode())

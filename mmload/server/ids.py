@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 
 ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769"
@@ -25,6 +26,17 @@ def new_id() -> str:
         at = 0
     _Ids.at = at + ID_LENGTH
     return _Ids.pool[at : at + ID_LENGTH]
+
+
+def derived_id(secret: bytes, label: str) -> str:
+    """26 letters of HMAC-SHA256(secret, label): the same on every node that knows the secret,
+    as uniform as a random id to anyone who does not."""
+    return letters(hmac.digest(secret, label.encode(), "sha256")[:ID_LENGTH])
+
+
+def letters(data: bytes) -> str:
+    """A letter of the alphabet per byte, 5 uniform bits each."""
+    return data.translate(_TO_LETTER).decode()
 
 
 def is_id(text: str) -> bool:

@@ -23,6 +23,7 @@ class ServeOptions:
     accounts: int = defaults.SEEDED_ACCOUNTS
     password: str = defaults.SEEDED_PASSWORD
     limits: LimitSettings = field(default_factory=LimitSettings)
+    cluster_secret: str = ""  # nodes with the same secret share ids and sessions (not limits)
 
 
 def announce(app: App, url: str, out: TextIO) -> None:
@@ -47,6 +48,12 @@ def announce(app: App, url: str, out: TextIO) -> None:
     n = len(app.world.users)
     seeded = f"{n} accounts user1..user{n} (userK@example.com)" if n else "no accounts"
     print(f"mmload serve: {seeded} in team {TEAM_NAME}", file=out)
+    if app.world.cluster:
+        print(
+            "mmload serve: cluster node: ids and tokens shared with every node started with the "
+            "same --cluster-secret and --accounts; rate limits kept by this node alone",
+            file=out,
+        )
     for hook_id, channel in app.world.hooks.items():
         print(f"mmload serve: hook {url}/hooks/{hook_id} -> {channel.name}", file=out)
     print(f"mmload serve: counters at {url}/mmload/stats; stop with Ctrl-C", file=out, flush=True)
@@ -80,7 +87,7 @@ async def _serve(app: App, options: ServeOptions, out: TextIO, ready: Callable[[
 
 def serve(options: ServeOptions, out: TextIO, ready: Callable[[], None] = lambda: None) -> None:
     """Blocks until SIGINT or SIGTERM.  Raises OSError when the address cannot be bound."""
-    app = App(World(options.accounts, options.password), options.limits)
+    app = App(World(options.accounts, options.password, options.cluster_secret), options.limits)
     gc.freeze()  # the seeded world lives forever: keep it out of every collection
     loop = new_event_loop()
     try:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections import OrderedDict, deque
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmload.server.ids import new_id
+from mmload.server.ids import derived_id, new_id
+from mmload.server.sessions import ClusterSessions, Sessions
 
 TEAM_NAME = "mmload"
 CHANNEL_NAMES = ("town-square", "off-topic", "load-test-1", "load-test-2")
 POSTS_KEPT_PER_CHANNEL = 1000
-MAX_SESSIONS = 200_000
+CLUSTER_CREATED_MS = 1_700_000_000_000  # a cluster's seeded data: one creation time on every node
 
 
 def now_ms() -> int:
@@ -56,11 +58,22 @@ class Channel:
 
 
 class World:
-    """Everything the API reads and writes, seeded with ``user1..userN`` sharing one password."""
+    """Everything the API reads and writes, seeded with ``user1..userN`` sharing one password.
 
-    def __init__(self, accounts: int, password: str) -> None:
-        created = now_ms()
-        self.team_id = team_id = new_id()
+    With a ``cluster_secret``, every seeded id (team, users, channels, hooks) is derived from it,
+    and tokens carry their own proof (see :mod:`mmload.server.sessions`): nodes started with the
+    same secret and accounts agree on every id and accept each other's tokens, as Mattermost's
+    nodes do through their shared database.  What they create later (posts) stays on the node.
+    """
+
+    def __init__(self, accounts: int, password: str, cluster_secret: str = "") -> None:
+        secret = cluster_secret.encode()
+        self.cluster = bool(secret)  # a node of a cluster: its ids and tokens are shared
+        seeded: Callable[[str], str] = (
+            (lambda label: derived_id(secret, label)) if secret else (lambda _label: new_id())
+        )
+        created = CLUSTER_CREATED_MS if secret else now_ms()
+        self.team_id = team_id = seeded("team")
         self.team = {
             "id": team_id, "create_at": created, "update_at": created, "delete_at": 0,
             "display_name": "mmload", "name": TEAM_NAME, "type": "O", "email": "",
@@ -68,20 +81,24 @@ class World:
         self.team_json = json.dumps([self.team]).encode()
         self.users: dict[str, User] = {}
         self.by_login: dict[str, User] = {}
+        self.number: dict[str, int] = {}  # user id -> its place among the seeded, from 0
         for k in range(1, accounts + 1):
-            user = User(new_id(), f"user{k}", f"user{k}@example.com", password)
+            user = User(seeded(f"user:{k}"), f"user{k}", f"user{k}@example.com", password)
             user.json = json.dumps(user.as_dict(created)).encode()
             self.users[user.id] = user
             self.by_login[user.username] = self.by_login[user.email] = user
+            self.number[user.id] = k - 1
         self.channels: dict[str, Channel] = {}
         for name in CHANNEL_NAMES:
-            channel = Channel(new_id(), name, team_id)
+            channel = Channel(seeded(f"channel:{name}"), name, team_id)
             self.channels[channel.id] = channel
         self.channels_json = json.dumps(
             [c.as_dict(created) for c in self.channels.values()]
         ).encode()
-        self.hooks: dict[str, Channel] = {new_id(): c for c in self.channels.values()}
-        self.sessions: OrderedDict[str, User] = OrderedDict()
+        self.hooks = {seeded(f"hook:{c.name}"): c for c in self.channels.values()}
+        self.sessions: Sessions[User] = (
+            ClusterSessions(secret, list(self.users.values())) if secret else Sessions()
+        )
         self.logins: dict[str, int] = {}
 
     # sessions
@@ -89,18 +106,15 @@ class World:
         user = self.by_login.get(login_id)
         if user is None or not hmac.compare_digest(user.password.encode(), password.encode()):
             return None
-        token = new_id()
-        self.sessions[token] = user
-        if len(self.sessions) > MAX_SESSIONS:
-            self.sessions.popitem(last=False)
+        token = self.sessions.issue(user, self.number[user.id])
         self.logins[user.username] = self.logins.get(user.username, 0) + 1
         return user, token
 
     def logout(self, token: str) -> None:
-        self.sessions.pop(token, None)
+        self.sessions.revoke(token)
 
     def user_for(self, token: str | None) -> User | None:
-        return self.sessions.get(token) if token else None
+        return self.sessions.user_for(token) if token else None
 
     # channels and posts
     def channel_by_name(self, name: str) -> Channel | None:

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mmload.limiter.rate import Documented, Rate
+from mmload.results.block import Block
 from mmload.results.folder import read_run_or_empty
 from mmload.results.records import load_records
 from mmload.verdict.checks import (
@@ -19,7 +22,10 @@ from mmload.verdict.checks import (
     ERROR,
     Check,
     Context,
+    Unread,
     mattermost_responses,
+    one_bucket_per_key,
+    per_node,
     scope_matches,
 )
 from mmload.verdict.header_checks import HEADER_CHECKS
@@ -27,6 +33,7 @@ from mmload.verdict.measured import Measured, measure_run
 from mmload.verdict.streams import decided
 
 DEFAULT_TOLERANCE = 0.05
+MALFORMED = "malformed "  # how the collector's header problems begin (mmload.dialects.fields)
 
 
 @dataclass
@@ -108,9 +115,10 @@ def verify(
     documented = documented_of(run, limit, burst)
     requests = decided(load_records(folder))
     measured = measure_run(requests, documented)
-    context = Context(measured, documented, tolerance, is_mattermost(run, expect), _bodies(run))
+    context = Context(measured, documented, tolerance, is_mattermost(run, expect), _bodies(run),
+                      unread(requests))  # fmt: skip
     checks = [check(context) for check in (*CHECKS, *HEADER_CHECKS)]
-    checks.insert(4, scope_matches(context, expected_scope(run)))
+    checks[4:4] = [scope_matches(context, expected_scope(run)), one_bucket_per_key(context)]
     checks.append(mattermost_responses(context))
     failed = [c for c in checks if c.passed is False and (strict or c.severity == ERROR)]
     return Verdict(
@@ -123,6 +131,17 @@ def verify(
         strict=strict,
         answered=len(requests),
     )
+
+
+def unread(requests: Block) -> Unread:
+    """How many answers had rate-limit headers the collector found malformed."""
+    codes, table = requests.codes["error"], requests.tables["error"]
+    used, counts = np.unique(codes, return_counts=True)
+    found = {table[u]: n for u, n in zip(used.tolist(), counts.tolist(), strict=True)
+             if MALFORMED in table[u]}  # fmt: skip
+    example = max(found, key=found.__getitem__, default="")
+    shown = "; ".join(p for p in example.split("; ") if p.startswith(MALFORMED))
+    return Unread(sum(found.values()), len(requests), shown)
 
 
 def _advertised(m: Measured) -> dict[str, Any]:
@@ -139,6 +158,8 @@ def _summary(
     if m.rate is not None:
         burst = f", burst {m.burst}" if m.burst is not None else ""
         enforced = f"enforces {m.rate:.3g}/s{burst} ({m.algorithm}, {m.scope.scope})"
+        if m.buckets_per_key > 1:
+            enforced += f": {per_node(m)}"
     elif refused:
         enforced = "refused some requests, too few to measure a rate"
     else:

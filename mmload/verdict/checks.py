@@ -44,6 +44,16 @@ class Context:
     tolerance: float
     mattermost: bool  # the target is Mattermost, whose API documentation the warnings cite
     bodies: dict[str, dict[str, int]] = field(default_factory=dict)  # status -> shape -> count
+    unread: Unread = field(default_factory=lambda: Unread(0, 0, ""))  # malformed headers
+
+
+@dataclass(frozen=True)
+class Unread:
+    """Responses whose rate-limit headers could not be read (malformed), of all answered."""
+
+    malformed: int
+    answered: int
+    example: str  # the most frequent problem, as the collector wrote it
 
 
 def _na(check_id: str, severity: str, expected: str, why: str) -> Check:
@@ -79,8 +89,37 @@ def rate_matches(c: Context) -> Check:
     observed = f"{m.rate:.3f}/s ± {m.rate_uncertainty or 0:.3f}"
     off = (m.rate - doc.per_sec) / doc.per_sec
     message = f"the server enforces {observed}, {off:+.1%} from the documented {doc.per_sec:g}/s"
+    if m.buckets_per_key > 1:
+        message += f" ({m.rate / m.buckets_per_key:.3g}/s from each): {per_node(m)}"
     return Check("rate-matches-documented", abs(off) <= c.tolerance, ERROR, expected, observed,
                  message)  # fmt: skip
+
+
+def per_node(m: Measured) -> str:
+    """Several buckets behind each key, in words ("" for one)."""
+    k = m.buckets_per_key
+    if k < 2:
+        return ""
+    return (f"{k} buckets serve each key, so this is per-node limiting: each node of a cluster "
+            f"behind a balancer limits on its own, and clients get {k}x the rate and burst of "
+            "one node")  # fmt: skip
+
+
+def one_bucket_per_key(c: Context) -> Check:
+    """A key is served by one bucket; a round-robin balancer over nodes that each keep their own
+    store gives it one per node.  What that does to the rate and burst, their checks judge."""
+    m = c.measured
+    expected = "one bucket per key"
+    if not any(s.has_headers for s in m.streams):
+        why = "without rate-limit headers, buckets behind one key cannot be told apart"
+        return _na("one-bucket-per-key", WARNING, expected, why)
+    k = m.buckets_per_key
+    observed = f"{k} bucket{'s' if k > 1 else ''} per key"
+    if k == 1:
+        return Check("one-bucket-per-key", True, WARNING, expected, observed,
+                     "Remaining falls in one sequence per key while it drains")  # fmt: skip
+    message = f"Remaining falls in {k} interleaved sequences per key: {per_node(m)}"
+    return Check("one-bucket-per-key", False, WARNING, expected, observed, message)
 
 
 def burst_matches(c: Context) -> Check:
@@ -95,10 +134,11 @@ def burst_matches(c: Context) -> Check:
     slack = max(2.0, c.tolerance * (doc.burst + 1))
     ok = abs(m.capacity - (doc.burst + 1)) <= slack
     word = "matches" if ok else ("exceeds" if m.capacity > doc.burst + 1 else "falls short of")
+    nodes = f" ({per_node(m)})" if m.buckets_per_key > 1 else ""
     return Check("burst-matches-documented", ok, ERROR, expected, observed,
                  f"at most {m.capacity:.0f} requests went through beyond the steady rate in "
                  f"any interval; that {word} the documented burst of {doc.burst} "
-                 f"({doc.capacity} at once)")  # fmt: skip
+                 f"({doc.capacity} at once){nodes}")  # fmt: skip
 
 
 def no_limiting_below(c: Context) -> Check:

@@ -29,14 +29,17 @@ def advertised_limit(c: Context) -> Check:
         return Check("advertised-limit", False, ERROR, "one Limit per key", "it changes",
                      f"the advertised limit changes within a key ({varying[0]})")  # fmt: skip
     observed = f"{m.limit:g}" + (f" per {m.window:g} s" if m.window else "")
-    meaning = _meaning(m.limit, m.window, m.rate, m.capacity, c.tolerance)
+    k = m.buckets_per_key  # several buckets per key: each answer speaks for its own
+    meaning = _meaning(m.limit, m.window, m.rate and m.rate / k, m.capacity and m.capacity / k,
+                       c.tolerance)  # fmt: skip
+    each = f" of each of the {k} buckets behind a key" if k > 1 else ""
     if m.window and meaning == "unexplained":
         return Check("advertised-limit", False, ERROR,
                      f"the enforced capacity {m.capacity:.0f} or rate {m.rate:.3g}/s", observed,
                      f"the server advertises {observed} but enforces {m.rate:.3g}/s with "
                      f"{m.capacity:.0f} at once")  # fmt: skip
     if c.mattermost and m.dialect in ("mattermost", "epoch") and meaning != "rate":
-        what = {"capacity": "the burst capacity (MaxBurst + 1)",
+        what = {"capacity": f"the burst capacity (MaxBurst + 1){each}",
                 "quota": f"a quota per window of about {m.limit / (m.rate or 1):.0f} s"}.get(
                     meaning, "neither the enforced rate nor the burst capacity")  # fmt: skip
         return Check("advertised-limit", False, WARNING, "requests per second (the API doc)",
@@ -44,8 +47,9 @@ def advertised_limit(c: Context) -> Check:
                      f"X-Ratelimit-Limit {m.limit:g} is {what}, not the maximum number of "
                      f"requests per second the API documentation describes; the server "
                      f"enforces {_rate(m.rate)}")  # fmt: skip
+    message = f"the advertised limit {observed} is {_words(meaning)}{each}"
     return Check("advertised-limit", True, ERROR, "one limit per key, agreeing with enforcement",
-                 observed, f"the advertised limit {observed} is {_words(meaning)}")  # fmt: skip
+                 observed, message)  # fmt: skip
 
 
 def _meaning(
@@ -136,6 +140,9 @@ def reset_honest(c: Context) -> Check:
     streams = [s for s in _with_headers(c) if np.isfinite(s.reset).any()]
     if not streams or m.rate is None:
         return _na("reset-honest", ERROR, expected, "no Reset, or no rate measured to check it by")
+    if m.buckets_per_key > 1:
+        return _na("reset-honest", ERROR, expected, f"{m.buckets_per_key} buckets serve each key, "
+                   "and each response's Reset speaks for its own")  # fmt: skip
     shares = [_reset_share(s, m.rate, m.algorithm, m.reset_semantics) for s in streams[:10]]
     judged = [(share, n) for share, n in shares if n]
     if not judged:
@@ -185,6 +192,11 @@ def retry_after_honest(c: Context) -> Check:
     if not refused:
         return _na("retry-after-honest", ERROR, expected, "nothing was refused")
     missing = sum(int((s.limited & ~np.isfinite(s.retry_after)).sum()) for s in streams)
+    if missing == refused and not c.measured.dialect:
+        return Check("retry-after-honest", False, WARNING, expected, "no Retry-After",
+                     "no 429 said when to retry, nor did any response carry rate-limit headers "
+                     "(nginx's limit_req, say): RFC 6585 makes Retry-After optional, but clients "
+                     "can only guess when to come back")  # fmt: skip
     if missing:
         return Check("retry-after-honest", False, ERROR, expected,
                      f"{missing} of {refused} 429s without it",
@@ -242,9 +254,25 @@ def limited_response_shape(c: Context) -> Check:
                  "accepted responses carry")  # fmt: skip
 
 
+def headers_well_formed(c: Context) -> Check:
+    """Rate-limit headers that cannot be read are ignored, as the IETF draft says to; a server
+    that sends them advertises nothing a client can use.  Not what it enforces: a warning."""
+    expected = "rate-limit headers a client can read"
+    u = c.unread
+    if not u.malformed:
+        if not c.measured.dialect:
+            return _na("headers-well-formed", WARNING, expected, "no rate-limit header was sent")
+        return Check("headers-well-formed", True, WARNING, expected, "all well-formed",
+                     "every rate-limit header could be read")  # fmt: skip
+    observed = f"{u.malformed} of {u.answered} responses"
+    return Check("headers-well-formed", False, WARNING, expected, observed,
+                 f"{observed} had rate-limit headers that could not be read, and were ignored "
+                 f"(e.g. {u.example})")  # fmt: skip
+
+
 def _share(hits: np.ndarray) -> float:
     return float(hits.mean()) if len(hits) else 1.0
 
 
 HEADER_CHECKS = (advertised_limit, remaining_consistent, reset_semantics, reset_honest,
-                 retry_after_honest, limited_response_shape)  # fmt: skip
+                 retry_after_honest, limited_response_shape, headers_well_formed)  # fmt: skip

@@ -33,15 +33,22 @@ def resumptions(s: Stream) -> np.ndarray:
     """Indices of acceptances that follow a refusal and come at least half a token's time after
     the acceptance before them: where a limiter lets requests through again.  (A moving window
     frees its slots one by one as the burst that filled it expires; only the first of those
-    starts a new period.)"""
+    starts a new period.)  Left out: those after a pause much longer than the others' (the
+    second a probe waits between its burst and its steady load), when tokens piled up: they
+    are not at the same phase as the rest."""
     acc = s.accepted
     rows = np.flatnonzero(acc[1:] & s.limited[:-1]) + 1
     accepted = np.flatnonzero(acc)
     if len(rows) < 2 or len(accepted) < 2:
         return rows
-    rough = len(accepted) / max(float(s.t[accepted[-1]] - s.t[accepted[0]]), 1e-9)
+    token = max(float(s.t[accepted[-1]] - s.t[accepted[0]]), 1e-9) / len(accepted)  # roughly
     before = accepted[np.searchsorted(accepted, rows) - 1]  # the acceptance before each
-    return rows[s.t[rows] - s.t[before] >= 0.5 / rough]
+    rows = rows[s.t[rows] - s.t[before] >= 0.5 * token]
+    if len(rows) < 2:
+        return rows
+    pause = s.t[rows] - s.t[rows - 1]  # since the refusal before each
+    typical = float(np.median(pause))
+    return rows[pause <= max(typical + token, 2 * typical)]
 
 
 def enforced_rate(s: Stream) -> RateEstimate | None:

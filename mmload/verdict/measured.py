@@ -12,6 +12,9 @@ from mmload.verdict import measure, models, scope
 from mmload.verdict.streams import Stream, split
 
 EPOCH_ABOVE = 1e9  # a Reset above this is a UNIX time, not seconds to wait
+# what a window model takes from the headers: beyond these, the headers are no limit to replay
+MAX_QUOTA = 1_000_000  # requests per window
+MIN_WINDOW, MAX_WINDOW = 0.001, 86_400.0 * 366  # seconds
 
 
 @dataclass
@@ -82,14 +85,16 @@ def measure_run(decided: Block, documented: Documented) -> Measured:
     dialect = _most_common_text(accepted, "dialect")
     limit = _mode(accepted.numbers["limit"])
     window = _mode(accepted.numbers["window"])
-    params = _params(rate, capacity, limit, window, streams)
+    buckets = scope.buckets_per_key(streams)
+    # several buckets behind each key answer in turn: no one model of one bucket replays that
+    params = _params(rate, capacity, limit, window, streams) if buckets == 1 else None
     algorithm, agreement = (
         models.best(params, streams, limit is not None, uncertainty or 0.0) if params
         else ("unknown", None)
     )  # fmt: skip
     return Measured(
         streams, inferred, rate, uncertainty, capacity,
-        measure.fresh_burst(streams[0]) if streams else None, scope.buckets_per_key(streams),
+        measure.fresh_burst(streams[0]) if streams else None, buckets,
         algorithm, agreement, params, measure.offered_rate(streams[0]) if streams else 0.0,
         dialect, limit, window, _reset_semantics(decided),
     )  # fmt: skip
@@ -108,7 +113,9 @@ def _params(
     if rate is None or capacity is None or rate <= 0:
         return None
     quota = limit if limit and limit >= 1 else measure.fresh_burst(streams[0]) or capacity
-    length = window if window else max(1, round(quota / rate))  # windows are whole seconds
+    quota = min(quota, MAX_QUOTA)  # a header may say anything; a model holds that many
+    shown = window if window and MIN_WINDOW <= window <= MAX_WINDOW else None
+    length = shown or min(max(1, round(quota / rate)), MAX_WINDOW)  # windows are whole seconds
     return models.Params(rate, max(1, round(capacity)), max(1, round(quota)), length)
 
 

@@ -8,7 +8,10 @@ at its own count).  The coarsest grouping whose sequence falls one by one is the
 Without headers: the aggregate accepted rate against the documented one, times the clients.
 
 Buckets per key: one bucket's Remaining while draining is one falling sequence; a key served by
-two buckets (two servers behind a round-robin balancer) shows two interleaved ones.
+two buckets (two nodes behind a round-robin balancer, each with its own store, as Mattermost's
+cluster nodes keep theirs) shows two interleaved ones.  When no grouping drains one bucket, the
+finest grouping whose every key drains k interleaved sequences, each falling one by one, is the
+scope, with k buckets per key.
 """
 
 from __future__ import annotations
@@ -39,18 +42,35 @@ def falling_share(s: Stream) -> tuple[float, int]:
     """(share of consecutive acceptances whose Remaining falls by exactly one, how many steps)
     over the first drain (before the stream's first refusal: later a window that frees slots
     one by one makes Remaining go up and down), counting steps quicker than a token comes
-    back."""
+    back, in the order the bucket gave the values out (see ``_bucket_order``).  A token that
+    comes back during the drain makes one value repeat: up to as many repeats as tokens came
+    back are not held against one bucket."""
     refused = np.flatnonzero(s.limited)
     head = s.take(slice(0, refused[0] if len(refused) else len(s)))
     acc = head.accepted & np.isfinite(head.remaining)
     t, r = head.t[acc], head.remaining[acc]
     if len(r) < 2:
         return 0.0, 0
-    steps = (np.diff(t) < _refill_time(s)) & (r[:-1] >= 1)
-    n = int(steps.sum())
-    if not n:
+    half_token = _refill_time(s)
+    quick = np.diff(t) < half_token
+    r, same_run = _bucket_order(r, quick)
+    steps = same_run & (r[:-1] >= 1)
+    falls = (r[1:] - r[:-1])[steps]
+    came_back = round(float((np.diff(t) * quick).sum()) / (2 * half_token))
+    n = int(steps.sum()) - min(int((falls == 0).sum()), came_back)
+    if n <= 0:
         return 0.0, 0
-    return float(((r[1:] - r[:-1]) == -1)[steps].sum() / n), n
+    return float((falls == -1).sum() / n), n
+
+
+def _bucket_order(r: np.ndarray, quick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remaining within each run of quick steps sorted falling: the order a bucket handed the
+    values out.  Requests that several processes send within a moment of each other reach the
+    server in either order (one stalled for 40 ms between taking its send time and sending,
+    on a busy 2-core host).  Also whether each step stays within one run."""
+    run = np.concatenate(([0], np.cumsum(~quick)))
+    order = np.lexsort((-r, run))
+    return r[order], run[order][1:] == run[order][:-1]
 
 
 def _refill_time(s: Stream) -> float:
@@ -94,6 +114,24 @@ def infer(block: Block, documented_rate: float) -> Scope:
         apart, why = _one_bucket(split(block, "user"))
         if apart:
             return Scope("per-user", "user", f"each user drains its own bucket: {why}")
+    return _several_per_key(block, users, sources)
+
+
+def _several_per_key(block: Block, users: int, sources: int) -> Scope:
+    """Each key drains several buckets at once (nodes behind a balancer, each with its own
+    store).  Finest grouping first: a coarser one would also see its finer keys' buckets
+    interleaved."""
+    for grouping, kind, more in (("user", "per-user", users > 1), ("source", "per-address",
+                                 sources > 1), ("all", "per-address", True)):  # fmt: skip
+        k, why = _interleaved(split(block, grouping)) if more else (0, "")
+        if k:
+            kind = "shared" if grouping == "all" and sources > 1 else kind
+            return Scope(
+                kind,
+                grouping,
+                f"Remaining falls in {why}: {k} buckets behind each "
+                "key, as behind a balancer over nodes that each limit on their own",
+            )
     return Scope("unknown", "all", "Remaining falls one by one for no grouping of clients")
 
 
@@ -123,34 +161,104 @@ def _without_headers(block: Block, documented_rate: float, users: int) -> Scope:
 
 
 def buckets_per_key(streams: list[Stream]) -> int:
-    """How many falling Remaining sequences the busiest stream's drain interleaves (1 without
-    headers): the fewest strictly falling chains that cover it."""
-    counts = [_chains(s) for s in streams[:5] if s.has_headers]
+    """How many falling Remaining sequences the busiest streams' drains interleave (the median of
+    up to five; 1 without headers)."""
+    counts = [c.count for s in streams[:5] if s.has_headers and (c := _chains(s)) is not None]
     counts = [c for c in counts if c]
     return int(np.median(counts)) if counts else 1
 
 
-def _chains(s: Stream) -> int:
-    """Strictly falling chains covering the drain before the first refusal (best fit: each value
-    joins the chain whose last value is the smallest above it), counting only chains that hold
-    a tenth of the values or more, so a token that came back mid-drain starts no bucket."""
-    acc = s.accepted & np.isfinite(s.remaining)
+def _interleaved(streams: list[Stream]) -> tuple[int, str]:
+    """(k, words) when each stream's drain interleaves k > 1 sequences that each fall one by
+    one: k buckets behind every key, as a round-robin balancer over k nodes that each keep their
+    own store gives; (0, "") otherwise."""
+    found = [c for s in streams[:5] if (c := _chains(s)) is not None and c.count]
+    steps = sum(c.steps for c in found)
+    if not found or steps < MIN_STEPS:
+        return 0, ""
+    k = int(np.median([c.count for c in found]))
+    share = sum(c.by_one * c.steps for c in found) / steps
+    if k < 2 or share < ONE_BY_ONE:
+        return 0, ""
+    return k, f"{k} interleaved sequences, each falling by one in {share:.0%} of {steps} steps"
+
+
+@dataclass(frozen=True)
+class Chains:
+    count: int  # sequences that run side by side, each a tenth of the drain's values or more
+    steps: int  # steps within those sequences that fall by one or skip values (not refills)
+    by_one: float  # the share of them that fall by exactly one
+
+
+@dataclass
+class _Sequence:
+    first: int  # where in the drain it starts and ends
+    last: int
+    size: int = 1
+    ones: int = 0  # steps that fall by exactly one
+    skips: int = 0  # steps that fall by more
+
+
+def _drain(s: Stream) -> np.ndarray:
+    """Remaining of the acceptances that drained the stream's bucket(s), falling: from
+    the last pause (two tokens' time without an acceptance: the buckets filled up again, as in
+    the second between the logins and the load) to the first refusal.  Empty when too short, or
+    too slow to tell: fewer than two requests for each token that came back meanwhile."""
     refused = np.flatnonzero(s.limited)
-    end = refused[0] if len(refused) else len(s)
-    r = s.remaining[:end][acc[:end]]
-    r = r[r >= 1][:MAX_DRAIN]
+    head = s.take(slice(0, refused[0] if len(refused) else len(s)))
+    acc = head.accepted & np.isfinite(head.remaining)
+    t, r = head.t[acc], head.remaining[acc]
     if len(r) < MIN_STEPS:
-        return 0
-    tails: list[float] = []  # the last value of each chain, ascending
-    sizes: list[int] = []
-    for value in r.tolist():
-        k = bisect.bisect_right(tails, value)
-        if k < len(tails):
-            tails[k] = value
-            sizes[k] += 1
-        elif len(tails) < MAX_CHAINS:
+        return r[:0]
+    token = 2 * _refill_time(s)
+    pauses = np.flatnonzero(np.diff(t) >= 2 * token)
+    if len(pauses):
+        t, r = t[pauses[-1] + 1 :], r[pauses[-1] + 1 :]
+    if len(r) < MIN_STEPS or float(t[-1] - t[0]) / token > len(r) / 2:
+        return r[:0]
+    # falling, as each bucket handed its values out: requests of several processes reach the
+    # server a moment out of send order (see _bucket_order)
+    return np.sort(r[r >= 1])[::-1][:MAX_DRAIN]
+
+
+def _chains(s: Stream) -> Chains | None:
+    """The falling sequences the drain interleaves, one per bucket (see ``_place``).  Only those
+    holding a tenth of the values count, and only as many as run side by side at once (a
+    window that resets mid-drain starts a sequence after the first one, not beside it).  None
+    when there is too little to tell, or Remaining does not fall (a fixed header, say)."""
+    r = _drain(s)
+    if len(r) < MIN_STEPS:
+        return None
+    top = float(r.max())
+    tails: list[float] = []  # the last value of each sequence, ascending
+    seqs: list[_Sequence] = []  # in the same order
+    for at, value in enumerate(r.tolist()):
+        k, step = _place(tails, value, top)
+        if k == len(tails):
+            if k == MAX_CHAINS:
+                return None
             tails.append(value)
-            sizes.append(1)
-        else:
-            return 0  # Remaining does not fall (a fixed header, say): nothing to count
-    return sum(1 for size in sizes if size >= len(r) / 10)
+            seqs.append(_Sequence(at, at))
+            continue
+        seq = seqs[k]
+        seq.ones += step == "one"
+        seq.skips += step == "skip"
+        seq.size, seq.last, tails[k] = seq.size + 1, at, value
+    big = [q for q in seqs if q.size >= len(r) / 10]
+    side_by_side = max(sum(1 for q in big if q.first <= p.first <= q.last) for p in big)
+    steps = sum(q.ones + q.skips for q in big)
+    return Chains(side_by_side, steps, sum(q.ones for q in big) / steps if steps else 0.0)
+
+
+def _place(tails: list[float], value: float, top: float) -> tuple[int, str]:
+    """Which sequence ``value`` continues, and how: the one it falls by one from; else one whose
+    last value it repeats (a token came back meanwhile), unless it is the drain's top value (a
+    full bucket's first answer: a sequence of its own); else the one it falls the least from
+    (others took the values between); else a new one (index ``len(tails)``)."""
+    k = bisect.bisect_left(tails, value + 1)
+    if k < len(tails) and tails[k] == value + 1:
+        return k, "one"
+    k = bisect.bisect_left(tails, value)
+    if value < top and k < len(tails) and tails[k] == value:
+        return k, "refill"
+    return bisect.bisect_right(tails, value), "skip"

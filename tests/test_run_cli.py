@@ -15,6 +15,7 @@ import pytest
 
 from mmload.harness.embedded import EmbeddedServer
 from mmload.results.folder import read_run
+from mmload.results.timeline_file import read_timeline
 from tests.runs import REPO, locust_cmd, mmload_run
 
 
@@ -47,7 +48,8 @@ def test_a_bad_accounts_file_names_the_line(tmp_path: Path) -> None:
 
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
-    for args in (["--scenario", "nope"], ["--documented-limit", "ten"], ["-u", "0"]):
+    for args in (["--scenario", "nope"], ["--documented-limit", "ten"], ["-u", "0"],
+                 ["-t", "1.5s"], ["-t", "0"], ["-t", "99999999999999999h"]):  # fmt: skip
         done = mmload_run(tmp_path, *args)
         assert done.code == 2, args
         assert "error:" in done.err and "Traceback" not in done.err
@@ -70,7 +72,13 @@ def test_429_does_not_trip_exit_code_on_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_run_and_keeps_its_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "group", "code"), [(signal.SIGINT, True, 130),
+                                                    (signal.SIGTERM, False, 143)])  # fmt: skip
+def test_ctrl_c_or_sigterm_stops_the_run_and_keeps_its_folder(
+    tmp_path: Path, sig: signal.Signals, group: bool, code: int
+) -> None:
+    """Ctrl-C reaches the terminal's whole process group; a service manager's SIGTERM only
+    mmload run itself.  Either way the folder is complete, the verdict and the report too."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmload", "run", "-t", "60s", "-u", "2", "--out", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -78,18 +86,33 @@ def test_ctrl_c_stops_the_run_and_keeps_its_folder(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         deadline = time.time() + 30
-        while time.time() < deadline and not list(tmp_path.glob("*/timeline.csv")):
+        while time.time() < deadline and len(_rows(tmp_path)) < 3:  # logins, then some load
             time.sleep(0.2)
-        time.sleep(2)
-        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err  # interrupted, as shells expect; the folder is complete
+    assert proc.returncode == code, err  # interrupted, as shells expect; the folder is complete
     folder = Path(out.strip().splitlines()[-1])
     run = read_run(folder)
     assert run["status"] == "finished" and run["totals"]["offered"] > 0
     server = json.loads((folder / "server.json").read_text())
     assert server["requests"] == run["totals"]["offered"]
+    assert sum(row["offered"] or 0 for row in read_timeline(folder)) == server["requests"]
+    assert (folder / "verdict.json").exists() and (folder / "report.html").exists()
+    for command in ("verify", "report"):  # again, from the folder alone
+        again = subprocess.run([sys.executable, "-m", "mmload", command, str(folder)], cwd=REPO,
+                               capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert again.returncode == 0, again.stdout + again.stderr
     assert "Traceback" not in err
+
+
+def _rows(out: Path) -> list[dict[str, float | None]]:
+    try:
+        return [r for f in out.glob("*/timeline.csv") for r in read_timeline(f.parent)]
+    except (OSError, ValueError):
+        return []

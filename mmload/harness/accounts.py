@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from mmload import defaults
 
 DEFAULT_TEAM = "mmload"
 SEEDED_PASSWORD = defaults.SEEDED_PASSWORD
+MAX_SEEDED = 100_000  # --accounts N: more would only take memory and time to list
 
 
 REQUIRED = (
@@ -38,35 +40,55 @@ def seeded(count: int, password: str = SEEDED_PASSWORD) -> list[Account]:
 
 
 def load(path: str | Path) -> list[Account]:
-    """``login_id,password[,team]`` per line; a header line is optional; # starts a comment."""
+    """``login_id,password[,team]`` per line, as CSV (quote a field that holds a comma, a quote
+    or a line break); a header line is optional; # starts a comment; spaces around each field
+    are trimmed.  Anything else is an :class:`AccountsError` naming the line."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise AccountsError(f"cannot read accounts file {path}: {exc.strerror}") from None
-    accounts = []
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
-        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-            continue
-        cells = [c.strip() for c in row]
-        if number == 1 and [c.lower() for c in cells[:2]] == ["login_id", "password"]:
-            continue
-        if len(cells) not in (2, 3):
-            raise AccountsError(
-                f"{path}, line {number}: expected login_id,password[,team], "
-                f"found {len(cells)} fields"
-            )
-        if not cells[0] or not cells[1]:
-            raise AccountsError(f"{path}, line {number}: the login_id or password is empty")
-        accounts.append(Account(cells[0], cells[1], cells[2] if len(cells) == 3 else DEFAULT_TEAM))
+        with open(path, encoding="utf-8-sig", newline="") as f:  # quoted CRs stay CRs
+            text = f.read()
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else _reason(exc)
+        raise AccountsError(f"cannot read accounts file {path}: {why}") from None
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
+    accounts: list[Account] = []
+    try:
+        for row in reader:
+            account = _account(row, reader.line_num, not accounts, path)
+            if account is not None:
+                accounts.append(account)
+    except csv.Error as exc:
+        raise AccountsError(f"{path}, line {reader.line_num}: not valid CSV: {exc}") from None
     if not accounts:
         raise AccountsError(f"{path}: no accounts in the file")
     return accounts
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"it is not UTF-8 text (byte {exc.object[exc.start]:#04x} at {exc.start})"
+    return str(exc)
+
+
+def _account(row: list[str], number: int, first: bool, path: str | Path) -> Account | None:
+    """The account on one line; None for a blank line, a comment or the header."""
+    if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+        return None
+    cells = [c.strip() for c in row]
+    if first and number == 1 and [c.lower() for c in cells[:2]] == ["login_id", "password"]:
+        return None
+    if len(cells) not in (2, 3):
+        raise AccountsError(
+            f"{path}, line {number}: expected login_id,password[,team], found {len(cells)} fields"
+        )
+    if not cells[0] or not cells[1]:
+        raise AccountsError(f"{path}, line {number}: the login_id or password is empty")
+    return Account(cells[0], cells[1], cells[2] if len(cells) == 3 else DEFAULT_TEAM)
+
+
 def resolve(spec: str, password: str = SEEDED_PASSWORD) -> list[Account]:
     """``--accounts``: a number N means the seeded user1..userN, anything else is a CSV file."""
-    if spec.isdigit():
-        if int(spec) < 1:
-            raise AccountsError("--accounts needs at least one account")
+    if spec.isascii() and spec.isdigit():
+        if not 1 <= int(spec) <= MAX_SEEDED:
+            raise AccountsError(f"--accounts N takes 1 to {MAX_SEEDED} seeded accounts, not {spec}")
         return seeded(int(spec), password)
     return load(spec)

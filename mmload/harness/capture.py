@@ -161,6 +161,8 @@ class Capture:
             if status == 429 and name.endswith(LIMITED_SUFFIX):
                 name = name[:_CUT]
             if exception is not None:
+                if 0 < status < 400:  # answered, but cut short or unusable: not an acceptance
+                    exception, status = f"HTTP {status}, then: {exception}", 0
                 errors[len(sent)] = str(exception)[:200]
             if not server:  # until the server has said what it is, or surely never will
                 note_server(headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -9,23 +10,46 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 LISTENING = "mmload serve: listening on "
 HOOK = "mmload serve: hook "
 LIMITS = ("mmload serve: rate limit", "mmload serve: rate limiting off")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class ServerError(RuntimeError):
     pass
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """For ``Popen(preexec_fn=...)``: the child gets SIGTERM when the process that started it
+    dies, even of ``kill -9`` (Linux's PR_SET_PDEATHSIG), so that no server or Locust outlives
+    ``mmload run``.  Looked up here, not in the forked child, which must not load libraries."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+die_with_parent = _parent_death_signal()
+
+
 class EmbeddedServer:
     """``with EmbeddedServer(["--per-sec", "5"]) as server: server.url``"""
 
-    def __init__(self, args: Sequence[str] = (), startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        args: Sequence[str] = (),
+        startup_timeout: float = 20.0,
+        env: dict[str, str] | None = None,  # MMLOAD_PASSWORD: the seeded users' password
+    ) -> None:
         self.args = list(args)
+        self.env = env
         self.startup_timeout = startup_timeout
         self.url = ""
         self.hooks: dict[str, str] = {}  # channel name -> hook id
@@ -36,8 +60,9 @@ class EmbeddedServer:
     def start(self) -> EmbeddedServer:
         cmd = [sys.executable, "-m", "mmload", "serve", "--port", "0", *self.args]
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
             start_new_session=True,  # Ctrl-C in the terminal is for the run, not the server
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         ready = threading.Event()
         threading.Thread(target=self._read, args=(ready,), daemon=True).start()

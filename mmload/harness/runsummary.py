@@ -16,11 +16,12 @@ import mmload
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import Settings
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
+from mmload.results.outages import error_share_note, find_outages, stopped_users_note
 from mmload.results.records import RECORDS_BIN, RecordsWriter
 from mmload.results.samples import Samples, merge
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second
-from mmload.results.timeline_file import TimelineWriter
+from mmload.results.timeline_file import TimelineWriter, read_timeline
 
 VERDICT_TIMEOUT = 600.0  # seconds; 2,000,000 records take about 3
 
@@ -43,6 +44,7 @@ class RunSummary:
         self.tally = Tally()
         self.counters: dict[str, int] = {}
         self.missing_workers: list[str] = []
+        self.notes: list[str] = []  # what a reader of the run should know, in sentences
         self.server_version_id = ""  # what the target says it is (Mattermost's X-Version-Id)
         self.samples: Samples = {}  # the shapes of error bodies, per status
         self.exit: dict[str, Any] = {}
@@ -98,6 +100,7 @@ class RunSummary:
                 "max": self.settings.max_records,
             },
             "missing_workers": self.missing_workers,
+            "notes": self.notes,
             "server_version_id": self.server_version_id or None,
             "error_bodies": self.samples,
             "exit": self.exit,
@@ -136,12 +139,37 @@ class RunSummary:
             return f"the target never answered a request successfully (statuses: {shown})"
         return ""
 
+    def impaired(self) -> str:
+        """Why a run that could be done is incomplete, or "": it exits 3 unless its verdict
+        fails (1), which is computed from what did arrive."""
+        faults = self.faults()
+        self.notes.extend(faults)
+        lost = len(self.missing_workers)
+        if lost:
+            return (f"{lost} worker(s) lost, or silent at the end: what they sent after their "
+                    "last batch is not in the run folder (see notes)")  # fmt: skip
+        return "; ".join(faults)
+
+    def faults(self) -> list[str]:
+        """What went wrong in a run that could be done, in sentences: outages of the target,
+        too many failed requests, users that gave up (:mod:`mmload.results.outages`)."""
+        try:
+            outages = find_outages(read_timeline(self.path))
+        except (OSError, ValueError):
+            outages = []
+        work = self.tally.totals(logins=False)
+        found = [o.note() for o in outages]
+        found.append("" if outages else error_share_note(work["error"], work["offered"]))
+        found.append(stopped_users_note(self.counters))
+        return [f for f in found if f]
+
     def finish(self) -> None:
         self.records.close()
         self.timeline.close()
         reason = self.failure()
-        code = ExitStatus.RUN_FAILED if reason else None
-        self.exit = {"code": int(code) if code is not None else None, "reason": reason}
+        impaired = "" if reason else self.impaired()
+        code = ExitStatus.RUN_FAILED if reason or impaired else None
+        self.exit = {"code": int(code) if code is not None else None, "reason": reason or impaired}
         if code is not None:
             self.env.process_exit_code = int(code)
         write_json(self.path / RUN_JSON, self.describe("failed" if reason else "finished"))
@@ -153,8 +181,23 @@ class RunSummary:
         if reason:
             print(f"mmload: the run could not be done: {reason}", file=sys.stderr)
         else:
+            if impaired:
+                print(f"mmload: the run was impaired: {impaired}", file=sys.stderr)
             self._judge()
+        if self.records.written:
+            self._report()
         print(f"mmload: run folder {self.path}", file=sys.stderr, flush=True)
+
+    def _report(self) -> None:
+        """Figures and report.html, in a process of their own (``mmload report``), also when
+        the run failed: the report shows what happened.  A report that fails is said, and
+        changes no exit code: the run and its verdict stand."""
+        cmd = [sys.executable, "-m", "mmload", "report", str(self.path)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=VERDICT_TIMEOUT)
+        except (OSError, subprocess.SubprocessError) as exc:
+            done = subprocess.CompletedProcess(cmd, int(ExitStatus.RUN_FAILED), "", str(exc))
+        print((done.stdout + done.stderr).rstrip(), file=sys.stderr)
 
     def _judge(self) -> None:
         """The verdict, from the folder just written: ``mmload verify`` in a process of its own,

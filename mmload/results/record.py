@@ -19,7 +19,7 @@ class Record(NamedTuple):
     sent: float  # UNIX time the request was sent
     latency_ms: float  # until the response (or the error) arrived
     endpoint: str  # the request's name, e.g. "GET /api/v4/users/me"
-    status: int  # HTTP status; 0 when there was no response (refused, reset, timeout)
+    status: int  # HTTP status; 0 without a whole answer (refused, reset, timeout, cut short)
     key: str  # the rate-limit key the client expects (--vary-by): its user or its source
     user: str  # who sent it: a hash of its token ("token:..."), "" before logging in
     source: str  # where from: a hash of its source address ("addr:...")

@@ -1,17 +1,31 @@
 """mixed: a realistic Mattermost session, with mattermost-load-test-ng's weights: switch channel
 6.5, scroll channel 2, unread check 1, create post 1 (API v4 only)."""
 
-import logging
+import json
 import random
+from typing import Any
 
 from locust import between, task
-from locust.exception import StopUser
 
 from mmload.harness.scenarios import USES
+from mmload.harness.stopping import stop_user
 from mmload.harness.users import MattermostUser
 
-log = logging.getLogger("mmload")
 POSTS = "GET /api/v4/channels/{channel_id}/posts"
+
+
+def ids(resp: Any) -> list[str]:
+    """The ids of a JSON list of objects in a 200 answer; none for anything else (another
+    status, a body that is not JSON, or JSON of another shape)."""
+    if resp.status_code != 200:
+        return []
+    try:
+        listed = json.loads(resp.content or b"")
+    except Exception:  # not JSON (a proxy's page, say), not UTF-8, or a body cut short
+        return []
+    if not isinstance(listed, list):
+        return []
+    return [str(o["id"]) for o in listed if isinstance(o, dict) and isinstance(o.get("id"), str)]
 
 
 class Mixed(MattermostUser):
@@ -21,21 +35,19 @@ class Mixed(MattermostUser):
 
     def on_start(self) -> None:
         if self.settings.api != "v4":
-            log.error("mmload: the mixed scenario needs --api v4")
-            raise StopUser()
+            stop_user(self.environment, "no API v4", "the mixed scenario needs --api v4")
         super().on_start()
-        teams = self.call("GET", "/api/v4/users/me/teams")
-        team_id = teams.json()[0]["id"] if teams.status_code == 200 and teams.json() else ""
+        teams = ids(self.call("GET", "/api/v4/users/me/teams"))
         channels = self.call(
             "GET",
-            f"/api/v4/users/me/teams/{team_id}/channels",
+            f"/api/v4/users/me/teams/{teams[0] if teams else ''}/channels",
             name="GET /api/v4/users/me/teams/{team_id}/channels",
         )
-        ok = channels.status_code == 200
-        self.channel_ids = [c["id"] for c in channels.json()] if ok else []
+        self.channel_ids = ids(channels)
         if not self.channel_ids:
-            log.error("mmload: mixed found no channels for %s", self.account.login_id)
-            raise StopUser()
+            why = f"no list of ids in the teams or channels answer (HTTP {channels.status_code})"
+            stop_user(self.environment, "no channels",
+                      f"mixed found no channels for {self.account.login_id}: {why}")  # fmt: skip
         self.channel = self.channel_ids[0]
 
     @task(13)

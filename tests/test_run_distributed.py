@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,50 +32,128 @@ from tests.runs import (
 pytestmark = pytest.mark.slow
 
 
-def test_processes_merge_exact_totals(tmp_path: Path) -> None:
-    done = mmload_run(tmp_path, "-u", "6", "-t", "6s", "--processes", "2", "--accounts", "6")
-    assert done.code == 0, done.err
-    assert done.folder is not None
-    server = json.loads((done.folder / "server.json").read_text())
-    assert_folder_matches_server(done, server)
-    assert done.run()["logins"]["succeeded"] == server["logins"] == 6
-    assert done.run()["server_version_id"]  # workers pass on what the server said it is
+def test_processes_merge_exact_totals_and_judge_as_one_process(tmp_path: Path) -> None:
+    # 50/s: in a 6 s hammer at 10/s, GCRA predicts the server's decisions only a little better
+    # than a fixed window does (by 0.01 of the score), and noise may pick either
+    args = ("-u", "6", "-t", "6s", "--accounts", "6", "--server-per-sec", "50",
+            "--documented-limit", "50/s", "--documented-burst", "100")  # fmt: skip
+    one = mmload_run(tmp_path / "one", *args)
+    two = mmload_run(tmp_path / "two", *args, "--processes", "2")
+    assert one.code == two.code == 0, one.err + two.err
+    assert one.folder is not None and two.folder is not None
+    server = json.loads((two.folder / "server.json").read_text())
+    assert_folder_matches_server(two, server)
+    assert two.run()["logins"]["succeeded"] == server["logins"] == 6
+    assert two.run()["server_version_id"]  # workers pass on what the server said it is
+    verdicts = [json.loads((d / "verdict.json").read_text()) for d in (one.folder, two.folder)]
+    assert verdicts[0]["passed"] is verdicts[1]["passed"] is True
+    rates = [v["measured"]["rate_per_s"] for v in verdicts]
+    assert all(abs(rate - 50) <= 0.05 * 50 for rate in rates), rates  # --tolerance 0.05
+    measured = [(v["measured"]["scope"], v["measured"]["algorithm"]) for v in verdicts]
+    assert measured == [("per-address", "gcra")] * 2
+
+
+class Cluster:
+    """A Locust master and two workers, separate OS processes over loopback TCP, exactly as
+    across hosts: the master listens on 127.0.0.1 at a free port, the workers connect to it."""
+
+    def __init__(self, url: str, folder: Path, *args: str) -> None:
+        port = str(_free_port())
+        self.master = subprocess.Popen(
+            locust_cmd("hammer", url, "--master", "--headless", "--expect-workers", "2",
+                       "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                       "--run-dir", str(folder), "--only-summary", *args),
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        worker = locust_cmd("hammer", url, "--worker", "--master-host", "127.0.0.1",
+                            "--master-port", port)  # fmt: skip
+        self.workers = [
+            subprocess.Popen(worker, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(2)
+        ]
+
+    def wait(self) -> tuple[int, str]:
+        """The master's exit code and output, once master and workers have ended."""
+        out, _ = self.master.communicate(timeout=90)
+        for w in self.workers:
+            w.wait(timeout=30)
+        return self.master.returncode, out
+
+    def stop(self) -> None:
+        procs: list[subprocess.Popen[Any]] = [self.master, *self.workers]
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def test_master_and_two_workers_merge_exact_totals(tmp_path: Path) -> None:
-    folder = tmp_path / "run"
-    with EmbeddedServer() as server:
-        common = ["--accounts", "6", "--documented-limit", "10/s"]
-        port = _free_port()
-        master = subprocess.Popen(
-            locust_cmd("hammer", server.url, "--master", "--headless", "--expect-workers", "2",
-                       "-u", "6", "-r", "6", "-t", "6s", "--master-bind-port", str(port),
-                       "--run-dir", str(folder), "--only-summary", *common),
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        workers = [
-            subprocess.Popen(
-                locust_cmd("hammer", server.url, "--worker", "--master-port", str(port)),
-                cwd=REPO,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(2)
-        ]
+    folder, stats_file = tmp_path / "run", tmp_path / "locust.json"
+    with EmbeddedServer(["--per-sec", "50"]) as server:  # 50/s: see the test above
+        cluster = Cluster(server.url, folder, "-u", "6", "-r", "6", "-t", "6s", "--accounts", "6",
+                          "--documented-limit", "50/s", "--documented-burst", "100",
+                          "--json-file", str(stats_file))  # fmt: skip
         try:
-            out, _ = master.communicate(timeout=60)
-            assert master.returncode == 0, out
-            for w in workers:
-                w.wait(timeout=30)
+            code, out = cluster.wait()
             stats = server.stats()
         finally:
-            procs: list[subprocess.Popen[Any]] = [master, *workers]
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
+            cluster.stop()
+    assert code == 0, out
     done = Done(0, "", out, folder)
     assert_folder_matches_server(done, stats)
     assert read_run(folder)["logins"]["succeeded"] == stats["logins"] == 6
+    # what the workers sent, by Locust's own stats (each worker counts, the master adds up)
+    sent = sum(e["num_requests"] for e in json.loads(Path(f"{stats_file}.json").read_text()))
+    assert sent == read_run(folder)["totals"]["offered"] == stats["requests"]
+    assert read_run(folder)["missing_workers"] == []
+    assert not [note for note in read_run(folder)["notes"] if "worker" in note]
+
+
+def test_a_worker_killed_mid_run_is_noted_and_the_run_completes(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    with EmbeddedServer() as server:
+        cluster = Cluster(server.url, folder, "-u", "4", "-r", "4", "-t", "10s",
+                          "--accounts", "4")  # fmt: skip
+        try:
+            victim = cluster.workers[0]
+            _wait_for(lambda: _load_seconds(folder) >= 2, 40)  # its batches are coming in
+            victim.send_signal(signal.SIGKILL)
+            killed = time.time()
+            code, out = cluster.wait()
+            at_end = server.stats()
+        finally:
+            cluster.stop()
+    run = read_run(folder)
+    # impaired (3), unless the verdict on what arrived fails (1): the acceptances the lost
+    # worker got in its last second are missing, and a bucket fed the rest has room to spare
+    verdict = json.loads((folder / "verdict.json").read_text())
+    assert code == (3 if verdict["passed"] else 1), out
+    assert run["status"] == "finished" and "worker(s) lost" in run["exit"]["reason"]
+    assert len(run["missing_workers"]) == 1
+    [note] = [note for note in run["notes"] if "worker" in note]  # others may note an outage
+    assert f"pid {victim.pid}," in note and run["missing_workers"][0] in note, note
+    assert " was lost: " in note or " sent no last batch " in note, note
+    # about when: its last heartbeat or batch came within the few seconds before the kill
+    heard = float(re.search(r"([0-9.]+) s into the load", note).group(1))  # type: ignore[union-attr]
+    assert killed - run["load_started"] - 3.5 <= heard <= killed - run["load_started"] + 0.5
+    # the rest is exact; what the lost worker sent after its last batch is missing
+    assert 0 < run["totals"]["offered"] <= at_end["requests"]
+    done = Done(code, "", out, folder)
+    assert len(done.records()) == run["totals"]["offered"]
+
+
+def _wait_for(ready: Callable[[], bool], timeout: float) -> None:
+    deadline = time.time() + timeout
+    while not ready():
+        assert time.time() < deadline, f"not ready after {timeout} s"
+        time.sleep(0.1)
+
+
+def _load_seconds(folder: Path) -> int:
+    try:
+        return sum(1 for row in read_timeline(folder) if row["offered"])
+    except (FileNotFoundError, ValueError):
+        return 0
 
 
 def _free_port() -> int:

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from typing import TextIO
 
-from mmload.cli.args import non_negative, positive
+from mmload.cli.args import non_negative, positive, run_time
 from mmload.dialects import DIALECTS
 from mmload.exitcodes import ExitStatus
 from mmload.harness import options
@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="default: hammer against the embedded server, probe against --host "
                    "(it sends at most about twice what a correct server accepts)")  # fmt: skip
     p.add_argument("-u", "--users", type=positive, default=10, help="Locust users (default 10)")
-    p.add_argument("-t", "--run-time", default="30s", help="e.g. 30s, 5m (default 30s)")
+    p.add_argument("-t", "--run-time", type=run_time, default="30s",
+                   help="e.g. 30s, 5m, 1h20m (default 30s)")  # fmt: skip
     # the options Locust users see too, defined once; "" or None here means: not given
     options.add_arguments(
         p,
@@ -52,6 +53,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="Locust worker processes (default: one process)",
     )
     p.add_argument("--web", action="store_true", help="show Locust's web UI instead of headless")
+    p.add_argument(
+        "--web-host",
+        metavar="ADDRESS",
+        help="with --web: the address the web UI listens on (default 127.0.0.1, this machine "
+        "only; '*' for all interfaces)",
+    )
     add_server_arguments(p)
     p.set_defaults(command=run)
 
@@ -124,9 +131,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
             file=err,
         )
         return ExitStatus.USAGE
+    if args.web_host is not None and not args.web:
+        print("mmload run: --web-host is where the web UI listens, and without --web there is "
+              "none", file=err)  # fmt: skip
+        return ExitStatus.USAGE
     vary_by = args.vary_by or ("user" if args.server_vary_by == "user" else "address")
     args.scenario = args.scenario or ("probe" if args.host else "hammer")
     values = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
+    values["web_host"] = args.web_host or "127.0.0.1"  # this machine only, unless asked
     run_options = RunOptions(
         **{**values, "host": args.host.rstrip("/"), "vary_by": vary_by, "server_args": embedded}
     )

@@ -14,6 +14,7 @@ fixed half-second wait for workers' last reports.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from mmload.harness.capture import Capture
 from mmload.harness.options import Settings
 from mmload.harness.pacing import load_start
 from mmload.harness.runsummary import RunSummary
+from mmload.harness.workers import WorkerWatch
 from mmload.results.block import Block
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second, Timeline
@@ -64,9 +66,11 @@ class Collector:
         warm.encode()
         self.seconds = Timeline()  # open seconds: a worker's since its last batch; the master's
         self.counters: dict[str, int] = {}  # events users note (re-logins, ...): summed up
+        self.viewers: list[Callable[[Block], None]] = []  # the web UI's live view, if any
         worker = isinstance(environment.runner, WorkerRunner)
         self.summary = None if worker else RunSummary(environment, settings, scenario)
         self.awaiting: set[str] = set()  # master: workers whose last batch has not come yet
+        self.watch = WorkerWatch(clock)  # master: when each worker was heard from, which are lost
         self._flusher: gevent.Greenlet | None = None
         self._last_progress = clock()
         self.grace = grace_seconds(settings.request_timeout)
@@ -107,9 +111,14 @@ class Collector:
             runner = self.env.runner
             if runner is not None and (len(block) or counters or samples or final):
                 news = pack(block, self.seconds.drain(), tally, counters, final)
-                runner.send_message(MESSAGE, {**news, "server": server, "samples": samples})
+                extra = {"server": server, "samples": samples, "pid": os.getpid()}
+                runner.send_message(MESSAGE, {**news, **extra})
             return
+        if isinstance(self.env.runner, MasterRunner):
+            self.watch_workers(self.env.runner)
         self.summary.add(block.encode(), len(block), tally, counters)
+        if self.viewers:
+            self._show(lambda: block)
         self.summary.note_server(server, samples)
         self._write(final)
 
@@ -121,8 +130,21 @@ class Collector:
         )
         self.summary.note_server(data.get("server") or "", data.get("samples") or {})
         self.seconds.merge(Second.from_dict(d) for d in data["seconds"])
+        if self.viewers:  # only for them does the master decode a worker's records
+            self._show(lambda: Block.decode(data["frame"])[0])
+        self.watch.heard(worker, pid=int(data.get("pid") or 0))
         if data.get("final"):
             self.awaiting.discard(worker)
+            self.watch.finished.add(worker)
+
+    def _show(self, block: Callable[[], Block]) -> None:
+        """Hand a block to the viewers; a view never breaks the collection."""
+        try:
+            shown = block()
+            for viewer in self.viewers:
+                viewer(shown)
+        except Exception:
+            log.exception("mmload: the live view could not take a batch")
 
     def _write(self, final: bool) -> None:
         assert self.summary is not None
@@ -145,12 +167,26 @@ class Collector:
             runner.send_message(FINISH, None, client_id=worker)
         deadline = time.monotonic() + (self.env.stop_timeout or 0) + LAST_BATCH_WAIT
         while self.awaiting and time.monotonic() < deadline:
+            self.awaiting -= set(self.watch_workers(runner))  # lost: they will never answer
             gevent.sleep(0.05)
-        if self.awaiting and self.summary is not None:
-            missing = sorted(self.awaiting)
-            self.summary.missing_workers.extend(missing)
-            log.error("mmload: no last batch from worker(s) %s: their records are missing",
-                      ", ".join(missing))  # fmt: skip
+        for worker in self.watch.silent(workers):
+            self._missing(runner, worker, lost=False)
+
+    def watch_workers(self, runner: MasterRunner) -> list[str]:
+        """Master: note the workers Locust has marked missing since last time (every second)."""
+        lost = self.watch.newly_lost(runner)
+        for worker in lost:
+            self._missing(runner, worker, lost=True)
+        return lost
+
+    def _missing(self, runner: MasterRunner, worker: str, lost: bool) -> None:
+        if self.summary is None:
+            return
+        note = self.watch.note(worker, runner, self.summary.load_started, lost)
+        if worker not in self.summary.missing_workers:
+            self.summary.missing_workers.append(worker)
+        self.summary.notes.append(note)
+        log.error("mmload: %s", note)
 
     def finish(self) -> None:
         """Write the last of everything, once.  Locust may fire ``quitting`` twice (its SIGTERM
@@ -203,6 +239,9 @@ def register(environment: Environment, scenario: str) -> Collector:
         events.test_stop.add_listener(lambda **_: collector.flush())
     if isinstance(runner, MasterRunner):
         runner.register_message(MESSAGE, lambda msg, **_: collector.absorb(msg.data, msg.node_id))
+        events.heartbeat_sent.add_listener(
+            lambda client_id, timestamp, **_: collector.watch.heard(client_id, timestamp)
+        )
         events.test_stop.add_listener(lambda **_: collector.collect_last_batches(runner))
 
     def quitting(**_: Any) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
-from mmload.harness.embedded import EmbeddedServer, ServerError
+from mmload.harness.embedded import EmbeddedServer, ServerError, die_with_parent
 from mmload.harness.options import DEFAULTS, SCENARIO_ONLY
 from mmload.harness.scenarios import AUTHENTICATED, USES, locustfile, missing, refusal
 from mmload.results.folder import RUN_JSON, SERVER_JSON, new_run_dir, write_json
@@ -46,7 +46,9 @@ class RunOptions:
     expect: str = ""
     out: str = DEFAULTS["out"]
     processes: int = 0
+    source_ips: str | None = None  # checked by its argparse type: loopback or this machine's
     web: bool = False
+    web_host: str = "127.0.0.1"  # where the web UI listens (--web): this machine only
     server_args: list[str] = field(default_factory=list)  # for the embedded `mmload serve`
     extra: list[str] = field(default_factory=list)
 
@@ -135,9 +137,22 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
     if hook_id:
         cmd += ["--hook-id", hook_id]
     if o.processes:
-        cmd += ["--processes", str(o.processes)]
-    cmd += ["--web-host", "127.0.0.1", "--autostart"] if o.web else ["--headless", "--only-summary"]
+        cmd += ["--processes", str(o.processes), *_master_port(o.extra)]
+    if o.source_ips:
+        cmd += ["--source-ips", o.source_ips]
+    cmd += ["--web-host", o.web_host, "--autostart"] if o.web else ["--headless", "--only-summary"]
     return cmd + o.extra
+
+
+def _master_port(extra: list[str]) -> list[str]:
+    """A free port for the master and its workers, unless the Locust arguments name one:
+    Locust's fixed 5557 makes two runs with --processes at once fail."""
+    if any(a.startswith(("--master-bind-port", "--master-port")) for a in extra):
+        return []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    return ["--master-bind-port", port, "--master-port", port]
 
 
 def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
@@ -147,18 +162,18 @@ def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
     run_dir = new_run_dir(o.out, o.scenario)
     server: EmbeddedServer | None = None
     code = 0
+    env = dict(os.environ)
+    if o.password:
+        env["MMLOAD_PASSWORD"] = o.password  # not on the command line, where ps shows it
     try:
-        if not o.host:
-            server = EmbeddedServer(["--accounts", str(max(100, o.users)), *o.server_args])
+        if not o.host:  # its users' password is the run's (MMLOAD_PASSWORD)
+            server = EmbeddedServer(["--accounts", str(max(100, o.users)), *o.server_args], env=env)
             server.start()
             print(f"mmload run: reference server at {server.url}: {server.settings}", file=err)
         host = o.host or (server.url if server else "")
         hook_id = o.hook_id
         if server is not None and not hook_id and "hook_id" in USES[o.scenario]:
             hook_id = next(iter(server.hooks.values()), "")  # the scenario posts to a webhook
-        env = dict(os.environ)
-        if o.password:
-            env["MMLOAD_PASSWORD"] = o.password  # not on the command line, where ps shows it
         print(f"mmload run: {o.scenario} with {o.users} users for {o.run_time} against {host}",
               file=err, flush=True)  # fmt: skip
         code = _run_locust(locust_command(o, host, run_dir, hook_id), env)
@@ -207,7 +222,7 @@ def _run_locust(cmd: list[str], env: dict[str, str]) -> int:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=die_with_parent)
         if interrupted:  # the signal came while Locust was being started
             proc.send_signal(signal.SIGTERM)
         code = proc.wait()

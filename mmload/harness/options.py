@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmload import defaults
+from mmload.harness import source_ips
 from mmload.limiter.rate import Documented, Rate
 
 DEFAULTS: dict[str, Any] = {
@@ -22,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "progress": 5.0,
     "request_timeout": defaults.REQUEST_TIMEOUT,
     "tolerance": 0.05,
+    "source_ips": "",  # none: the address the system picks
 }
 
 
@@ -116,6 +118,10 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--expect", {"choices": ("mattermost", "generic"), "default": "",
                   "help": "verdict: hold the headers to Mattermost's API documentation, or to "
                   "none (default: Mattermost when the server says it is)"}),
+    ("--source-ips", {"type": source_ips.option, "default": None, "metavar": "RANGE|LIST",
+                      "help": "send from these local addresses, the users taking them in turn "
+                      "across all processes: a range 127.0.0.1-127.0.0.4 or a list "
+                      "127.0.0.1,127.0.0.2 (loopback, or assigned to this machine)"}),
     ("--request-timeout", {"type": seconds, "default": DEFAULTS["request_timeout"],
                            "help": "seconds before a request without an answer is an error "
                            "(default 60); a second's timeline row is final after it"}),
@@ -124,7 +130,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 SHARED_WITH_RUN = (
     "--api", "--accounts", "--password", "--documented-limit", "--documented-burst", "--out",
     "--vary-by", "--rate-factor", "--step-time", "--request-timeout", "--tolerance", "--strict",
-    "--expect",
+    "--expect", "--source-ips",
 )  # fmt: skip
 SCENARIO_ONLY = {"rate_factor": "--rate-factor", "step_time": "--step-time", "hook_id": "--hook-id"}
 
@@ -164,6 +170,7 @@ class Settings:
     tolerance: float
     strict: bool
     expect: str
+    source_ips: str  # as given: see addresses()
 
     @classmethod
     def from_options(cls, options: Any) -> Settings:
@@ -190,7 +197,13 @@ class Settings:
             tolerance=float(get("tolerance")),
             strict=bool(get("strict", False)),
             expect=get("expect", "") or "",
+            source_ips=str(get("source_ips") or ""),
         )
+
+    def source_of(self, number: int) -> str:
+        """The local address user ``number`` (of all processes) sends from ("": the system's
+        choice)."""
+        return source_ips.pick(self.source_ips, number)
 
     def public(self) -> dict[str, Any]:
         """For run.json: everything but the password."""
@@ -209,4 +222,5 @@ class Settings:
             "tolerance": self.tolerance,
             "strict": self.strict,
             "expect": self.expect,
+            "source_ips": self.source_ips or None,
         }

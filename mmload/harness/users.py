@@ -13,19 +13,16 @@ import hashlib
 import itertools
 import logging
 import math
-import socket
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 from gevent.lock import Semaphore
 from locust import FastHttpUser
-from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
 from mmload.dialects.numbers import delay_or_date
-from mmload.harness import accounts, plugin
+from mmload.harness import accounts, bound, plugin, source_ips, stopping
 from mmload.harness.capture import IDENTITY, LIMITED_SUFFIX, join_identity
 from mmload.harness.options import Settings
 from mmload.harness.pacing import LOGIN_PHASE, Pacer, grid_slot, load_start, phase_slot, steps
@@ -49,17 +46,6 @@ def identity(source: str, user: str, settings: Settings) -> str:
     to limit it by (``--vary-by``), its user (a hash of its token) and its source address."""
     key = user if settings.vary_by == "user" and user else source
     return join_identity(key, user, source)
-
-
-def source_address(host: str) -> str:
-    """The local address this process reaches ``host`` from (a UDP connect sends nothing)."""
-    parts = urlsplit(host)
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect((parts.hostname or "127.0.0.1", parts.port or 80))
-            return str(s.getsockname()[0])
-    except OSError:
-        return "unknown"
 
 
 class LoginFailed(Exception):
@@ -123,7 +109,7 @@ class MattermostUser(FastHttpUser):
     _tokens = Tokens()
     _accounts: list[accounts.Account] | None = None
     _numbers = itertools.count()
-    _address_key = ""
+    _system_address = ""  # where this process sends from without --source-ips
 
     def __init__(self, environment: Any) -> None:
         self.settings = Settings.from_options(environment.parsed_options)
@@ -132,11 +118,15 @@ class MattermostUser(FastHttpUser):
         super().__init__(environment)
         self.number = next(MattermostUser._numbers)  # this process's users: 0, 1, 2, ...
         self.global_number, self.slot = place_of(environment, self.number, self.total_users())
-        if not MattermostUser._address_key:
-            MattermostUser._address_key = key_hash("addr", source_address(self.host or ""))
+        self.source = self.settings.source_of(self.global_number)  # --source-ips, in turn
+        if self.source:
+            bound.bind(self.client, self.source)
+        elif not MattermostUser._system_address:
+            MattermostUser._system_address = source_ips.system_address(self.host or "")
+        self.address_key = key_hash("addr", self.source or MattermostUser._system_address)
         self.token: str | None = None
         self.auth: dict[str, str] = {}
-        self._context = {IDENTITY: identity(MattermostUser._address_key, "", self.settings)}
+        self._context = {IDENTITY: identity(self.address_key, "", self.settings)}
 
     def total_users(self) -> int:
         """Users of the whole run, across workers."""
@@ -148,6 +138,11 @@ class MattermostUser(FastHttpUser):
         return self._context
 
     def on_start(self) -> None:
+        why = source_ips.unavailable(self.source) if self.source else ""
+        if why:  # a worker on another machine than the master that checked --source-ips
+            stopping.stop_user(self.environment, "source address", f"cannot send from "
+                               f"{self.source} here ({why}): --source-ips must name addresses "
+                               "of every machine that runs workers")  # fmt: skip
         if self.authenticated:
             listed = self._account_list()
             self.account = listed[self.global_number % len(listed)]
@@ -159,9 +154,7 @@ class MattermostUser(FastHttpUser):
         """One request; 429 counted as limited, 401 re-logs in once, other errors are failures."""
         name = name or f"{method} {path}"
         rejected = False
-        with self.client.request(
-            method, path, name=name, headers=self.auth, catch_response=True, **kwargs
-        ) as resp:
+        with stopping.request(self, method, path, name, headers=self.auth, **kwargs) as resp:
             if resp.status_code == 429:
                 resp.request_meta["name"] = name + LIMITED_SUFFIX
                 resp.success()
@@ -184,9 +177,7 @@ class MattermostUser(FastHttpUser):
         return None if value is None else min(max(float(value), 0.0), MAX_RETRY_WAIT)
 
     def _note(self, counter: str) -> None:
-        collector = getattr(self.environment, "mmload_collector", None)
-        if collector is not None:
-            collector.note(counter)
+        stopping.note(self.environment, counter)
 
     # login
     def _account_list(self) -> list[accounts.Account]:
@@ -197,22 +188,20 @@ class MattermostUser(FastHttpUser):
                     raise accounts.AccountsError(accounts.REQUIRED)
                 cls._accounts = accounts.resolve(self.settings.accounts, self.settings.password)
             except accounts.AccountsError as exc:
-                log.error("mmload: %s", exc)
-                raise StopUser() from None
+                stopping.stop_user(self.environment, "no accounts", str(exc))
         return cls._accounts
 
     def _token(self, stale: str | None = None) -> str:
         try:
             return self._tokens.get(self.account, self._login, stale)
         except LoginFailed as exc:
-            log.error("mmload: %s", exc)
-            raise StopUser() from None
+            stopping.stop_user(self.environment, "login failed", str(exc))
 
     def _use(self, token: str) -> None:
         self.token = token
         self.auth = {"Authorization": f"Bearer {token}"}
         user = key_hash("token", token)
-        self._context = {IDENTITY: identity(MattermostUser._address_key, user, self.settings)}
+        self._context = {IDENTITY: identity(self.address_key, user, self.settings)}
 
     def _login(self, account: accounts.Account) -> str:
         if self.settings.api == "v1":
@@ -224,21 +213,24 @@ class MattermostUser(FastHttpUser):
         name = f"POST {path}"
         give_up = time.time() + LOGIN_PATIENCE
         while time.time() < give_up:
-            with self.client.request(
-                "POST", path, name=name, json=body, catch_response=True
-            ) as resp:
+            with stopping.request(self, "POST", path, name, json=body) as resp:
                 token = resp.headers.get("Token") if resp.headers is not None else None
                 if resp.status_code == 200 and token:
                     return str(token)
-                if resp.status_code == 429:
-                    resp.request_meta["name"] = name + LIMITED_SUFFIX
-                    resp.success()
-                    gevent.sleep(self.retry_after(resp) or 1.0)
-                    continue
-                why = f"HTTP {resp.status_code}" if resp.status_code else str(resp.error)
-                resp.failure(f"login failed: {why}")
-                raise LoginFailed(f"login as {account.login_id} to {self.host} failed: {why}")
+                if resp.status_code != 429:
+                    why = _login_failure(resp)
+                    resp.failure(f"login failed: {why}")
+                    raise LoginFailed(f"login as {account.login_id} to {self.host} failed: {why}")
+                resp.request_meta["name"] = name + LIMITED_SUFFIX
+                resp.success()
+            gevent.sleep(self.retry_after(resp) or 1.0)  # not in the block: it would time it
         raise LoginFailed(f"login as {account.login_id} was rate-limited for {LOGIN_PATIENCE:g} s")
+
+
+def _login_failure(resp: Any) -> str:
+    if resp.status_code == 200:  # Mattermost sends the session token in a Token header
+        return "HTTP 200 without a Token header (the session token mmload needs)"
+    return f"HTTP {resp.status_code}" if resp.status_code else str(resp.error)
 
 
 class PacedUser(MattermostUser):

@@ -12,7 +12,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from mmload.exitcodes import ExitStatus
-from mmload.harness import accounts, collector, options
+from mmload.harness import accounts, collector, options, webui
 from mmload.harness.scenarios import missing, refusal
 
 _installed = False
@@ -66,7 +66,15 @@ def _on_init(environment: Environment, **_: Any) -> None:
         # Let users finish the request they are in when the run ends: a killed greenlet's
         # request reaches the server but never the collector, and totals would be off.
         environment.stop_timeout = STOP_TIMEOUT
-    collector.register(environment, _scenario(environment))
+    viewer = None
+    if environment.web_ui is not None:  # the Rate limits tab: only where there is a web UI
+        try:
+            viewer = webui.register(environment)
+        except webui.WebUIError as exc:
+            refuse(str(exc))
+    found = collector.register(environment, _scenario(environment))
+    if viewer is not None:
+        found.viewers.append(viewer)
     # Everything loaded so far (Locust, mmload, numpy, the locustfile) lives as long as the
     # process: keep it out of the garbage collector's full passes during the load, as the
     # reference server does.
@@ -115,5 +123,6 @@ def install() -> None:
         return
     _installed = True
     events.init_command_line_parser.add_listener(options.add_arguments)
+    events.init_command_line_parser.add_listener(webui.loopback_by_default)
     events.init.add_listener(_on_init)
     events.test_start.add_listener(_on_test_start)

@@ -1,0 +1,200 @@
+"""A "Rate limits" tab in Locust's web UI, and a live chart page served by Locust's own app.
+
+Locust's extension points give the tab its table and its CSV (``web_ui.template_args``:
+``extended_tabs``, ``extended_tables``, ``extended_csv_files``; ``extended_stats`` added to each
+``/stats/requests`` answer by an ``after_request`` hook).  Custom charts are not among them, so
+the chart is a page of its own, ``/mmload/`` (:mod:`mmload.harness.webui_page`), linked from the
+tab.  The numbers come from the collector's per-second blocks (on the master, every worker's) in
+a :class:`~mmload.results.live.Live`, which exists only when there is a web UI: a headless run
+never computes any of it.
+
+The web UI listens on 127.0.0.1 unless ``--web-host`` says otherwise; ``--web-login`` puts
+Locust's login page in front of all of it, checking ``MMLOAD_WEB_LOGIN=user:password``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request, session, url_for
+from flask_login import UserMixin, login_user
+from locust.env import Environment
+from locust.web import WebUI
+from werkzeug.wrappers import Response as Redirect
+
+from mmload.harness.options import Settings
+from mmload.harness.webui_page import CHART_PAGE, CSP, TAB_SCRIPT
+from mmload.results.block import Block
+from mmload.results.live import Live, to_csv
+
+log = logging.getLogger("mmload")
+
+TAB = "rate-limits"
+LOOPBACK = "127.0.0.1"
+LOCAL_ONLY = ("127.0.0.1", "::1", "localhost")
+LOGIN_ENV = "MMLOAD_WEB_LOGIN"
+TAB_SCRIPT_TAG = '<script src="./mmload/tab.js"></script>'
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class WebUIError(Exception):
+    """A web UI option that cannot act as given (a usage error)."""
+
+
+def loopback_by_default(parser: Any, **_: Any) -> None:
+    """``events.init_command_line_parser``: the web UI listens on 127.0.0.1 unless
+    ``--web-host`` (or ``LOCUST_WEB_HOST``, or a config file) names another address.  (Locust
+    prints ``--help`` before it loads a locustfile, so its help still says '*'.)"""
+    parser.set_defaults(web_host=LOOPBACK)
+
+
+def register(environment: Environment) -> Callable[[Block], None]:
+    """Give Locust's web UI the tab, the chart page and, with ``--web-login``, a login; return
+    what the collector hands each block to.  WebUIError if an option cannot act."""
+    web_ui = environment.web_ui
+    assert web_ui is not None
+    options = environment.parsed_options
+    base = getattr(options, "web_base_path", "") or ""
+    if getattr(options, "web_login", False):
+        _add_login(web_ui, *_credentials(), base)
+    elif web_ui.host not in LOCAL_ONLY:
+        log.warning(
+            "mmload: the web UI listens on %s: whoever reaches this machine can start, stop and "
+            "watch the load; --web-login (with %s=user:password) asks for a login",
+            web_ui.host or "all interfaces", LOGIN_ENV,
+        )  # fmt: skip
+    documented = Settings.from_options(options).documented
+    live = Live(documented)
+    app = web_ui.app
+    assert app is not None
+    app.register_blueprint(_blueprint(web_ui, live, base))
+    app.after_request(_extend(live))
+    environment.events.reset_stats.add_listener(lambda **_: live.clear())
+    web_ui.template_args.update(
+        extended_tabs=[{"title": "Rate limits", "key": TAB}],
+        extended_tables=[{"key": TAB, "structure": _structure(str(documented))}],
+        extended_csv_files=[{"href": "./mmload/live.csv", "title": "Download rate limits CSV"}],
+    )
+    return live.add
+
+
+def _structure(documented: str) -> list[dict[str, str]]:
+    return [
+        {"key": "key", "title": "Rate-limit key"},
+        {"key": "endpoint", "title": "Endpoint"},
+        {"key": "offered", "title": "Offered/s"},
+        {"key": "accepted", "title": "Accepted/s"},
+        {"key": "limited", "title": "429/s"},
+        {"key": "refused", "title": "429s (total)"},
+        {"key": "requests", "title": "Requests (total)"},
+        {"key": "remaining", "title": "Remaining"},
+        {"key": "limit", "title": "Limit"},
+        {"key": "reset", "title": "Reset"},
+        {"key": "enforced", "title": f"Enforced/s, estimate (documented {documented})"},
+    ]
+
+
+def table(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tab's rows: numbers to one decimal, a dash where nothing is known yet."""
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return "\u2014"
+        return round(value, 1) if isinstance(value, float) else value
+
+    return [{k: cell(v) for k, v in row.items()} for row in view["rows"]]
+
+
+def _extend(live: Live) -> Callable[[Response], Response]:
+    def extend(response: Response) -> Response:
+        if response.status_code != 200:
+            return response
+        if request.endpoint == "locust.request_stats" and response.is_json:
+            data = response.get_json()  # Locust caches this response: overwrite, never append
+            data["extended_stats"] = [{"key": TAB, "data": table(live.view(time.time()))}]
+            response.set_data(json.dumps(data))
+        elif request.endpoint == "locust.index" and response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            response.set_data(page.replace("</body>", TAB_SCRIPT_TAG + "</body>", 1))
+        return response
+
+    return extend
+
+
+def _blueprint(web_ui: WebUI, live: Live, base: str) -> Blueprint:
+    pages = Blueprint("mmload", __name__, url_prefix=base or None)
+    guard = web_ui.auth_required_if_enabled  # behind the login too, with --web-login
+
+    @pages.route("/mmload/")
+    @guard
+    def chart() -> Response:
+        return Response(CHART_PAGE, mimetype="text/html", headers={"Content-Security-Policy": CSP})
+
+    @pages.route("/mmload/tab.js")
+    @guard
+    def tab_script() -> Response:
+        return Response(TAB_SCRIPT, mimetype="text/javascript")
+
+    @pages.route("/mmload/live.json")
+    @guard
+    def live_json() -> Response:
+        view = json.dumps(live.view(time.time()), allow_nan=False)
+        return Response(view, mimetype="application/json", headers=NO_STORE)
+
+    @pages.route("/mmload/live.csv")
+    @guard
+    def live_csv() -> Response:
+        name = time.strftime("rate_limits_%Y%m%dT%H%M%S.csv")
+        return Response(
+            to_csv(live.view(time.time())["rows"]),
+            mimetype="text/csv",
+            headers={**NO_STORE, "Content-Disposition": f"attachment; filename={name}"},
+        )
+
+    return pages
+
+
+# --web-login: Locust draws the login page; mmload checks the one login it is given
+class _Operator(UserMixin):
+    def __init__(self, name: str) -> None:
+        self.id = name
+
+
+def _credentials() -> tuple[str, str]:
+    user, colon, password = os.environ.get(LOGIN_ENV, "").partition(":")
+    if not (user and colon and password):
+        raise WebUIError(
+            f"--web-login needs the login to ask for in the environment: {LOGIN_ENV}="
+            "user:password (not on the command line, where ps shows it)"
+        )
+    return user, password
+
+
+def _add_login(web_ui: WebUI, user: str, password: str, base: str) -> None:
+    app = web_ui.app
+    assert app is not None
+    app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions end with the process
+    web_ui.login_manager.user_loader(lambda name: _Operator(name) if name == user else None)
+    web_ui.auth_args = {"username_password_callback": f"{base}/mmload/login"}
+    login = Blueprint("mmload_login", __name__, url_prefix=base or None)
+
+    @login.route("/mmload/login", methods=["POST"])
+    def submit() -> Redirect:
+        given = (request.form.get("username", ""), request.form.get("password", ""))
+        right = hmac.compare_digest(given[0].encode(), user.encode())
+        right &= hmac.compare_digest(given[1].encode(), password.encode())
+        if right:
+            login_user(_Operator(user))
+            return redirect(url_for("locust.index"))
+        session["auth_error"] = "Wrong user name or password"
+        return redirect(url_for("locust.login"))
+
+    app.register_blueprint(login)
+    log.info("mmload: the web UI asks for the login in %s", LOGIN_ENV)

@@ -1,0 +1,231 @@
+"""The live chart page and the few lines that link to it from Locust's "Rate limits" tab.
+
+Self-contained on purpose: inline style and script, an SVG drawn from ``live.json``, nothing
+loaded from anywhere else (the page's Content-Security-Policy forbids it), so it works on a host
+without internet and leaks nothing.  The plotted values stay in the DOM (``data-*`` attributes),
+which is what the browser test reads.
+"""
+
+from __future__ import annotations
+
+# Content-Security-Policy of the chart page: its own inline code, JSON from Locust, nothing else.
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
+)
+
+# Locust's extended tabs hold tables of text, so a link cannot be a cell: this script, added to
+# Locust's page, shows one while the "Rate limits" tab is open (the tab is in the URL's query).
+TAB_SCRIPT = r"""(function () {
+  "use strict";
+  var link = document.createElement("a");
+  link.id = "mmload-chart-link";
+  link.href = "./mmload/";
+  link.textContent = "Live chart: accepted and 429 per second against the documented limit \u2192";
+  link.style.cssText = "position:fixed;right:24px;bottom:56px;z-index:1300;display:none;" +
+    "padding:10px 16px;border-radius:4px;background:#1565c0;color:#fff;text-decoration:none;" +
+    "font:500 14px Roboto,Helvetica,Arial,sans-serif;box-shadow:0 2px 8px rgba(0,0,0,.35)";
+  document.body.appendChild(link);
+  function update() {
+    var tab = new URLSearchParams(window.location.search).get("tab");
+    link.style.display = tab === "rate-limits" ? "block" : "none";
+  }
+  update();
+  window.setInterval(update, 250);
+})();
+"""
+
+CHART_PAGE = r"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>mmload: rate limits, live</title>
+<style>
+  body { font: 14px/1.45 system-ui, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+         margin: 16px 24px; color: #222; background: #fafafa; }
+  h1 { font-size: 20px; margin: 8px 0 4px; }
+  nav a { margin-right: 14px; }
+  #summary { margin: 6px 0 10px; max-width: 1000px; }
+  #status { color: #666; font-size: 12px; }
+  label { margin-right: 18px; }
+  svg { background: #fff; border: 1px solid #ddd; display: block; margin-top: 8px; }
+  svg text { font-size: 12px; fill: #333; }
+  .grid { stroke: #eee; }
+  .axis { stroke: #999; }
+  .note { color: #555; font-size: 12px; max-width: 1000px; }
+</style>
+</head>
+<body>
+<nav><a href="../?tab=rate-limits">&larr; Locust: the Rate limits tab</a>
+<a href="live.csv">CSV</a><a href="live.json">JSON</a></nav>
+<h1>Rate limits, live</h1>
+<div id="summary">Waiting for the first settled second&hellip;</div>
+<label>Rate-limit key <select id="key"></select></label>
+<label>Scale <select id="scale">
+  <option value="auto">auto</option><option value="linear">linear</option>
+  <option value="log">log</option></select></label>
+<span id="status"></span>
+<svg id="chart" width="980" height="440" role="img"
+     aria-label="Accepted and limited requests per second against the documented limit"></svg>
+<p class="note">Per second the requests were sent in, for one rate-limit key, up to the last
+second whose answers are all in (about two seconds ago). The enforced rate is an estimate: the
+median of the requests accepted per second over recent seconds that had 429s, while the limiter
+was saturated. The verdict at the end of the run measures it properly.</p>
+<script>
+"use strict";
+const SVG = "http://www.w3.org/2000/svg";
+const W = 980, H = 440, M = {left: 72, right: 230, top: 20, bottom: 52};
+const COLORS = {accepted: "#2e7d32", limited: "#c62828", documented: "#1565c0",
+                enforced: "#ef6c00"};
+const chart = document.getElementById("chart");
+const keySelect = document.getElementById("key");
+const scaleSelect = document.getElementById("scale");
+let latest = null;
+
+function el(name, attrs, parent, text) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  parent.appendChild(node);
+  return node;
+}
+
+function fmt(v, digits) {
+  return v === null || v === undefined ? "\u2014" : Number(v).toFixed(digits);
+}
+
+function niceStep(span) {
+  const raw = span / 5, power = Math.pow(10, Math.floor(Math.log10(raw)));
+  const unit = raw / power;
+  return (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10) * power;
+}
+
+function yScale(top, log) {
+  const h = H - M.top - M.bottom;
+  if (log) {
+    const max = Math.max(2, Math.ceil(Math.log10(top)));
+    const ticks = [];
+    for (let p = 0; p <= max; p++) ticks.push(Math.pow(10, p));
+    return {ticks, y: v => M.top + h * (1 - Math.log10(Math.max(v, 1)) / max)};
+  }
+  const step = niceStep(top), max = Math.ceil(top / step) * step;
+  const ticks = [];
+  for (let v = 0; v <= max + step / 2; v += step) ticks.push(v);
+  return {ticks, y: v => M.top + h * (1 - v / max)};
+}
+
+function pickKey(view) {
+  const keys = view.keys.map(k => k.key);
+  const chosen = keys.includes(keySelect.value) ? keySelect.value : keys[0];
+  if (keySelect.options.length !== keys.length ||
+      keys.some((k, i) => keySelect.options[i].value !== k)) {
+    keySelect.replaceChildren(...keys.map(k => new Option(k || "(none)", k)));
+  }
+  keySelect.value = chosen;
+  return view.keys.find(k => k.key === chosen);
+}
+
+function summarize(view, series) {
+  const rows = view.rows.filter(r => r.key === series.key);
+  const row = rows.find(r => r.endpoint === "(all endpoints)") || rows[0];
+  const doc = view.documented;
+  document.getElementById("summary").textContent =
+    `Key ${series.key || "(none)"}: offered ${fmt(row.offered, 1)}/s, accepted ` +
+    `${fmt(row.accepted, 1)}/s, 429 ${fmt(row.limited, 1)}/s over the last ${view.window} s. ` +
+    `Enforced \u2248 ${fmt(series.enforced, 1)}/s (an estimate, from ${row.saturated} ` +
+    `seconds with 429s) against the documented ${doc.text}.`;
+}
+
+function axes(x, ys, x0, x1, log) {
+  const grid = el("g", {id: "axes"}, chart);
+  for (const v of ys.ticks) {
+    const y = ys.y(v);
+    el("line", {class: "grid", x1: M.left, x2: W - M.right, y1: y, y2: y}, grid);
+    el("text", {x: M.left - 8, y: y + 4, "text-anchor": "end"}, grid, String(v));
+  }
+  const step = niceStep(Math.max(x1 - x0, 5));
+  for (let t = Math.ceil(x0 / step) * step; t <= x1; t += step) {
+    el("text", {x: x(t), y: H - M.bottom + 18, "text-anchor": "middle"}, grid, String(t));
+  }
+  el("line", {class: "axis", x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom},
+     grid);
+  el("line", {class: "axis", x1: M.left, x2: M.left, y1: M.top, y2: H - M.bottom}, grid);
+  el("text", {x: (M.left + W - M.right) / 2, y: H - 12, "text-anchor": "middle"}, grid,
+     "seconds since the first request");
+  el("text", {x: 16, y: (M.top + H - M.bottom) / 2, "text-anchor": "middle",
+              transform: `rotate(-90 16 ${(M.top + H - M.bottom) / 2})`}, grid,
+     "requests per second" + (log ? " (log scale)" : ""));
+}
+
+function legend(entries) {
+  const g = el("g", {id: "legend"}, chart);
+  entries.forEach(([color, label, style], i) => {
+    const y = M.top + 14 + i * 24, x = W - M.right + 16;
+    el("line", {x1: x, x2: x + 26, y1: y, y2: y, stroke: color,
+                "stroke-width": style === "wide" ? 5 : 2.5,
+                "stroke-opacity": style === "wide" ? 0.45 : 1,
+                "stroke-dasharray": style === "dashed" ? "6 4" : "none"}, g);
+    el("text", {x: x + 34, y: y + 4}, g, label);
+  });
+}
+
+function hline(id, value, color, dashed, ys) {
+  const y = ys.y(value);
+  el("line", {id, x1: M.left, x2: W - M.right, y1: y, y2: y, stroke: color,
+              "stroke-width": dashed ? 2 : 5, "stroke-opacity": dashed ? 1 : 0.45,
+              "stroke-dasharray": dashed ? "8 5" : "none", "data-value": value}, chart);
+}
+
+function draw(view) {
+  chart.replaceChildren();
+  const series = view.keys.length ? pickKey(view) : null;
+  if (!series || !series.accepted.length) return;
+  summarize(view, series);
+  const doc = view.documented.per_sec, n = series.accepted.length;
+  const x0 = series.start - view.first, x1 = Math.max(x0 + n - 1, x0 + 5);
+  const x = t => M.left + (W - M.left - M.right) * (t - x0) / (x1 - x0);
+  const top = Math.max(doc * 1.25, series.enforced || 0, ...series.accepted, ...series.limited);
+  const log = scaleSelect.value === "log" || (scaleSelect.value === "auto" && top > 20 * doc);
+  const ys = yScale(top, log);
+  axes(x, ys, x0, x1, log);
+  // the limit lines under the series: a conforming server's accepted/s runs along them
+  hline("documented-line", doc, COLORS.documented, false, ys);
+  const entries = [[COLORS.accepted, "accepted/s"], [COLORS.limited, "limited (429)/s"],
+                   [COLORS.documented, `documented ${view.documented.text}`, "wide"]];
+  if (series.enforced !== null) {
+    hline("enforced-line", series.enforced, COLORS.enforced, true, ys);
+    entries.push([COLORS.enforced, `enforced \u2248 ${fmt(series.enforced, 1)}/s (estimate)`,
+                  "dashed"]);
+  }
+  for (const name of ["limited", "accepted"]) {
+    const values = series[name];
+    const points = values.map((v, i) => `${x(x0 + i).toFixed(1)},${ys.y(v).toFixed(1)}`);
+    el("polyline", {id: `series-${name}`, points: points.join(" "), fill: "none",
+                    stroke: COLORS[name], "stroke-width": 2, "data-points": values.length,
+                    "data-max": Math.max(...values), "data-last": values[values.length - 1]},
+       chart);
+  }
+  legend(entries);
+  chart.dataset.settled = view.settled;
+}
+
+async function poll() {
+  try {
+    const response = await fetch("live.json", {cache: "no-store"});
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    latest = await response.json();
+    draw(latest);
+    document.getElementById("status").textContent =
+      "updated " + new Date().toLocaleTimeString();
+  } catch (err) {
+    document.getElementById("status").textContent = "cannot reach Locust: " + err.message;
+  }
+  window.setTimeout(poll, 1000);
+}
+keySelect.addEventListener("change", () => latest && draw(latest));
+scaleSelect.addEventListener("change", () => latest && draw(latest));
+poll();
+</script>
+</body>
+</html>
+"""

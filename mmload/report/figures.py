@@ -130,13 +130,16 @@ def _burst_note(ax: Axes, view: RunView) -> None:
     if not len(over):
         return
     i = int(over[0])
+    left_half = view.t[i] < (view.t[-1] + 1) / 2  # the note goes where there is room
     ax.annotate(
         f"burst: {int(accepted[i])} accepted in 1 s",
         xy=(view.t[i] + 0.5, accepted[i]),
-        xytext=(12, 14),
+        xytext=(30, 26) if left_half else (-30, 26),
         textcoords="offset points",
+        ha="left" if left_half else "right",
         fontsize=9,
         color=style.ACCEPTED,
+        bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none"},
         arrowprops={"arrowstyle": "->", "color": style.ACCEPTED},
     )
 
@@ -205,7 +208,8 @@ def offered_vs_accepted(view: RunView) -> Figure:
     style.title(
         fig,
         f"Accepted against offered — {headline(view)}",
-        "the knee of min(offered, limit) should sit on the documented limit",
+        "the knee of min(offered, limit) should sit on the documented limit; "
+        "points above it: a burst being spent",
     )
     return fig
 

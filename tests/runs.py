@@ -58,6 +58,18 @@ def locust_cmd(scenario: str, host: str, *args: str) -> list[str]:
             "--progress", "0", *args]  # fmt: skip
 
 
+def verdict_of(done: Done) -> dict[str, Any]:
+    """The run's verdict.json."""
+    assert done.folder is not None, done.err
+    data: dict[str, Any] = json.loads((done.folder / "verdict.json").read_text())
+    return data
+
+
+def outcomes(verdict: dict[str, Any]) -> dict[str, bool | None]:
+    """Each check's id and whether it passed (None: not applicable)."""
+    return {c["id"]: c["passed"] for c in verdict["checks"]}
+
+
 def endpoint_records(records: list[Record], endpoint: str) -> list[Record]:
     return [r for r in records if r.endpoint == endpoint]
 

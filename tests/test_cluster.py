@@ -5,7 +5,6 @@ round-robin a client meets one bucket per node and twice the rate; with ``ip_has
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from mmload.server.ids import is_id
 from mmload.server.world import World
 from tests.conftest import ServeFactory
 from tests.nginx import NGINX, Nginx, proxy_http
-from tests.runs import REPO, Done, mmload_run
+from tests.runs import REPO, Done, mmload_run, verdict_of
 from tests.server_fixture import DEFAULT_PASSWORD, Server
 
 ACCOUNTS = 4
@@ -109,12 +108,6 @@ def run_through_balancer(tmp: Path, nodes: tuple[Server, Server], sticky: bool) 
                           "--scenario", "steady", "--rate-factor", "8", "-u", "4", "-t", "8s",
                           "--documented-limit", f"{PER_SEC}/s", "--documented-burst", str(BURST),
                           timeout=60)  # fmt: skip
-
-
-def verdict_of(done: Done) -> dict[str, Any]:
-    assert done.folder is not None, done.err
-    data: dict[str, Any] = json.loads((done.folder / "verdict.json").read_text())
-    return data
 
 
 def checks_of(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:

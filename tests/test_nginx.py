@@ -10,21 +10,19 @@ request any bucket admits: nginx's ``burst``, as ``--documented-burst`` says it.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from tests.conftest import ServeFactory
 from tests.nginx import NGINX, Limit, Nginx, proxy_http
-from tests.runs import REPO, Done, mmload_run
+from tests.runs import REPO, Done, mmload_run, outcomes, verdict_of
 from tests.server_fixture import Server
 
 pytestmark = [
@@ -51,16 +49,6 @@ def run_through(tmp: Path, url: str, seconds: int, *documented: str) -> Done:
     second's pause, then 1.1, 1.25 and 1.5x the documented rate, a third of the rest each."""
     return mmload_run(tmp / "runs", "--host", url, "--accounts", str(ACCOUNTS), "-u", "4",
                       "-t", f"{seconds}s", *documented, timeout=60)  # fmt: skip
-
-
-def verdict_of(done: Done) -> dict[str, Any]:
-    assert done.folder is not None, done.err
-    data: dict[str, Any] = json.loads((done.folder / "verdict.json").read_text())
-    return data
-
-
-def outcomes(verdict: dict[str, Any]) -> dict[str, bool | None]:
-    return {c["id"]: c["passed"] for c in verdict["checks"]}
 
 
 @pytest.fixture(scope="module")

@@ -3,30 +3,18 @@ at the end of the run (and again by ``mmload verify``), its exit code what CI se
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mmload.harness.embedded import EmbeddedServer
 from mmload.report import FIGURES
-from tests.runs import REPO, Done, locust_cmd, mmload_run
+from tests.runs import REPO, locust_cmd, mmload_run, outcomes, verdict_of
 
 pytestmark = pytest.mark.slow
-
-
-def verdict_of(done: Done) -> dict[str, Any]:
-    assert done.folder is not None, done.err
-    data: dict[str, Any] = json.loads((done.folder / "verdict.json").read_text())
-    return data
-
-
-def outcomes(verdict: dict[str, Any]) -> dict[str, bool | None]:
-    return {c["id"]: c["passed"] for c in verdict["checks"]}
 
 
 def test_probe_finds_what_hammer_finds_sending_a_fraction(tmp_path: Path) -> None:

@@ -28,13 +28,5 @@ def write_report(folder: Path) -> list[Path]:
         "headers": (figures.headers(view, stats), "rate-limit headers over time"),
         "latency": (figures.latency(view), "latency over time"),
     }
-    written, embedded = [], []
-    for name, (fig, alt) in drawn.items():
-        path = folder / f"{name}.png"
-        embedded.append((name, style.png(fig, path), alt))
-        written.append(path)
-    html = folder / REPORT_HTML
-    tmp = html.with_name(html.name + ".tmp")
-    tmp.write_text(page.render(view, stats, embedded))
-    tmp.replace(html)
-    return [*written, html]
+    written, embedded = style.save_all(drawn, folder)
+    return [*written, style.write_text(folder / REPORT_HTML, page.render(view, stats, embedded))]

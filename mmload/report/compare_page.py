@@ -91,14 +91,7 @@ def write(c: Comparison, out: Path) -> list[Path]:
         "throughput": (comparing.throughput(c), "throughput of every run"),
         "offered-vs-accepted": (comparing.offered_vs_accepted(c), "accepted against offered"),
     }
-    written, embedded = [], []
-    for name, (fig, alt) in drawn.items():
-        path = out / f"{name}.png"
-        embedded.append((name, style.png(fig, path), alt))
-        written.append(path)
-    for name, text in ((COMPARE_MD, markdown(c)), (COMPARE_HTML, html(c, embedded))):
-        path = out / name
-        path.with_name(name + ".tmp").write_text(text)
-        path.with_name(name + ".tmp").replace(path)
-        written.append(path)
+    written, embedded = style.save_all(drawn, out)
+    written.append(style.write_text(out / COMPARE_MD, markdown(c)))
+    written.append(style.write_text(out / COMPARE_HTML, html(c, embedded)))
     return written

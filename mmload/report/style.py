@@ -109,6 +109,27 @@ def png(fig: Figure, path: Path | None = None) -> bytes:
     return data
 
 
+Embedded = list[tuple[str, bytes, str]]  # name, PNG, alt text
+
+
+def save_all(drawn: dict[str, tuple[Figure, str]], folder: Path) -> tuple[list[Path], Embedded]:
+    """``NAME.png`` for each figure; the paths, and the figures to embed in a page."""
+    written, embedded = [], []
+    for name, (fig, alt) in drawn.items():
+        path = folder / f"{name}.png"
+        embedded.append((name, png(fig, path), alt))
+        written.append(path)
+    return written, embedded
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Whole or not at all: a reader never sees half a page."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
 def spans(mask: np.ndarray) -> list[tuple[int, int]]:
     """Index ranges [start, end) where ``mask`` holds."""
     if not len(mask):

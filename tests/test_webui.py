@@ -183,8 +183,9 @@ def locust(
     (killed if it outlives 30 s); its output goes to tmp_path/locust.log."""
     port = free_port()
     log = open(tmp_path / "locust.log", "w+")  # noqa: SIM115  closed below
+    out = () if "--run-dir" in args else ("--out", str(tmp_path / "runs"))  # never the repo's
     proc = subprocess.Popen(
-        locust_cmd(scenario, host, *args, "--web-port", str(port)),
+        locust_cmd(scenario, host, *args, *out, "--web-port", str(port)),
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -86,13 +86,18 @@ def test_offered_vs_accepted_has_the_ideal_knee_on_the_documented_limit(tmp_path
         assert accepted == pytest.approx(offered, rel=0.05)
 
 
-def test_ramp_steps_are_the_points_of_offered_vs_accepted(tmp_path: Path) -> None:
+def test_the_steps_of_a_stepped_run_are_the_points_of_offered_vs_accepted(tmp_path: Path) -> None:
     folder = judged(tmp_path, Plan(scenario="hammer"))
     run = json.loads((folder / "run.json").read_text())
-    run.update(scenario="ramp", run_time=21, settings={**run["settings"], "step_time": 4})
+    run["steps"] = {"start": run["load_started"] + 1.0, "seconds": 4.0, "factors": [1, 2, 3, 4]}
     (folder / "run.json").write_text(json.dumps(run))
-    starts = [start for _, _, start in figures.windows(load(folder))]
-    assert starts == pytest.approx([0, 4, 8, 12, 16], abs=1.01)
+    view = load(folder)
+    points = figures.windows(view)
+    origin = run["load_started"] + 1.0 - view.start
+    assert [start for _, _, start in points] == pytest.approx([origin + 4 * k for k in range(4)])
+    step_seconds = view.t[(view.t >= origin) & (view.t + 1 <= origin + 4)]
+    offered = view.columns["offered"][np.isin(view.t, step_seconds)]
+    assert points[0][0] == pytest.approx(offered.mean())  # seconds wholly inside the step
 
 
 def test_headers_show_remaining_limit_reset_and_retry_after_per_key(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from mmload.report import figures
+from mmload.report.data import load
 from mmload.results.folder import read_run
 from tests.runs import assert_folder_matches_server, endpoint_records, mmload_run
 
@@ -81,6 +83,13 @@ def test_ramp_steps_through_the_documented_limit(tmp_path: Path) -> None:
     assert any(r.status == 429 for r in late)  # 4x the limit gets refused
     early = [r for r in me if r.sent < start + 6]
     assert all(r.status == 200 for r in early)  # below the limit, inside the burst
+    factors = [0.5, 1.0, 1.5, 2.0, 4.0]
+    assert done.run()["steps"] == {"start": start, "seconds": 3.0, "factors": factors}
+    assert done.folder is not None
+    points = figures.windows(load(done.folder))  # the report's points: one per step
+    assert [offered for offered, _, _ in points] == pytest.approx(
+        [10 * f for f in factors], rel=0.1
+    )
 
 
 def test_mixed_session_uses_the_realistic_endpoints(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ def test_probe_finds_what_hammer_finds_sending_a_fraction(tmp_path: Path) -> Non
     assert a["measured"]["burst"] in (100, 101) and b["measured"]["burst"] in (100, 101)
     for v in (a, b):
         assert v["measured"]["algorithm"] == "gcra" and v["measured"]["model_agreement"] >= 0.99
+    assert probe.run()["steps"]["factors"] == [1.1, 1.25, 1.5]  # the report's points
     totals = probe.run()["totals"]
     assert totals["offered"] <= 2 * totals["accepted"], totals  # gentle
     assert hammer.run()["totals"]["offered"] > 20 * totals["offered"]

@@ -87,6 +87,18 @@ def _golden_step(n: int) -> int:
 GOLDEN = (1 + 5**0.5) / 2
 
 
+DEFAULT_STEP_SECONDS = 10.0  # a stepped scenario's steps when the run time is not known
+
+
+def step_length(step_time: float | None, run_time: float | None, lead: float, count: int) -> float:
+    """Seconds per step: ``--step-time``, or what the run has left after its login phase and
+    ``lead``, shared out among ``count`` steps."""
+    if step_time:
+        return step_time
+    rest = (run_time or 0) - LOGIN_PHASE - lead
+    return rest / count if rest > 0 else DEFAULT_STEP_SECONDS
+
+
 def steps(step_seconds: float, factors: tuple[float, ...]) -> Callable[[float], float]:
     """A factor that steps through ``factors``, ``step_seconds`` each, then stays at the last."""
 

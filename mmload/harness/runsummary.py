@@ -15,6 +15,7 @@ from locust.env import Environment
 import mmload
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import Settings
+from mmload.harness.pacing import step_length
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
 from mmload.results.outages import error_share_note, find_outages, stopped_users_note
 from mmload.results.records import RECORDS_BIN, RecordsWriter
@@ -80,6 +81,7 @@ class RunSummary:
             "run_time": getattr(options, "run_time", None),
             "started_at": _utc(self.started),
             "load_started": self.load_started,
+            "steps": self.steps(),
             "ended_at": _utc(datetime.now(timezone.utc)) if status != "running" else None,
             "settings": self.settings.public(),
             "versions": {
@@ -105,6 +107,18 @@ class RunSummary:
             "error_bodies": self.samples,
             "exit": self.exit,
         }
+
+    def steps(self) -> dict[str, Any] | None:
+        """The steps a stepped scenario (ramp, probe) takes, so that a report can tell them
+        apart: when they start, how long each is, the factors of the documented rate."""
+        stepped = [c for c in self.env.user_classes if getattr(c, "factors", None)]
+        if not stepped or self.load_started is None:
+            return None
+        factors = list(getattr(stepped[0], "factors", ()))
+        lead = float(getattr(stepped[0], "lead", 0.0))
+        run_time = getattr(self.env.parsed_options, "run_time", None)
+        seconds = step_length(self.settings.step_time, run_time, lead, len(factors))
+        return {"start": self.load_started + lead, "seconds": seconds, "factors": factors}
 
     def progress_line(self, seconds: list[Second], now: float) -> str:
         """Rates over the last few complete seconds."""

@@ -25,7 +25,14 @@ from mmload.dialects.numbers import delay_or_date
 from mmload.harness import accounts, bound, plugin, source_ips, stopping
 from mmload.harness.capture import IDENTITY, LIMITED_SUFFIX, join_identity
 from mmload.harness.options import Settings
-from mmload.harness.pacing import LOGIN_PHASE, Pacer, grid_slot, load_start, phase_slot, steps
+from mmload.harness.pacing import (
+    Pacer,
+    grid_slot,
+    load_start,
+    phase_slot,
+    step_length,
+    steps,
+)
 from mmload.harness.scenarios import USES
 
 log = logging.getLogger("mmload")
@@ -33,7 +40,6 @@ log = logging.getLogger("mmload")
 LOGIN_PATIENCE = 60.0  # a rate-limited login waits Retry-After and tries again, this long
 MAX_RETRY_WAIT = 30.0
 MAX_RELOGINS = 3  # per account and process: a server that keeps rejecting tokens is not retried
-DEFAULT_STEP_SECONDS = 10.0  # a stepped scenario's steps when the run time is not known
 
 
 def key_hash(kind: str, secret: str) -> str:
@@ -278,13 +284,9 @@ class SteppedUser(PacedUser):
     lead = 0.0  # seconds of the load before the steps start
 
     def on_start(self) -> None:
-        step = self.settings.step_time
-        if not step:
-            run_time = getattr(self.environment.parsed_options, "run_time", None)
-            rest = (run_time or 0) - LOGIN_PHASE - self.lead
-            step = rest / len(self.factors) if rest > 0 else DEFAULT_STEP_SECONDS
-        self.step = step
-        self.stepped = steps(step, self.factors)
+        run_time = getattr(self.environment.parsed_options, "run_time", None)
+        self.step = step_length(self.settings.step_time, run_time, self.lead, len(self.factors))
+        self.stepped = steps(self.step, self.factors)
         super().on_start()
 
     def pacing_delay(self) -> float:

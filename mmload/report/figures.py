@@ -10,7 +10,6 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mmload.defaults import LOGIN_PHASE
 from mmload.report import style
 from mmload.report.data import RecordStats, RunView
 
@@ -145,30 +144,29 @@ def _burst_note(ax: Axes, view: RunView) -> None:
 
 
 def windows(view: RunView) -> list[tuple[float, float, float]]:
-    """(offered/s, accepted/s, start s) per ramp step, or per window of a run without steps;
-    over whole seconds of the load only (the logins' second and the last, cut-short second of
-    a run are no rate)."""
+    """(offered/s, accepted/s, start s) per step of a stepped scenario (ramp, probe: run.json
+    says when they start and how long each is), or per window of a run without steps; over
+    seconds wholly inside one step, of the load (not the logins' second, nor the last, cut-short
+    second of a run)."""
     t, c = view.t, view.columns
     start = float(view.run.get("load_started") or view.start) - view.start
     whole = (t >= np.ceil(start)) & (t < (t[-1] if len(t) else 0))
     if not whole.any():
         return []
-    settings = view.run.get("settings") or {}
-    step = settings.get("step_time")
-    if not step and view.run.get("scenario") == "ramp" and view.run.get("run_time"):
-        step = (float(view.run["run_time"]) - LOGIN_PHASE) / 5  # as the ramp shares it out
-    width = float(step) if step else max(1.0, np.ceil((t[whole][-1] + 1 - start) / WINDOWS))
-    which = np.floor((t - start) / width)
+    steps = view.run.get("steps")
+    if isinstance(steps, dict) and steps.get("seconds"):
+        origin, width = float(steps["start"]) - view.start, float(steps["seconds"])
+        count = len(steps.get("factors") or ()) or len(t)
+    else:
+        origin, count = start, len(t)
+        width = max(1.0, float(np.ceil((t[whole][-1] + 1 - start) / WINDOWS)))
+    which = np.floor((t - origin) / width)
+    inside = whole & (which >= 0) & (which < count) & (t + 1 <= origin + (which + 1) * width + 1e-6)
     points = []
-    for w in np.unique(which[whole]):
-        rows = whole & (which == w)
-        points.append(
-            (
-                float(np.nanmean(c["offered"][rows])),
-                float(np.nanmean(c["accepted"][rows])),
-                float(start + w * width),
-            )
-        )
+    for w in np.unique(which[inside]):
+        rows = inside & (which == w)
+        offered, accepted = np.nanmean(c["offered"][rows]), np.nanmean(c["accepted"][rows])
+        points.append((float(offered), float(accepted), float(origin + w * width)))
     return points
 
 

@@ -81,6 +81,22 @@ def test_a_plain_locust_run_refuses_foreign_sources_with_exit_2() -> None:
     assert "not an address of this machine" in proc.stderr
 
 
+def test_sources_of_the_other_ip_version_than_the_host_are_refused_with_exit_2() -> None:
+    assert source_ips.other_family("::1", "http://127.0.0.1:8065").startswith(
+        "--source-ips ::1 is IPv6, but 127.0.0.1 is reached over IPv4 only"
+    )
+    assert source_ips.other_family("127.0.0.1-127.0.0.2", "http://127.0.0.1:8065") == ""
+    assert source_ips.other_family("127.0.0.1", "http://[::1]:8065").startswith(
+        "--source-ips 127.0.0.1 is IPv4, but ::1 is reached over IPv6 only"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmload", "run", "--source-ips", "::1", "-t", "1s"],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "--source-ips ::1 is IPv6" in proc.stderr and "Traceback" not in proc.stderr
+
+
 @pytest.fixture
 def peers() -> Iterator[tuple[str, list[str]]]:
     """An HTTP server on 127.0.0.1 that notes each request's peer address."""

@@ -12,7 +12,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from mmload.exitcodes import ExitStatus
-from mmload.harness import accounts, collector, options, webui
+from mmload.harness import accounts, collector, options, source_ips, webui
 from mmload.harness.scenarios import missing, refusal
 
 _installed = False
@@ -45,6 +45,9 @@ def check_options(environment: Environment) -> None:
     message = refusal(uses, given, options.SCENARIO_ONLY) or next(
         (m for name in uses if (m := missing(name, api, hook))), ""
     )
+    sources = getattr(parsed, "source_ips", None)
+    if not message and sources and environment.host:
+        message = source_ips.other_family(sources, environment.host)
     if message:
         refuse(message)
     if any(getattr(c, "authenticated", False) for c in classes):

@@ -90,6 +90,25 @@ def option(text: str) -> str:
     return text.strip()
 
 
+def other_family(text: str, host: str) -> str:
+    """Why some of the addresses cannot reach ``host`` at all, an IPv6 source for a host reached
+    over IPv4 only or the other way round, or "" (also when the host does not resolve: that
+    error is the run's to say)."""
+    parts = urlsplit(host)
+    try:
+        found = socket.getaddrinfo(parts.hostname or "", parts.port or 80, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        return ""
+    versions = {6 if family == socket.AF_INET6 else 4 for family, *_ in found}
+    wrong = [a for a in parse(text) if ipaddress.ip_address(a).version not in versions]
+    if not wrong:
+        return ""
+    mine = ipaddress.ip_address(wrong[0]).version
+    theirs = "/".join(str(v) for v in sorted(versions))
+    return (f"--source-ips {wrong[0]} is IPv{mine}, but {parts.hostname} is reached over "
+            f"IPv{theirs} only: no request could leave from it")  # fmt: skip
+
+
 def pick(text: str, number: int) -> str:
     """The address of the user with this number among all users ("" without --source-ips)."""
     addresses = parse(text) if text else ()

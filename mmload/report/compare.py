@@ -35,7 +35,7 @@ class Row:
     flags: list[str] = field(default_factory=list)
 
 
-FIGURES = ("rate", "burst", "limited_share", "p95_ms")
+MEASURES = ("rate", "burst", "limited_share", "p95_ms")  # what a row compares
 
 
 @dataclass
@@ -86,7 +86,7 @@ def _row(view: RunView, name: str) -> Row:
 
 
 def _judge_change(base: Row, row: Row, limits: Limits) -> None:
-    for name in FIGURES:
+    for name in MEASURES:
         a, b = getattr(base, name), getattr(row, name)
         if a is None or b is None:
             row.deltas[name] = "" if a is None and b is None else "n/a"
@@ -132,13 +132,7 @@ def throughput(c: Comparison) -> Figure:
         high = max(high, float(np.nanmax(cols["offered"], initial=1.0)))
     documented = _documented_rates(c)
     for rate in documented:
-        ax.axhline(
-            rate,
-            color=style.DOCUMENTED,
-            linestyle=":",
-            linewidth=1.4,
-            label=f"documented limit {style.rate(rate)}",
-        )
+        style.documented_line(ax, rate, linestyle=":")  # dashed lines are the runs' 429s
     style.per_second_axis(ax, high, max(documented, default=1.0))
     ax.set_xlim(left=0)
     ax.set_xlabel("time from each run's start (s)")

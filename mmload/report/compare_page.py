@@ -53,7 +53,7 @@ def markdown(c: Comparison) -> str:
     return "\n".join(lines)
 
 
-def html(c: Comparison, figures: list[tuple[str, bytes, str]]) -> str:
+def html(c: Comparison, figures: style.Embedded) -> str:
     rows = []
     for row in c.rows:
         line = [page.esc(x) for x in cells(row)]

@@ -72,8 +72,8 @@ class RunView:
         return float(np.nansum(self.columns[column])) if len(self.columns[column]) else 0.0
 
 
-def load(folder: Path, verdict: dict[str, Any] | None = None) -> RunView:
-    """The run in ``folder``; ``verdict`` stands in when the folder has none of its own."""
+def load(folder: Path) -> RunView:
+    """The run in ``folder``, with its verdict if it has one (see :func:`ensure_verdict`)."""
     if not (folder / RECORDS_BIN).is_file() or not (folder / TIMELINE_CSV).is_file():
         raise NotARunFolder(f"{folder} is not a run folder (it has no {RECORDS_BIN})")
     run = read_run_or_empty(folder)
@@ -84,7 +84,7 @@ def load(folder: Path, verdict: dict[str, Any] | None = None) -> RunView:
         for c in COLUMNS
     }
     first = float(columns["second"][0]) if rows else 0.0
-    return RunView(folder, run, saved or verdict, saved is not None, first, columns)
+    return RunView(folder, run, saved, saved is not None, first, columns)
 
 
 def ensure_verdict(view: RunView) -> RunView:
@@ -124,7 +124,6 @@ class KeySeries:
 class RecordStats:
     keys: list[KeySeries]
     latency_p95: dict[str, float | None]  # accepted / limited, over the whole run
-    requests: int
 
 
 def record_stats(view: RunView, keys: int = 3, bins: int = 1500) -> RecordStats:
@@ -139,14 +138,14 @@ def record_stats(view: RunView, keys: int = 3, bins: int = 1500) -> RecordStats:
         chosen = latency[outcome == code]
         p95[name] = float(np.percentile(chosen, 95)) if len(chosen) else None
     if not n:
-        return RecordStats([], p95, 0)
+        return RecordStats([], p95)
     codes = block.codes["key"]
     counts = np.bincount(codes.astype(np.int64))
     busiest = [int(c) for c in np.argsort(-counts, kind="stable")[:keys] if counts[c]]
     series = [
         _key_series(block.tables["key"][c], block, codes == c, view.start, bins) for c in busiest
     ]
-    return RecordStats(series, p95, n)
+    return RecordStats(series, p95)
 
 
 def _key_series(key: str, block: Any, mask: np.ndarray, start: float, bins: int) -> KeySeries:

@@ -47,13 +47,7 @@ def limit_lines(ax: Axes, view: RunView) -> None:
     documented = view.documented_rate
     buckets = _buckets(view)
     if documented:
-        ax.axhline(
-            documented,
-            color=style.DOCUMENTED,
-            linestyle="--",
-            linewidth=1.6,
-            label=f"documented limit {style.rate(documented)}",
-        )
+        style.documented_line(ax, documented)
         if buckets > 1:
             ax.axhline(
                 documented * buckets,
@@ -194,9 +188,9 @@ def offered_vs_accepted(view: RunView) -> Figure:
             zorder=3,
             label="mean of a step or window",
         )
-    _ideal(
+    ideal_axes(
         ax,
-        view,
+        [(view.documented_rate or 0) * _buckets(view)],
         float(np.nanmax(c["offered"], initial=1.0)),
         float(np.nanmax(c["accepted"], initial=1.0)),
     )
@@ -210,10 +204,6 @@ def offered_vs_accepted(view: RunView) -> Figure:
         "points above it: a burst being spent",
     )
     return fig
-
-
-def _ideal(ax: Axes, view: RunView, high: float, accepted: float) -> None:
-    ideal_axes(ax, [(view.documented_rate or 0) * _buckets(view)], high, accepted)
 
 
 def ideal_axes(ax: Axes, limits: list[float], high: float, accepted: float) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mmload.report.data import RecordStats, RunView
-from mmload.report.style import rate
+from mmload.report.style import Embedded, rate
 from mmload.results.folder import read_server
 from mmload.verdict.checks import Check
 from mmload.verdict.output import status
@@ -204,7 +204,7 @@ def figure_tag(name: str, data: bytes, alt: str) -> str:
     return f'<img src="data:image/png;base64,{encoded}" alt="{esc(alt)}" title="{esc(name)}">'
 
 
-def render(view: RunView, stats: RecordStats, figures: list[tuple[str, bytes, str]]) -> str:
+def render(view: RunView, stats: RecordStats, figures: Embedded) -> str:
     parts = [
         f"<h1>mmload report: {esc(view.name)}</h1>",
         banner(view),

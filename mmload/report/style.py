@@ -94,6 +94,12 @@ def per_second_axis(ax: Axes, high: float, low: float) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(count))
 
 
+def documented_line(ax: Axes, limit: float, linestyle: str = "--") -> None:
+    """The documented limit across the axes, the same way in every figure."""
+    ax.axhline(limit, color=DOCUMENTED, linestyle=linestyle, linewidth=1.6,
+               label=f"documented limit {rate(limit)}")  # fmt: skip
+
+
 def rate(value: float | None) -> str:
     return "?" if value is None else f"{value:.4g}/s"
 

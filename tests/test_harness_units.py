@@ -1,5 +1,5 @@
 """The harness's parts that need no server: accounts, pacing and its spread over workers,
-options and their refusals."""
+options and their refusals (``tests/test_option_refusals.py``: the checks of both paths)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerNode, WorkerRunner
 
 from mmload.harness import accounts
-from mmload.harness.options import SCENARIO_ONLY, Settings, add_arguments
+from mmload.harness.options import LOGIN_FLAGS, SCENARIO_ONLY, Settings, add_arguments
 from mmload.harness.pacing import Pacer, grid_slot, steps
 from mmload.harness.plugin import worker_offsets
-from mmload.harness.scenarios import USES, refusal
+from mmload.harness.scenarios import USES, acts_on, refusal
 from mmload.harness.users import place_of
 
 
@@ -157,6 +157,9 @@ def test_bad_option_values_are_refused(argv: list[str], capsys: Any) -> None:
     [
         ("hammer", ["rate_factor"], "--rate-factor"),
         ("ramp", ["rate_factor"], "--rate-factor"),
+        ("polite", ["rate_factor"], "--rate-factor"),
+        ("mixed", ["rate_factor"], "--rate-factor"),
+        ("probe", ["rate_factor"], "--rate-factor"),
         ("polite", ["step_time"], "--step-time"),
         ("mixed", ["hook_id"], "--hook-id"),
         ("steady", ["step_time", "rate_factor"], "--step-time"),
@@ -172,7 +175,29 @@ def test_options_a_scenario_would_ignore_are_refused(
 def test_options_a_scenario_acts_on_pass() -> None:
     assert refusal({"steady": USES["steady"]}, ["rate_factor"], SCENARIO_ONLY) == ""
     assert refusal({"ramp": USES["ramp"]}, ["step_time"], SCENARIO_ONLY) == ""
+    assert refusal({"probe": USES["probe"]}, ["step_time"], SCENARIO_ONLY) == ""
     assert refusal({"webhook": USES["webhook"]}, ["hook_id", "rate_factor"], SCENARIO_ONLY) == ""
+    login = ["api", "accounts", "password"]
+    assert refusal({"hammer": acts_on("hammer")}, login, SCENARIO_ONLY | LOGIN_FLAGS) == ""
+
+
+def test_webhook_refuses_the_login_options_it_would_ignore() -> None:
+    """Before, ``--scenario webhook --accounts 5 --api v1`` ran and dropped both."""
+    message = refusal({"webhook": acts_on("webhook")}, ["accounts", "api", "password"],
+                      SCENARIO_ONLY | LOGIN_FLAGS)  # fmt: skip
+    assert message == (
+        "webhook would ignore --accounts, --api and --password (or MMLOAD_PASSWORD): they are "
+        "for the scenarios that log in"
+    )
+
+
+def test_settings_keep_no_hook_id() -> None:
+    """A hook id is a credential: whoever has it can post.  run.json (and so the report's
+    settings) says only that one was given."""
+    hook = "hk7q3xw1ot8bd5mz9yca4rupne"
+    public = Settings.from_options(parse("--hook-id", hook)).public()
+    assert hook not in repr(public) and public["hook_id"] == "set"
+    assert Settings.from_options(parse()).public()["hook_id"] is None
 
 
 @pytest.mark.parametrize(("total", "users"), [(106, 10), (6, 10), (101, 1), (7, 3)])

@@ -27,6 +27,10 @@ def no_traceback(text: str) -> bool:
         (["--scenario", "ramp", "--rate-factor", "2"], "ramp would ignore --rate-factor"),
         (["--scenario", "polite", "--step-time", "3"], "polite would ignore --step-time"),
         (["--scenario", "mixed", "--hook-id", "abc"], "mixed would ignore --hook-id"),
+        (
+            ["--scenario", "webhook", "--accounts", "5", "--api", "v1"],
+            "webhook would ignore --accounts and --api",
+        ),
         (["--host", "http://127.0.0.1:9", "--server-per-sec", "5"], "--server-* options"),
         (["--documented-limit", "10/ms"], "10/ms"),
         (["--scenario", "mixed", "--api", "v1"], "needs --api v4"),
@@ -55,14 +59,6 @@ def test_plain_locust_refuses_an_ignored_option_and_what_a_scenario_lacks(tmp_pa
         assert proc.returncode == 2, proc.stderr
         assert says in proc.stderr and no_traceback(proc.stderr)
     assert not list(tmp_path.iterdir())
-
-
-def test_serve_refuses_arguments_after_the_separator() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "mmload", "serve", "--port", "0", "--", "--per-sec", "5"],
-        cwd=REPO, capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    assert proc.returncode == 2 and "takes no arguments after --" in proc.stderr
 
 
 def test_another_host_needs_accounts_given_explicitly(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
-"""Passwords and tokens never leave mmload: not in any file of the run folder (records.bin raw and
-decoded, the report), not in what it prints.  Each password holds a marker of its own, so a
-password leaked in any encoding (JSON, repr, URL) is still found."""
+"""Passwords, tokens and incoming-webhook ids never leave mmload: not in any file of the run folder
+(records.bin raw and decoded, the report), not in what it prints.  Each password holds a marker
+of its own, so a password leaked in any encoding (JSON, repr, URL) is still found."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import re
@@ -14,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from mmload.harness.options import Settings
 from mmload.results.records import read_records
 from mmload.server.ids import new_id
 from tests.runs import REPO, Done, FakeServer, mmload_run
@@ -89,3 +91,14 @@ def test_a_hosts_passwords_and_tokens_stay_secret(tmp_path: Path) -> None:
     assert sorted(stats["passwords"]) == sorted(PASSWORDS)  # each sent, exactly as written
     assert len(stats["tokens"]) == 3
     assert_absent(PASSWORDS + stats["tokens"], everything(done))
+
+
+def test_a_hook_id_is_never_written() -> None:
+    """Whoever has an incoming webhook's id can post to it.  run.json's settings (which the
+    report shows) say only that one was given; the webhook's errors are named by status, never
+    by URL (``tests/test_harness_relogin.py``)."""
+    hook = new_id()
+    public = Settings.from_options(argparse.Namespace(hook_id=hook)).public()
+    written = json.dumps(public).encode() + repr(public).encode()
+    assert not [form for form in forms(hook) if form in written]
+    assert not REFERENCE_TOKEN.search(written) and public["hook_id"] == "set"

@@ -21,7 +21,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mmload", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mmload {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        title="commands", metavar="COMMAND", dest="command_name", parser_class=_Parser
+    )
     serve.add_parser(sub)
     run.add_parser(sub)
     verify.add_parser(sub)
@@ -41,6 +43,10 @@ def main(
     args.extra = argv[split + 1 :]
     if not hasattr(args, "command"):
         parser.print_help(out)
+        return ExitStatus.USAGE
+    if args.extra and not getattr(args, "passes_on", False):  # only run passes them (to Locust)
+        print(f"mmload {args.command_name}: takes no arguments after --: "
+              f"{' '.join(args.extra)}", file=err)  # fmt: skip
         return ExitStatus.USAGE
     try:
         return int(args.command(args, out, err))

@@ -31,9 +31,6 @@ def export(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     if not (folder / RECORDS_BIN).is_file():
         print(f"mmload export: {folder} is not a run folder (it has no {RECORDS_BIN})", file=err)
         return ExitStatus.USAGE
-    if args.extra:
-        print(f"mmload export: takes no arguments after --: {' '.join(args.extra)}", file=err)
-        return ExitStatus.USAGE
     try:
         if args.output == "-":
             write_csv(folder, out)

@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p,
         (*options.SHARED_WITH_RUN, "--hook-id"),
         locust=False,
-        defaults={"--accounts": "", "--password": "", "--vary-by": None},
+        defaults={"--api": "", "--accounts": "", "--password": "", "--vary-by": None},
     )
     p.add_argument(
         "--processes",
@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "only; '*' for all interfaces)",
     )
     add_server_arguments(p)
-    p.set_defaults(command=run)
+    p.set_defaults(command=run, passes_on=True)  # arguments after -- go to Locust
 
 
 def add_server_arguments(p: argparse.ArgumentParser) -> None:

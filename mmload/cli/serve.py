@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TextIO
+from typing import Any, TextIO
 
 from mmload import defaults
 from mmload.cli.args import non_negative, password, port, positive
@@ -63,90 +63,109 @@ def cluster_secret(text: str) -> str:
     return text
 
 
+# the limiter's options (dest -> default): None in the parsed arguments means not given
+LIMIT_DEFAULTS: dict[str, object] = {
+    "per_sec": defaults.PER_SEC,
+    "max_burst": defaults.MAX_BURST,
+    "memory_store_size": defaults.MEMORY_STORE_SIZE,
+    "vary_by_remote_addr": True,
+    "vary_by_user": False,
+    "vary_by_header": "",
+    "algorithm": "gcra",
+    "dialect": "mattermost",
+    "fault": [],
+}
+
+
 def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     """Mattermost's RateLimitSettings, and mmload's algorithms, dialects and faults."""
     p.add_argument(
         "--rate-limit",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="RateLimitSettings.Enable (default on)",
+        help="RateLimitSettings.Enable (default on); off, every other limiter option is refused",
     )
+    p.add_argument("--per-sec", type=positive, help=f"PerSec (default {defaults.PER_SEC})")
     p.add_argument(
-        "--per-sec",
-        type=positive,
-        default=defaults.PER_SEC,
-        help=f"PerSec (default {defaults.PER_SEC})",
-    )
-    p.add_argument(
-        "--max-burst",
-        type=non_negative,
-        default=defaults.MAX_BURST,
-        help=f"MaxBurst (default {defaults.MAX_BURST})",
+        "--max-burst", type=non_negative, help=f"MaxBurst (default {defaults.MAX_BURST})"
     )
     p.add_argument(
         "--memory-store-size",
         type=positive,
-        default=defaults.MEMORY_STORE_SIZE,
         help="MemoryStoreSize: keys the LRU store holds, for every algorithm "
         f"(default {defaults.MEMORY_STORE_SIZE})",
     )
     p.add_argument(
         "--vary-by-remote-addr",
         action=argparse.BooleanOptionalAction,
-        default=True,
         help="VaryByRemoteAddr (default on)",
     )
     p.add_argument(
         "--vary-by-user",
         action=argparse.BooleanOptionalAction,
-        default=False,
         help="VaryByUser: one bucket per auth token (default off)",
     )
     p.add_argument(
         "--vary-by-header",
-        default="",
         metavar="NAME",
         help="VaryByHeader: append this header's lower-cased value to the key",
     )
     p.add_argument(
         "--algorithm",
         choices=ALGORITHMS,
-        default="gcra",
-        help="gcra is Mattermost's; the window algorithms come from the limits library",
+        help="gcra (default) is Mattermost's; the window algorithms come from the limits library",
     )
     p.add_argument(
         "--dialect",
         choices=DIALECTS,
-        default="mattermost",
         help="rate-limit headers to send (default mattermost)",
     )
     p.add_argument(
         "--fault",
         action="append",
         choices=list(FAULTS),
-        default=[],
         metavar="NAME",
         help="inject a documented misbehaviour (see the list below)",
     )
 
 
 def limit_settings(args: argparse.Namespace) -> LimitSettings:
+    def get(dest: str) -> Any:
+        value = getattr(args, dest)
+        return LIMIT_DEFAULTS[dest] if value is None else value
+
     return LimitSettings(
         enabled=args.rate_limit,
-        rate=Rate(args.per_sec, args.max_burst),
-        memory_store_size=args.memory_store_size,
-        keying=Keying(args.vary_by_remote_addr, args.vary_by_user, args.vary_by_header),
-        algorithm=args.algorithm,
-        dialect=args.dialect,
-        faults=frozenset(args.fault),
+        rate=Rate(get("per_sec"), get("max_burst")),
+        memory_store_size=get("memory_store_size"),
+        keying=Keying(get("vary_by_remote_addr"), get("vary_by_user"), get("vary_by_header")),
+        algorithm=get("algorithm"),
+        dialect=get("dialect"),
+        faults=frozenset(get("fault")),
     )
+
+
+def ignored_without_limiting(args: argparse.Namespace) -> list[str]:
+    """The limiter options given that --no-rate-limit would ignore (as written)."""
+    if args.rate_limit:
+        return []
+    given = []
+    for dest in LIMIT_DEFAULTS:
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        flag = "--" + dest.replace("_", "-")
+        given.append(flag.replace("--", "--no-", 1) if value is False else flag)
+    return given
 
 
 def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     from mmload.server.serve import ServeOptions, serve  # the server's imports only when serving
 
-    if args.extra:
-        print(f"mmload serve: takes no arguments after --: {' '.join(args.extra)}", file=err)
+    ignored = ignored_without_limiting(args)
+    if ignored:
+        print(f"mmload serve: --no-rate-limit turns the limiter off, so it would ignore "
+              f"{', '.join(ignored)}", file=err)  # fmt: skip
         return ExitStatus.USAGE
     options = ServeOptions(
         args.host, args.port, args.accounts, args.password, limit_settings(args),

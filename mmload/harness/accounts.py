@@ -14,6 +14,10 @@ SEEDED_PASSWORD = defaults.SEEDED_PASSWORD
 MAX_SEEDED = 100_000  # --accounts N: more would only take memory and time to list
 
 
+FILE_PASSWORDS = (
+    "--password (or MMLOAD_PASSWORD) is the seeded accounts' password, and --accounts FILE "
+    "holds each account's own: drop --password, or unset MMLOAD_PASSWORD"
+)
 REQUIRED = (
     "--accounts is required to log in: a CSV file login_id,password[,team], or N for the "
     "reference server's seeded user1..userN (mmload logs in only with accounts you name)"
@@ -85,9 +89,14 @@ def _account(row: list[str], number: int, first: bool, path: str | Path) -> Acco
     return Account(cells[0], cells[1], cells[2] if len(cells) == 3 else DEFAULT_TEAM)
 
 
+def is_seeded(spec: str) -> bool:
+    """Whether ``--accounts`` names the seeded user1..userN (a number), not a CSV file."""
+    return spec.isascii() and spec.isdigit()
+
+
 def resolve(spec: str, password: str = SEEDED_PASSWORD) -> list[Account]:
     """``--accounts``: a number N means the seeded user1..userN, anything else is a CSV file."""
-    if spec.isascii() and spec.isdigit():
+    if is_seeded(spec):
         if not 1 <= int(spec) <= MAX_SEEDED:
             raise AccountsError(f"--accounts N takes 1 to {MAX_SEEDED} seeded accounts, not {spec}")
         return seeded(int(spec), password)

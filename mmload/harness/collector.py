@@ -43,8 +43,10 @@ LAST_BATCH_WAIT = 10.0  # beyond the stop timeout, for a worker's last batch to 
 
 
 def grace_seconds(request_timeout: float) -> float:
-    """A second's row is final once no request sent in it can still be answered: the request
-    timeout after its end, plus a flush."""
+    """A second's row is final once no request sent in it can still be answered within one wait:
+    the request timeout after its end, plus a flush.  The timeout bounds each wait (connecting,
+    each next part of the answer), not the total: an answer that trickles in later adds a second
+    row for its second, which the readers merge."""
     return request_timeout + 1.0 + FLUSH_SECONDS
 
 

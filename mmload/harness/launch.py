@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -18,8 +19,8 @@ from urllib.parse import urlsplit
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
 from mmload.harness.embedded import EmbeddedServer, ServerError, die_with_parent
-from mmload.harness.options import DEFAULTS, SCENARIO_ONLY
-from mmload.harness.scenarios import AUTHENTICATED, USES, locustfile, missing, refusal
+from mmload.harness.options import DEFAULTS, LOGIN_FLAGS, SCENARIO_ONLY
+from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile, missing, refusal
 from mmload.results.folder import RUN_JSON, SERVER_JSON, new_run_dir, write_json
 
 REFERENCE_MARK = ".mmload."  # in the X-Version-Id of `mmload serve`: 10.5.0.mmload.<hash>.false
@@ -31,9 +32,9 @@ class RunOptions:
     scenario: str = "hammer"
     users: int = 10
     run_time: str = "30s"
-    api: str = DEFAULTS["api"]
+    api: str = ""  # "" (not given): DEFAULTS["api"]
     accounts: str = ""
-    password: str = ""
+    password: str = ""  # "" (not given): MMLOAD_PASSWORD, or the seeded default
     documented_limit: str | None = None  # not given: Mattermost's documented defaults
     documented_burst: int | None = None
     vary_by: str = DEFAULTS["vary_by"]
@@ -89,24 +90,29 @@ def is_reference_server(url: str) -> bool:
         return False
 
 
-def check_options(o: RunOptions) -> None:
+def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> None:
     """Refuse what would be ignored or would log in with credentials nobody gave."""
-    given = [d for d in SCENARIO_ONLY if getattr(o, d) not in (None, "")]
+    password = "set" if o.password or environ.get("MMLOAD_PASSWORD") else ""
+    values = {d: getattr(o, d) for d in SCENARIO_ONLY}
+    values |= {"api": o.api, "accounts": o.accounts, "password": password}
+    given = [d for d, value in values.items() if value is not None and value != ""]
     has_hook = bool(o.hook_id) or not o.host  # the embedded server has hooks to post to
-    message = refusal({o.scenario: USES[o.scenario]}, given, SCENARIO_ONLY)
-    message = message or missing(o.scenario, o.api, has_hook)
+    message = refusal({o.scenario: acts_on(o.scenario)}, given, SCENARIO_ONLY | LOGIN_FLAGS)
+    message = message or missing(o.scenario, o.api or DEFAULTS["api"], has_hook)
     if message:
         raise usage(message)
     if o.scenario not in AUTHENTICATED:
         return
     if o.host and not o.accounts:
         raise usage(f"--host needs --accounts: {accounts.REQUIRED}")
+    if o.host and password and o.accounts and not accounts.is_seeded(o.accounts):
+        raise usage(accounts.FILE_PASSWORDS)  # without --host, it is the embedded server's
     if o.accounts:
         try:
             accounts.resolve(o.accounts)
         except accounts.AccountsError as exc:
             raise usage(str(exc)) from None
-    if o.host and o.accounts.isdigit() and not is_reference_server(o.host):
+    if o.host and accounts.is_seeded(o.accounts) and not is_reference_server(o.host):
         raise usage(
             f"--accounts {o.accounts} means the reference server's seeded user1..user"
             f"{o.accounts}, and {o.host} is not an mmload reference server: give a CSV file "
@@ -119,12 +125,12 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
         sys.executable, "-m", "locust", "-f", str(locustfile(o.scenario)),
         "--host", host, "-u", str(o.users), "-r", str(o.users), "-t", o.run_time,
         "--exit-code-on-error", "0",
-        "--api", o.api, "--run-dir", str(run_dir),
+        "--run-dir", str(run_dir),
         "--vary-by", o.vary_by, "--request-timeout", f"{o.request_timeout:g}",
         "--tolerance", f"{o.tolerance:g}",
     ]  # fmt: skip
     if o.scenario in AUTHENTICATED:
-        cmd += ["--accounts", o.accounts or str(min(o.users, 100))]
+        cmd += ["--api", o.api or DEFAULTS["api"], "--accounts", _locust_accounts(o)]
     if o.strict:
         cmd.append("--strict")
     if o.expect:
@@ -142,6 +148,21 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
         cmd += ["--source-ips", o.source_ips]
     cmd += ["--web-host", o.web_host, "--autostart"] if o.web else ["--headless", "--only-summary"]
     return cmd + o.extra
+
+
+def _locust_accounts(o: RunOptions) -> str:
+    return o.accounts or str(min(o.users, 100))
+
+
+def locust_env(o: RunOptions) -> tuple[dict[str, str], dict[str, str]]:
+    """The environments of the embedded server and of Locust.  The password (--password, else
+    MMLOAD_PASSWORD) goes in the environment, not on the command line, where ps shows it; Locust
+    gets it only to log in to seeded accounts (with a FILE, it is the embedded server's alone)."""
+    env = dict(os.environ)
+    if o.password:
+        env["MMLOAD_PASSWORD"] = o.password
+    seeded = o.scenario in AUTHENTICATED and accounts.is_seeded(_locust_accounts(o))
+    return env, env if seeded else {k: v for k, v in env.items() if k != "MMLOAD_PASSWORD"}
 
 
 def _master_port(extra: list[str]) -> list[str]:
@@ -162,9 +183,7 @@ def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
     run_dir = new_run_dir(o.out, o.scenario)
     server: EmbeddedServer | None = None
     code = 0
-    env = dict(os.environ)
-    if o.password:
-        env["MMLOAD_PASSWORD"] = o.password  # not on the command line, where ps shows it
+    env, for_locust = locust_env(o)
     try:
         if not o.host:  # its users' password is the run's (MMLOAD_PASSWORD)
             server = EmbeddedServer(["--accounts", str(max(100, o.users)), *o.server_args], env=env)
@@ -176,7 +195,7 @@ def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
             hook_id = next(iter(server.hooks.values()), "")  # the scenario posts to a webhook
         print(f"mmload run: {o.scenario} with {o.users} users for {o.run_time} against {host}",
               file=err, flush=True)  # fmt: skip
-        code = _run_locust(locust_command(o, host, run_dir, hook_id), env)
+        code = _run_locust(locust_command(o, host, run_dir, hook_id), for_locust)
         if server is not None and run_dir.exists():
             write_json(run_dir / SERVER_JSON, server.stats())
     except ServerError as exc:

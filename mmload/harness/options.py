@@ -101,8 +101,9 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--step-time", {"type": seconds, "default": None,
                      "help": "ramp and probe: seconds per step (default: what the run has "
                      "left, shared out among the steps)"}),
-    ("--hook-id", {"default": "", "include_in_web_ui": True,
-                   "help": "webhook: the incoming hook id to post to"}),
+    ("--hook-id", {"default": "", "include_in_web_ui": True, "is_secret": True,
+                   "help": "webhook: the incoming hook id to post to (whoever has it can post: "
+                   "never written anywhere)"}),
     ("--out", {"default": DEFAULTS["out"], "help": "run folders go under this directory"}),
     ("--run-dir", {"default": "", "help": "write the run folder exactly here"}),
     ("--max-records", {"type": non_negative, "default": DEFAULTS["max_records"],
@@ -123,8 +124,9 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                       "across all processes: a range 127.0.0.1-127.0.0.4 or a list "
                       "127.0.0.1,127.0.0.2 (loopback, or assigned to this machine)"}),
     ("--request-timeout", {"type": seconds, "default": DEFAULTS["request_timeout"],
-                           "help": "seconds before a request without an answer is an error "
-                           "(default 60); a second's timeline row is final after it"}),
+                           "help": "seconds a request may wait to connect, and then for each "
+                           "next part of its answer, before it is an error (default 60); not a "
+                           "limit on its total time"}),
 )  # fmt: skip
 
 SHARED_WITH_RUN = (
@@ -133,6 +135,15 @@ SHARED_WITH_RUN = (
     "--expect", "--source-ips",
 )  # fmt: skip
 SCENARIO_ONLY = {"rate_factor": "--rate-factor", "step_time": "--step-time", "hook_id": "--hook-id"}
+PASSWORD_FLAG = "--password (or MMLOAD_PASSWORD)"
+LOGIN_FLAGS = {"api": "--api", "accounts": "--accounts", "password": PASSWORD_FLAG}
+
+
+def login_given(parsed: Any) -> list[str]:
+    """The login options (dests) Locust's parsed options hold a value other than the default
+    of (a value given equal to the default cannot be told apart from none)."""
+    values = {"accounts": "", "api": DEFAULTS["api"], "password": DEFAULTS["password"]}
+    return [d for d, default in values.items() if getattr(parsed, d, None) not in (None, default)]
 
 
 def add_arguments(
@@ -206,7 +217,8 @@ class Settings:
         return source_ips.pick(self.source_ips, number)
 
     def public(self) -> dict[str, Any]:
-        """For run.json: everything but the password."""
+        """For run.json: everything but secrets (the password, and the hook id: whoever has it
+        can post; only whether one was given)."""
         return {
             "api": self.api,
             "accounts": self.accounts
@@ -216,7 +228,7 @@ class Settings:
             "vary_by": self.vary_by,
             "rate_factor": self.rate_factor,
             "step_time": self.step_time,
-            "hook_id": self.hook_id,
+            "hook_id": "set" if self.hook_id else None,
             "max_records": self.max_records,
             "request_timeout": self.request_timeout,
             "tolerance": self.tolerance,

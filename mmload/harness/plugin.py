@@ -13,7 +13,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts, collector, options, source_ips, webui
-from mmload.harness.scenarios import missing, refusal
+from mmload.harness.scenarios import LOGIN, missing, refusal
 
 _installed = False
 STOP_TIMEOUT = 5.0
@@ -31,18 +31,23 @@ def refuse(message: str) -> NoReturn:
 
 
 def check_options(environment: Environment) -> None:
-    """Every option acts or is refused: scenario options the users would ignore, and scenarios
-    that log in without the accounts to do it with (never guessed for someone's server)."""
+    """Every option acts or is refused: scenario and login options the users would ignore, and
+    scenarios that log in without the accounts to do it with (never guessed for someone's
+    server)."""
     parsed = environment.parsed_options
     if parsed is None or isinstance(environment.runner, WorkerRunner):
         return  # workers run what the master checked
     classes = environment.user_classes
     uses: dict[str, frozenset[str]] = {
-        getattr(c, "scenario", c.__name__): getattr(c, "uses", frozenset()) for c in classes
+        getattr(c, "scenario", c.__name__): getattr(c, "uses", frozenset())
+        | (LOGIN if getattr(c, "authenticated", False) else frozenset())
+        for c in classes
     }
     given = [d for d in options.SCENARIO_ONLY if getattr(parsed, d, None) not in (None, "")]
+    given += options.login_given(parsed)
     api, hook = getattr(parsed, "api", "v4"), bool(getattr(parsed, "hook_id", ""))
-    message = refusal(uses, given, options.SCENARIO_ONLY) or next(
+    flags = options.SCENARIO_ONLY | options.LOGIN_FLAGS
+    message = refusal(uses, given, flags) or next(
         (m for name in uses if (m := missing(name, api, hook))), ""
     )
     sources = getattr(parsed, "source_ips", None)
@@ -51,13 +56,19 @@ def check_options(environment: Environment) -> None:
     if message:
         refuse(message)
     if any(getattr(c, "authenticated", False) for c in classes):
-        spec = getattr(parsed, "accounts", "") or ""
-        try:
-            if not spec:
-                raise accounts.AccountsError(accounts.REQUIRED)
-            accounts.resolve(spec, getattr(parsed, "password", None) or accounts.SEEDED_PASSWORD)
-        except accounts.AccountsError as exc:
-            refuse(str(exc))
+        check_accounts(getattr(parsed, "accounts", "") or "", "password" in given)
+
+
+def check_accounts(spec: str, password_given: bool) -> None:
+    """The accounts to log in with, readable, and no password given that they would ignore."""
+    try:
+        if not spec:
+            raise accounts.AccountsError(accounts.REQUIRED)
+        if password_given and not accounts.is_seeded(spec):
+            raise accounts.AccountsError(accounts.FILE_PASSWORDS)
+        accounts.resolve(spec)
+    except accounts.AccountsError as exc:
+        refuse(str(exc))
 
 
 def _on_init(environment: Environment, **_: Any) -> None:

@@ -119,7 +119,8 @@ class MattermostUser(FastHttpUser):
 
     def __init__(self, environment: Any) -> None:
         self.settings = Settings.from_options(environment.parsed_options)
-        # the client's timeouts are the run's (the timeline's grace period follows them)
+        # each wait (connecting, each next part of an answer; not the total) is bounded by the
+        # run's timeout, and the timeline's grace period follows it
         self.network_timeout = self.connection_timeout = self.settings.request_timeout
         super().__init__(environment)
         self.number = next(MattermostUser._numbers)  # this process's users: 0, 1, 2, ...
@@ -157,7 +158,8 @@ class MattermostUser(FastHttpUser):
 
     # requests
     def call(self, method: str, path: str, name: str | None = None, **kwargs: Any) -> Any:
-        """One request; 429 counted as limited, 401 re-logs in once, other errors are failures."""
+        """One request; 429 counted as limited, other errors are failures; a 401 gets the
+        account a new token (its first user to report it logs in again, within the cap)."""
         name = name or f"{method} {path}"
         rejected = False
         with stopping.request(self, method, path, name, headers=self.auth, **kwargs) as resp:
@@ -167,9 +169,10 @@ class MattermostUser(FastHttpUser):
             elif resp.status_code == 401 and self.authenticated and self.token:
                 resp.failure("401: token rejected")
                 rejected = True
-        if rejected:  # log in again (within the cap); a failure stops this user
+            elif resp.status_code >= 400:  # Locust's own text has the URL: a hook's secret id
+                resp.failure(f"HTTP {resp.status_code}")
+        if rejected:  # a failure, or a rejection past the cap, stops this user
             self._use(self._token(stale=self.token))
-            self._note("relogins")
         return resp
 
     def retry_after(self, resp: Any) -> float | None:
@@ -198,10 +201,17 @@ class MattermostUser(FastHttpUser):
         return cls._accounts
 
     def _token(self, stale: str | None = None) -> str:
+        login = self._login if stale is None else self._relogin
         try:
-            return self._tokens.get(self.account, self._login, stale)
+            return self._tokens.get(self.account, login, stale)
         except LoginFailed as exc:
             stopping.stop_user(self.environment, "login failed", str(exc))
+
+    def _relogin(self, account: accounts.Account) -> str:
+        """A re-login, counted once per login done (not per user that saw the 401)."""
+        token = self._login(account)
+        self._note("relogins")
+        return token
 
     def _use(self, token: str) -> None:
         self.token = token

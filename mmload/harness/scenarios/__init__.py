@@ -24,6 +24,13 @@ USES: dict[str, frozenset[str]] = {
 }
 # scenarios that log in, and so need --accounts
 AUTHENTICATED = frozenset(NAMES) - {"webhook"}
+# the login options (dests): what every scenario that logs in acts on, and no other
+LOGIN = frozenset({"api", "accounts", "password"})
+
+
+def acts_on(name: str) -> frozenset[str]:
+    """The scenario-specific and login options (dests) scenario ``name`` acts on."""
+    return USES[name] | (LOGIN if name in AUTHENTICATED else frozenset())
 
 
 def missing(scenario: str, api: str, has_hook: bool) -> str:
@@ -43,12 +50,24 @@ def refusal(
     scenarios: dict[str, frozenset[str]], given: Iterable[str], flags: dict[str, str]
 ) -> str:
     """Why the options ``given`` (dests) cannot be used with these scenarios (name -> options
-    they use), or "" when each acts on at least one of them."""
+    they act on), or "" when each acts on at least one of them."""
     used = frozenset().union(*scenarios.values()) if scenarios else frozenset()
-    ignored = sorted(flags[g] for g in given if g in flags and g not in used)
+    ignored = sorted({flags[g]: g for g in given if g in flags and g not in used}.items())
     if not ignored:
         return ""
     names = " and ".join(sorted(scenarios)) or "these users"
-    users = {flags[o]: sorted(n for n, u in USES.items() if o in u) for o in flags}
-    why = "; ".join(f"{flag} is for {', '.join(users[flag]) or 'no scenario'}" for flag in ignored)
-    return f"{names} would ignore {', '.join(ignored)} ({why})"
+    why: dict[str, list[str]] = {}  # who acts on them -> the flags
+    for flag, dest in ignored:
+        users = sorted(n for n in NAMES if dest in acts_on(n))
+        who = "the scenarios that log in" if set(users) == AUTHENTICATED else ", ".join(users)
+        why.setdefault(who or "no scenario", []).append(flag)
+    if len(why) == 1:  # one reason for all
+        reasons = f"{'it is' if len(ignored) == 1 else 'they are'} for {next(iter(why))}"
+    else:
+        reasons = "; ".join(f"{_listed(listed)} {'is' if len(listed) == 1 else 'are'} for {who}"
+                            for who, listed in why.items())  # fmt: skip
+    return f"{names} would ignore {_listed([flag for flag, _ in ignored])}: {reasons}"
+
+
+def _listed(items: list[str]) -> str:
+    return " and ".join(items) if len(items) < 3 else f"{', '.join(items[:-1])} and {items[-1]}"

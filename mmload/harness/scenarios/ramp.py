@@ -1,5 +1,6 @@
 """ramp: the offered rate steps through 0.5x, 1x, 1.5x, 2x and 4x the documented limit,
-``--step-time`` seconds each (default: the run time divided by five)."""
+``--step-time`` seconds each (default: what the run has after its login phase, divided by
+five)."""
 
 from locust import task
 

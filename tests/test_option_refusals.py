@@ -1,0 +1,149 @@
+"""Options a run would ignore are refused (exit 2, one line), the same in ``mmload run``
+(``launch.check_options``) and in a plain ``locust -f`` run (``plugin.check_options``); checked
+here without starting anything."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from locust.env import Environment
+
+from mmload.exitcodes import ExitStatus
+from mmload.harness import accounts, plugin
+from mmload.harness.launch import RunError, RunOptions, check_options, locust_command, locust_env
+from mmload.harness.options import add_arguments
+from mmload.harness.scenarios.hammer import Hammer
+from mmload.harness.scenarios.mixed import Mixed
+from mmload.harness.scenarios.polite import Polite
+from mmload.harness.scenarios.webhook import Webhook
+
+HOST = "http://127.0.0.1:9"  # never reached: every case is refused before
+
+
+def refused(options: RunOptions, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(RunError) as exc:
+        check_options(options, environ or {})
+    assert exc.value.status == ExitStatus.USAGE
+    return str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "flag"),
+    [
+        ({"accounts": "5"}, "--accounts"),
+        ({"api": "v1"}, "--api"),
+        ({"api": "v4"}, "--api"),  # given, even as the default
+        ({"password": "pw"}, "--password"),
+    ],
+)
+@pytest.mark.parametrize("host", ["", HOST])
+def test_mmload_run_refuses_login_options_with_webhook(
+    given: dict[str, Any], flag: str, host: str
+) -> None:
+    """Before, ``--scenario webhook --accounts 5 --api v1`` exited 0 and dropped both."""
+    options = dataclasses.replace(RunOptions(host=host, scenario="webhook", hook_id="h"), **given)
+    message = refused(options)
+    assert message.startswith("webhook would ignore " + flag)
+    assert "for the scenarios that log in" in message
+
+
+def test_mmload_run_refuses_a_password_from_the_environment_with_webhook() -> None:
+    message = refused(RunOptions(scenario="webhook"), {"MMLOAD_PASSWORD": "pw"})
+    assert "would ignore --password (or MMLOAD_PASSWORD)" in message
+
+
+@pytest.mark.parametrize("scenario", ["polite", "mixed", "probe", "hammer", "ramp"])
+def test_mmload_run_refuses_rate_factor_where_it_does_nothing(scenario: str) -> None:
+    message = refused(RunOptions(scenario=scenario, rate_factor=2.0))
+    assert message == f"{scenario} would ignore --rate-factor: it is for steady, webhook"
+
+
+def accounts_csv(tmp_path: Path) -> str:
+    path = tmp_path / "accounts.csv"
+    path.write_text("alice,pw-a\nbob,pw-b\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("environ", [{}, {"MMLOAD_PASSWORD": "pw"}])
+def test_a_password_beside_an_accounts_file_for_a_host_is_refused(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    """Before, it was ignored: the file holds the passwords."""
+    password = "" if environ else "x"
+    options = RunOptions(host=HOST, accounts=accounts_csv(tmp_path), password=password)
+    assert refused(options, environ) == accounts.FILE_PASSWORDS
+
+
+def test_without_host_the_password_is_the_embedded_servers_and_locust_never_sees_it(
+    tmp_path: Path,
+) -> None:
+    options = RunOptions(accounts=accounts_csv(tmp_path), password="pw")
+    check_options(options, {})  # it seeds the embedded server's accounts: it acts
+    server, locust = locust_env(options)
+    assert server["MMLOAD_PASSWORD"] == "pw" and "MMLOAD_PASSWORD" not in locust
+    server, locust = locust_env(RunOptions(accounts="3", password="pw"))
+    assert server["MMLOAD_PASSWORD"] == locust["MMLOAD_PASSWORD"] == "pw"
+
+
+def test_webhook_is_launched_without_login_options(tmp_path: Path) -> None:
+    command = locust_command(RunOptions(scenario="webhook"), HOST, tmp_path, "h")
+    assert "--api" not in command and "--accounts" not in command
+    command = locust_command(RunOptions(scenario="hammer", users=3), HOST, tmp_path, "")
+    assert command[command.index("--api") + 1] == "v4"
+    assert command[command.index("--accounts") + 1] == "3"
+
+
+def parsed(*argv: str) -> argparse.Namespace:
+    """As Locust parses mmload's options (the same defaults)."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, locust=False)
+    return parser.parse_args(list(argv))
+
+
+def locust_check(user: type, *argv: str, capsys: Any) -> str:
+    """What the plain-locust path says before exiting 2; "" when it lets the run start."""
+    environment = Environment(user_classes=[user], parsed_options=parsed(*argv), host=HOST)
+    try:
+        plugin.check_options(environment)
+    except SystemExit as exc:
+        assert exc.code == ExitStatus.USAGE
+        err: str = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        return err
+    return ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--accounts", "5"], "--accounts"),
+        (["--api", "v1"], "--api"),
+        (["--password", "pw"], "--password"),
+    ],
+)
+def test_plain_locust_refuses_login_options_with_webhook(
+    argv: list[str], flag: str, capsys: Any
+) -> None:
+    err = locust_check(Webhook, "--hook-id", "h", *argv, capsys=capsys)
+    assert f"webhook would ignore {flag}" in err
+
+
+@pytest.mark.parametrize("user", [Polite, Mixed])
+def test_plain_locust_refuses_rate_factor_with_polite_and_mixed(user: type, capsys: Any) -> None:
+    err = locust_check(user, "--accounts", "2", "--rate-factor", "2", capsys=capsys)
+    assert "would ignore --rate-factor" in err
+
+
+def test_plain_locust_refuses_a_password_beside_an_accounts_file(
+    tmp_path: Path, capsys: Any
+) -> None:
+    file = accounts_csv(tmp_path)
+    err = locust_check(Hammer, "--accounts", file, "--password", "pw", capsys=capsys)
+    assert accounts.FILE_PASSWORDS in err
+    assert locust_check(Hammer, "--accounts", file, capsys=capsys) == ""
+    assert locust_check(Hammer, "--accounts", "2", "--password", "pw", capsys=capsys) == ""
+    assert locust_check(Webhook, "--hook-id", "h", capsys=capsys) == ""

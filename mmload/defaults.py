@@ -17,4 +17,4 @@ SEEDED_ACCOUNTS = 100
 SERVE_PORT = 8065  # Mattermost's own port
 
 LOGIN_PHASE = 1.0  # seconds: the load starts this long after Locust's test start (logins first)
-REQUEST_TIMEOUT = 60.0  # seconds a request may take before it counts as an error
+REQUEST_TIMEOUT = 60.0  # seconds a request may wait (to connect, for each next part of its answer)

@@ -147,3 +147,14 @@ def test_plain_locust_refuses_a_password_beside_an_accounts_file(
     assert locust_check(Hammer, "--accounts", file, capsys=capsys) == ""
     assert locust_check(Hammer, "--accounts", "2", "--password", "pw", capsys=capsys) == ""
     assert locust_check(Webhook, "--hook-id", "h", capsys=capsys) == ""
+
+
+def test_a_limit_keyed_on_users_is_refused_for_a_scenario_that_logs_in_to_nothing(
+    capsys: Any,
+) -> None:
+    """Before, ``--scenario webhook --vary-by user`` ran and judged a scope no user could have."""
+    message = refused(RunOptions(scenario="webhook", vary_by="user"))
+    assert "logs in to nothing" in message and "--vary-by user" in message
+    err = locust_check(Webhook, "--hook-id", "h", "--vary-by", "user", capsys=capsys)
+    assert "--vary-by user is for the scenarios that log in" in err
+    assert locust_check(Hammer, "--accounts", "2", "--vary-by", "user", capsys=capsys) == ""

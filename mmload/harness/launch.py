@@ -98,7 +98,7 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
     given = [d for d, value in values.items() if value is not None and value != ""]
     has_hook = bool(o.hook_id) or not o.host  # the embedded server has hooks to post to
     message = refusal({o.scenario: acts_on(o.scenario)}, given, SCENARIO_ONLY | LOGIN_FLAGS)
-    message = message or missing(o.scenario, o.api or DEFAULTS["api"], has_hook)
+    message = message or missing(o.scenario, o.api or DEFAULTS["api"], has_hook, o.vary_by)
     if message:
         raise usage(message)
     if o.scenario not in AUTHENTICATED:

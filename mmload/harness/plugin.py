@@ -46,9 +46,10 @@ def check_options(environment: Environment) -> None:
     given = [d for d in options.SCENARIO_ONLY if getattr(parsed, d, None) not in (None, "")]
     given += options.login_given(parsed)
     api, hook = getattr(parsed, "api", "v4"), bool(getattr(parsed, "hook_id", ""))
+    vary_by = getattr(parsed, "vary_by", "address")
     flags = options.SCENARIO_ONLY | options.LOGIN_FLAGS
     message = refusal(uses, given, flags) or next(
-        (m for name in uses if (m := missing(name, api, hook))), ""
+        (m for name in uses if (m := missing(name, api, hook, vary_by))), ""
     )
     sources = getattr(parsed, "source_ips", None)
     if not message and sources and environment.host:

@@ -33,12 +33,15 @@ def acts_on(name: str) -> frozenset[str]:
     return USES[name] | (LOGIN if name in AUTHENTICATED else frozenset())
 
 
-def missing(scenario: str, api: str, has_hook: bool) -> str:
-    """What ``scenario`` needs and was not given, or ""."""
+def missing(scenario: str, api: str, has_hook: bool, vary_by: str = "address") -> str:
+    """What ``scenario`` needs and was not given (or cannot have), or ""."""
     if scenario == "mixed" and api != "v4":
         return "the mixed scenario needs --api v4 (the 2015 v1 API has no channels or posts)"
     if scenario == "webhook" and not has_hook:
         return "the webhook scenario needs --hook-id (mmload serve lists its hooks)"
+    if scenario not in AUTHENTICATED and vary_by == "user":
+        return (f"the {scenario} scenario logs in to nothing, so no limit can be keyed on a user: "
+                "--vary-by user is for the scenarios that log in")  # fmt: skip
     return ""
 
 

@@ -1,9 +1,11 @@
-"""The live rate-limit view: its numbers (pure), the "Rate limits" tab and the chart page in
-headless Chromium during a real swarm, the master's merged data from two workers, where the web
-UI listens by default, and the login that ``--web-login`` puts in front of it."""
+"""The live rate-limit view in Locust's web UI: the tab's cells, the "Rate limits" tab and the
+chart page in headless Chromium during a real swarm, the master's merged data from two workers,
+where the web UI listens by default, and the login that ``--web-login`` puts in front of it.
+The numbers themselves are tested in tests/test_live.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,104 +25,32 @@ import requests
 
 from mmload.harness import plugin
 from mmload.harness.launch import RunOptions, locust_command
+from mmload.harness.webui import table
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.results.folder import read_run
-from mmload.results.live import ALL, KEEP, Live, to_csv
-from mmload.results.record import Record
+from mmload.results.live import ALL, ALL_KEYS, Live
 from tests.conftest import ServeFactory
 from tests.runs import REPO, locust_cmd, mmload_run
+from tests.test_live import LOGIN, ME, saturated
 
-ME = "GET /api/v4/users/me"
-LOGIN = "POST /api/v4/users/login"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 T = TypeVar("T")
 
 
-def record(
-    sent: float,
-    status: int,
-    endpoint: str = ME,
-    key: str = "addr:a",
-    remaining: float | None = None,
-) -> Record:
-    """A response; with Mattermost's headers (Limit 101, Reset 1) when ``remaining`` is given."""
-    limit, reset = (101.0, 1.0) if remaining is not None else (None, None)
-    rest = (None, None, "", "mattermost", None, "")  # Retry-After .. error
-    return Record(sent, 3.0, endpoint, status, key, "", "addr:a", limit, remaining, reset, *rest)
-
-
-def saturated(
-    seconds: range, accepted: int = 10, limited: int = 30, key: str = "addr:a"
-) -> list[Record]:
-    """Each second: ``accepted`` 200s (Remaining counting down), then ``limited`` 429s."""
-    out = []
-    for s in seconds:
-        out += [
-            record(s + i / 50, 200, key=key, remaining=float(accepted - 1 - i))
-            for i in range(accepted)
-        ]
-        out += [record(s + 0.5 + i / 100, 429, key=key, remaining=0.0) for i in range(limited)]
-    return out
-
-
-# the numbers
-def test_live_rates_latest_headers_and_estimate() -> None:
+# the tab's cells
+def test_tab_shows_a_dash_where_an_estimate_would_mislead() -> None:
     live = Live(Documented.resolve())
-    records = saturated(range(100, 110))
-    burst = [record(99.5, 200, remaining=100.0 - i) for i in range(101)]  # a full bucket first
-    live.add(Block.from_records([*burst, *records[:150]]))
-    live.add(Block.from_records([*records[150:], record(105.2, 200, endpoint=LOGIN)]))
-    view = live.view(now=112.0)  # seconds up to 109 have settled
-    assert view["settled"] == 109 and view["first"] == 99
-    assert view["documented"] == {"per_sec": 10.0, "burst": 100, "text": "10/s burst 100"}
-    rows = {row["endpoint"]: row for row in view["rows"]}
-    assert list(rows) == [ALL, ME, LOGIN]  # the key's endpoints together, then each
-    me = rows[ME]
-    assert (me["offered"], me["accepted"], me["limited"]) == (40.0, 10.0, 30.0)  # over 105..109
-    assert (me["requests"], me["refused"], me["errors"]) == (101 + 400, 300, 0)
-    assert (me["remaining"], me["limit"], me["reset"]) == (0.0, 101.0, 1.0)  # the latest sent
-    assert me["enforced"] == 10.0 and me["saturated"] == 10  # the burst second had no 429
-    assert rows[ALL]["accepted"] == 10.2 and rows[ALL]["requests"] == 502
-    assert rows[LOGIN]["remaining"] is None and rows[LOGIN]["enforced"] is None
-    (series,) = view["keys"]
-    assert series["start"] == 99 and series["enforced"] == 10.0
-    assert series["accepted"] == [101] + [10] * 5 + [11] + [10] * 4  # the login in 105
-    assert series["limited"] == [0] + [30] * 10
-    assert json.loads(json.dumps(view, allow_nan=False)) == view
-
-
-def test_live_adds_up_workers_blocks_exactly() -> None:
-    """Blocks of the same seconds from several processes add up to what one block would give."""
-    one = saturated(range(10, 20), key="addr:a") + saturated(range(12, 16), 5, 9, key="addr:b")
-    together, apart = Live(Documented.resolve("10/s")), Live(Documented.resolve("10/s"))
-    together.add(Block.from_records(one))
-    for part in (one[0::3], one[1::3], one[2::3]):
-        apart.add(Block.from_records(part))
-    assert apart.view(30.0) == together.view(30.0)
-    keys = [k["key"] for k in together.view(30.0)["keys"]]
-    assert keys == ["addr:a", "addr:b"]  # most requests first
-
-
-def test_estimate_waits_for_saturated_seconds_and_old_seconds_are_forgotten() -> None:
-    live = Live(Documented.resolve(), keep=60)
-    live.add(Block.from_records(saturated(range(0, 2))))
-    assert live.view(10.0)["rows"][0]["enforced"] is None  # two seconds with 429s: too few
-    live.add(Block.from_records(saturated(range(2, 200, 10), accepted=20)))
-    assert min(live.per_second[("addr:a", ME)]) >= 190 - 60
-    assert live.view(200.0)["rows"][0]["enforced"] == 20.0
-    assert len(live.view(200.0)["keys"][0]["accepted"]) <= KEEP
-    live.clear()  # Locust's Reset button
-    assert live.view(200.0)["rows"] == [] and live.view(200.0)["keys"] == []
-
-
-def test_live_csv_has_a_line_per_row() -> None:
-    live = Live(Documented.resolve())
-    live.add(Block.from_records([*saturated(range(0, 5)), record(1.0, 0, endpoint=LOGIN)]))
-    lines = to_csv(live.view(10.0)["rows"]).splitlines()
-    assert lines[0].startswith("key,endpoint,offered,accepted,limited,requests,refused,errors")
-    assert len(lines) == 4 and lines[3].startswith(f"addr:a,{LOGIN},")
-    assert lines[3].split(",")[7] == "1"  # no answer: an error
+    live.add(Block.from_records(saturated(range(0, 6), key="addr:a")
+                                + saturated(range(0, 6), 4, 10, "addr:a", LOGIN, 0.2)
+                                + saturated(range(0, 6), 12, key="addr:b")))  # fmt: skip
+    cells = {(r["key"], r["endpoint"]): r for r in table(live.view(8.0))}
+    assert cells[(ALL_KEYS, ALL)]["enforced"] == 13.0  # the median of the keys' 14 and 12
+    assert cells[("addr:a", ALL)]["enforced"] == 14.0 and cells[("addr:b", ME)]["enforced"] == 12.0
+    for part in ((ALL_KEYS, ME), (ALL_KEYS, LOGIN), ("addr:a", ME), ("addr:a", LOGIN)):
+        assert cells[part]["enforced"] == "\u2014", part
+    across = cells[(ALL_KEYS, ME)]  # Remaining is per key: none across keys; Limit is shown
+    assert (across["remaining"], across["limit"]) == ("\u2014", 101.0)
 
 
 # where the web UI listens
@@ -190,6 +120,7 @@ def locust(
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
+        start_new_session=True,  # its --processes workers, too, are stopped at the end
     )
     url = f"http://127.0.0.1:{port}"
 
@@ -209,6 +140,9 @@ def locust(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        # Locust's workers would wait a minute for the master's heartbeat before quitting
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         log.close()
 
 
@@ -277,14 +211,23 @@ def tab_named(title: str) -> Callable[[Any], Any]:
     return find
 
 
-def rows_with_429s(driver: Any) -> list[dict[str, str]]:
-    return [
-        row
+def rows_with_429s(driver: Any) -> dict[str, dict[str, str]]:
+    """The tab's rows for /users/me with 429s, by key, once the row of all keys has an estimate
+    and a user's key has a row ({} until then: falsy)."""
+    rows = {
+        row.get("Rate-limit key", ""): row
         for row in rate_limit_rows(driver)
         if row.get("Endpoint") == ME
         and float(row.get("429/s") or 0) > 0
         and int(row.get("429s (total)") or 0) > 0
-    ]
+    }
+    across = rows.get(ALL_KEYS, {})
+    ready = any(k.startswith("token:") for k in rows) and enforced(across) != "\u2014"
+    return rows if ready else {}
+
+
+def enforced(row: dict[str, str]) -> str:
+    return next((v for k, v in row.items() if k.startswith("Enforced/s")), "\u2014")
 
 
 def shown(element_id: str) -> Callable[[Any], Any]:
@@ -308,27 +251,33 @@ def test_rate_limits_tab_and_live_chart_in_chromium(tmp_path: Path, serve: Serve
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser(tmp_path)
-    server = serve()
-    run = ["--autostart", "-u", "5", "-r", "5", "-t", "20s", "--accounts", "5", "--run-dir"]
+    server = serve("--vary-by-user", "--no-vary-by-remote-addr")  # a bucket per user: rows of
+    run = ["--autostart", "-u", "5", "-r", "5", "-t", "20s", "--accounts", "5", "--vary-by"]
+    run += ["user", "--run-dir", str(tmp_path / "run")]  # all keys, and an estimate of ~10/s
     try:
-        with locust(tmp_path, "hammer", server.url, *run, str(tmp_path / "run")) as url:
+        with locust(tmp_path, "hammer", server.url, *run) as url:
             port = url.rsplit(":", 1)[1]  # no --web-host given: loopback only
             assert f"Starting web interface at http://127.0.0.1:{port}," in log_of(tmp_path)
             driver.get(url + "/")
             WebDriverWait(driver, 15).until(tab_named("Rate limits"), "no Rate limits tab").click()
-            limited = WebDriverWait(driver, 15).until(rows_with_429s, "no row with 429s")
-            assert limited[0]["Limit"] == "101" and limited[0]["Rate-limit key"].startswith("addr:")
+            limited = WebDriverWait(driver, 20).until(rows_with_429s, "no rows with 429s")
+            assert rate_limit_rows(driver)[0]["Rate-limit key"] == ALL_KEYS  # first
+            users = [row for key, row in limited.items() if key.startswith("token:")]
+            assert users[0]["Limit"] == "101" and limited[ALL_KEYS]["Remaining"] == "\u2014"
+            assert 8 <= float(enforced(limited[ALL_KEYS])) <= 12  # the keys' median, ~10/s
             WebDriverWait(driver, 5).until(shown("mmload-chart-link"), "no chart link").click()
             drawn = WebDriverWait(driver, 15).until(chart_drawn, "the chart page drew no series")
             driver.save_screenshot(str(tmp_path / "chart.png"))
             assert drawn["documented"] == "10" and drawn["limited_max"] > 0
-            assert drawn["accepted_points"] == drawn["accepted_vertices"]
+            assert drawn["accepted_vertices"] == 2 * drawn["accepted_points"]  # a step a second
+            lines = [i for i in drawn["order"] if i.startswith("series-") or i.endswith("-line")]
+            assert "documented-line" in lines and lines[-1] == "series-accepted"  # on top
             assert "against the documented 10/s burst 100" in drawn["summary"]
             csv = requests.get(url + "/mmload/live.csv", timeout=5)
             assert csv.headers["Content-Type"].startswith("text/csv")
-            assert any(
-                line.startswith("addr:") and f",{ME}," in line for line in csv.text.splitlines()
-            )
+            csv_lines = csv.text.splitlines()
+            assert any(line.startswith(f"{ALL_KEYS},{ME},") for line in csv_lines)
+            assert any(line.startswith("token:") and f",{ME}," in line for line in csv_lines)
     finally:
         driver.quit()
 
@@ -345,6 +294,8 @@ def chart(driver: Any) -> dict[str, Any]:
         found[f"{name}_points"] = int(lines[0].get_attribute("data-points"))
         found[f"{name}_vertices"] = len(lines[0].get_attribute("points").split())
         found[f"{name}_max"] = float(lines[0].get_attribute("data-max"))
+    svg = driver.find_element(By.ID, "chart")
+    found["order"] = [e.get_attribute("id") for e in svg.find_elements(By.XPATH, "./*")]
     documented = driver.find_elements(By.ID, "documented-line")
     found["documented"] = documented[0].get_attribute("data-value") if documented else None
     found["summary"] = driver.find_element(By.ID, "summary").text
@@ -373,14 +324,24 @@ def test_master_live_view_merges_both_workers(tmp_path: Path, serve: ServeFactor
 
         live = wait_for("settled live view after the run", settled, 30, lambda: repr(seen)[-300:])
     totals = read_run(tmp_path / "run")["totals"]  # the collector's exact merge, at the end
-    me = [r for r in live["rows"] if r["endpoint"] == ME]
+    me = [r for r in key_rows(live) if r["endpoint"] == ME]
     assert len({r["key"] for r in me}) == 4  # a key per user: both workers' users are there
     assert total_requests(live) == totals["offered"] > 0
-    assert sum(r["refused"] for r in live["rows"] if r["endpoint"] != ALL) == totals["limited"] > 0
+    assert sum(r["refused"] for r in key_rows(live)) == totals["limited"] > 0
+    across = {r["endpoint"]: r for r in live["rows"] if r["key"] == ALL_KEYS}  # logins: addr:
+    assert across[ALL]["requests"] == totals["offered"]
+    assert across[ALL]["refused"] == totals["limited"]
+    assert across[ME]["requests"] == sum(r["requests"] for r in me)
+    assert across[ME]["refused"] == sum(r["refused"] for r in me) > 0
+
+
+def key_rows(live: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of one key and one endpoint: each request is in exactly one."""
+    return [r for r in live["rows"] if r["key"] != ALL_KEYS and r["endpoint"] != ALL]
 
 
 def total_requests(live: dict[str, Any]) -> int:
-    return sum(r["requests"] for r in live["rows"] if r["endpoint"] != ALL)
+    return sum(r["requests"] for r in key_rows(live))
 
 
 # --web-login

@@ -97,7 +97,7 @@ def _structure(documented: str) -> list[dict[str, str]]:
         {"key": "remaining", "title": "Remaining"},
         {"key": "limit", "title": "Limit"},
         {"key": "reset", "title": "Reset"},
-        {"key": "enforced", "title": f"Enforced/s, estimate (documented {documented})"},
+        {"key": "enforced", "title": f"Enforced/s per key, estimate (documented {documented})"},
     ]
 
 

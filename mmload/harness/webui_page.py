@@ -67,10 +67,11 @@ CHART_PAGE = r"""<!doctype html>
 <span id="status"></span>
 <svg id="chart" width="980" height="440" role="img"
      aria-label="Accepted and limited requests per second against the documented limit"></svg>
-<p class="note">Per second the requests were sent in, for one rate-limit key, up to the last
-second whose answers are all in (about two seconds ago). The enforced rate is an estimate: the
-median of the requests accepted per second over recent seconds that had 429s, while the limiter
-was saturated. The verdict at the end of the run measures it properly.</p>
+<p class="note">Per second the requests were sent in (a step per second), for one rate-limit
+key, up to the last second whose answers are all in (about two seconds ago). The enforced rate
+is an estimate for the key, all its endpoints together: the median of the requests accepted per
+second over recent seconds that had 429s, while the limiter was saturated. The verdict at the
+end of the run measures it properly.</p>
 <script>
 "use strict";
 const SVG = "http://www.w3.org/2000/svg";
@@ -157,23 +158,39 @@ function axes(x, ys, x0, x1, log) {
      "requests per second" + (log ? " (log scale)" : ""));
 }
 
+// how each kind of line is drawn, in the chart and its legend: the limits are a pale band and a
+// thin dashed line, so that accepted/s, drawn last and widest, stays visible where it runs
+// along them (as it does on a conforming server)
+const STYLES = {
+  band: {"stroke-width": 9, "stroke-opacity": 0.2},
+  dashed: {"stroke-width": 1.5, "stroke-dasharray": "7 5"},
+  limited: {"stroke-width": 2},
+  accepted: {"stroke-width": 3},
+};
+
 function legend(entries) {
   const g = el("g", {id: "legend"}, chart);
   entries.forEach(([color, label, style], i) => {
     const y = M.top + 14 + i * 24, x = W - M.right + 16;
-    el("line", {x1: x, x2: x + 26, y1: y, y2: y, stroke: color,
-                "stroke-width": style === "wide" ? 5 : 2.5,
-                "stroke-opacity": style === "wide" ? 0.45 : 1,
-                "stroke-dasharray": style === "dashed" ? "6 4" : "none"}, g);
+    el("line", {x1: x, x2: x + 26, y1: y, y2: y, stroke: color, ...STYLES[style]}, g);
     el("text", {x: x + 34, y: y + 4}, g, label);
   });
 }
 
-function hline(id, value, color, dashed, ys) {
+function hline(id, value, color, style, ys) {
   const y = ys.y(value);
-  el("line", {id, x1: M.left, x2: W - M.right, y1: y, y2: y, stroke: color,
-              "stroke-width": dashed ? 2 : 5, "stroke-opacity": dashed ? 1 : 0.45,
-              "stroke-dasharray": dashed ? "8 5" : "none", "data-value": value}, chart);
+  el("line", {id, x1: M.left, x2: W - M.right, y1: y, y2: y, stroke: color, ...STYLES[style],
+              "data-value": value}, chart);
+}
+
+// per-second counts as steps: second t's value held from t to t + 1
+function steps(values, x0, x, ys) {
+  const points = [];
+  values.forEach((v, i) => {
+    const y = ys.y(v).toFixed(1);
+    points.push(`${x(x0 + i).toFixed(1)},${y}`, `${x(x0 + i + 1).toFixed(1)},${y}`);
+  });
+  return points.join(" ");
 }
 
 function draw(view) {
@@ -182,28 +199,32 @@ function draw(view) {
   if (!series || !series.accepted.length) return;
   summarize(view, series);
   const doc = view.documented.per_sec, n = series.accepted.length;
-  const x0 = series.start - view.first, x1 = Math.max(x0 + n - 1, x0 + 5);
+  const x0 = series.start - view.first, x1 = Math.max(x0 + n, x0 + 5);
   const x = t => M.left + (W - M.left - M.right) * (t - x0) / (x1 - x0);
   const top = Math.max(doc * 1.25, series.enforced || 0, ...series.accepted, ...series.limited);
   const log = scaleSelect.value === "log" || (scaleSelect.value === "auto" && top > 20 * doc);
   const ys = yScale(top, log);
   axes(x, ys, x0, x1, log);
-  // the limit lines under the series: a conforming server's accepted/s runs along them
-  hline("documented-line", doc, COLORS.documented, false, ys);
-  const entries = [[COLORS.accepted, "accepted/s"], [COLORS.limited, "limited (429)/s"],
-                   [COLORS.documented, `documented ${view.documented.text}`, "wide"]];
+  // the limit lines first, under the series; accepted last, on top of everything
+  hline("documented-line", doc, COLORS.documented, "band", ys);
+  const entries = [[COLORS.accepted, "accepted/s", "accepted"],
+                   [COLORS.limited, "limited (429)/s", "limited"],
+                   [COLORS.documented, `documented ${view.documented.text}`, "band"]];
   if (series.enforced !== null) {
-    hline("enforced-line", series.enforced, COLORS.enforced, true, ys);
+    hline("enforced-line", series.enforced, COLORS.enforced, "dashed", ys);
     entries.push([COLORS.enforced, `enforced \u2248 ${fmt(series.enforced, 1)}/s (estimate)`,
                   "dashed"]);
   }
   for (const name of ["limited", "accepted"]) {
-    const values = series[name];
-    const points = values.map((v, i) => `${x(x0 + i).toFixed(1)},${ys.y(v).toFixed(1)}`);
-    el("polyline", {id: `series-${name}`, points: points.join(" "), fill: "none",
-                    stroke: COLORS[name], "stroke-width": 2, "data-points": values.length,
-                    "data-max": Math.max(...values), "data-last": values[values.length - 1]},
-       chart);
+    const values = series[name], points = steps(values, x0, x, ys);
+    if (name === "accepted") {  // a white edge sets it apart from the lines it runs along
+      el("polyline", {points, fill: "none", stroke: "#fff", "stroke-width": 6,
+                      "stroke-linejoin": "round"}, chart);
+    }
+    el("polyline", {id: `series-${name}`, points, fill: "none", stroke: COLORS[name],
+                    ...STYLES[name], "stroke-linejoin": "round",
+                    "data-points": values.length, "data-max": Math.max(...values),
+                    "data-last": values[values.length - 1]}, chart);
   }
   legend(entries);
   chart.dataset.settled = view.settled;

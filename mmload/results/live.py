@@ -7,6 +7,13 @@ settled seconds, and a running *estimate* of the enforced rate, the median of th
 accepted per second over recent seconds that had 429s (the limiter was saturated then).  The
 verdict measures the rate properly at the end of the run; this is only meant to be watched.
 
+Rows: with several keys, first those of all keys (key ``(all keys)``), overall and per endpoint;
+then per key, its endpoints together (``(all endpoints)``) and each.  A row counting exactly the
+requests of a more specific one is left out.  A 429 comes from a key's bucket, which all its
+endpoints drain, so the estimate is only on rows that cover whole keys: a key's (``saturated``:
+its seconds with 429s), and rows of all keys covering theirs whole: the median of the listed
+keys' estimates (``saturated``: how many keys have one).  Remaining and Reset are per key only.
+
 Fed only when a web UI exists (:mod:`mmload.harness.webui`); the master feeds it every worker's
 blocks, so it shows the merged run.  Pure: no Locust, no clock of its own (``now`` is passed in).
 """
@@ -31,6 +38,7 @@ KEEP = 300  # seconds of per-second counts kept, for the chart and the estimate
 SATURATED = 30  # the estimate: the median over at most this many recent seconds with 429s
 MIN_SATURATED = 3  # ... and at least this many, or there is no estimate yet
 ALL = "(all endpoints)"
+ALL_KEYS = "(all keys)"
 MAX_ROWS = 200  # rows of the keys with the most requests: more would only slow things down
 MAX_KEYS = 20  # keys with the most requests that the chart can show
 COLUMNS = ("key", "endpoint", "offered", "accepted", "limited", "requests", "refused", "errors",
@@ -73,7 +81,7 @@ class Live:
 
     def clear(self) -> None:
         """Start afresh (Locust's Reset button); the run folder keeps everything."""
-        self.per_second: dict[Group, dict[int, Counts]] = {}
+        self.per_second: dict[Group, dict[int, Counts]] = {}  # also (ALL_KEYS, endpoint)
         self.totals: dict[Group, Counts] = {}
         self.latest: dict[Group, tuple[float, float, float, float]] = {}  # sent, Remaining,
         # Limit, Reset (as sent) of the last response with rate-limit headers; NaN: absent
@@ -83,19 +91,35 @@ class Live:
         self._shown: tuple[tuple[int, int], dict[str, Any]] | None = None  # the last view
 
     def add(self, block: Block) -> None:
-        """Count a block of records (vectorized: one pass per distinct group, second, outcome)."""
+        """Count a block of records per key and endpoint, and per endpoint for all keys
+        (``(all keys)``, so a view need not add up every key), vectorized."""
         if not len(block):
             return
         self._adds += 1
         seconds = np.floor(block.numbers["sent"]).astype(np.int64)
         lo, hi = int(seconds.min()), int(seconds.max())
-        width = len(block.tables["endpoint"]) or 1
-        pairs = block.codes["key"].astype(np.int64) * width + block.codes["endpoint"]
-        found, group = np.unique(pairs, return_inverse=True)
+        outcomes = outcome_codes(block.numbers["status"])
         keys, endpoints = block.tables["key"], block.tables["endpoint"]
-        names = [(keys[p // width], endpoints[p % width]) for p in found.tolist()]
-        span = hi - lo + 1
-        combined = (group * span + (seconds - lo)) * 3 + outcome_codes(block.numbers["status"])
+        width = len(endpoints) or 1
+        pairs = block.codes["key"].astype(np.int64) * width + block.codes["endpoint"]
+        found, by_pair = np.unique(pairs, return_inverse=True)
+        pair_names = [(keys[p // width], endpoints[p % width]) for p in found.tolist()]
+        found, by_endpoint = np.unique(block.codes["endpoint"], return_inverse=True)
+        endpoint_names = [(ALL_KEYS, endpoints[e]) for e in found.tolist()]
+        for names, group in ((pair_names, by_pair), (endpoint_names, by_endpoint)):
+            self._count(names, group, seconds - lo, lo, outcomes)
+            self._note_latest(block, group, names)
+        self.first = lo if self.first is None else min(self.first, lo)
+        if self.newest is None or hi > self.newest:
+            self.newest = hi
+            self._forget(hi - self.keep)
+
+    def _count(
+        self, names: list[Group], group: np.ndarray, at: np.ndarray, lo: int, outcomes: np.ndarray
+    ) -> None:
+        """Add up records by group, second (``at``, from ``lo``) and outcome, vectorized."""
+        span = int(at.max()) + 1
+        combined = (group.astype(np.int64) * span + at) * 3 + outcomes
         values, counts = np.unique(combined, return_counts=True)
         for value, n in zip(values.tolist(), counts.tolist(), strict=True):
             rest, outcome = divmod(value, 3)
@@ -106,11 +130,6 @@ class Live:
             for c in (mine, total):
                 c[0] += n
                 c[1 + outcome] += n
-        self._note_latest(block, group, names)
-        self.first = lo if self.first is None else min(self.first, lo)
-        if self.newest is None or hi > self.newest:
-            self.newest = hi
-            self._forget(hi - self.keep)
 
     def _note_latest(self, block: Block, group: np.ndarray, names: list[Group]) -> None:
         numbers = block.numbers
@@ -134,24 +153,32 @@ class Live:
 
     # what the web UI shows
     def view(self, now: float) -> dict[str, Any]:
-        """Rows per key and endpoint (and per key for all its endpoints, where it has several),
-        and per-second series of the keys with the most requests, up to the last settled
-        second: JSON-safe.  Computed once per new second or new block, however many browsers
-        ask: callers must not change it."""
+        """Rows across keys (overall and per endpoint, with several keys), then per key (its
+        endpoints together, where it has several, then each), and per-second series of the keys
+        with the most requests, up to the last settled second: JSON-safe.  Computed once per new
+        second or new block, however many browsers ask: callers must not change it."""
         settled = math.floor(now - SETTLE) - 1
         if self._shown is not None and self._shown[0] == (settled, self._adds):
             return self._shown[1]
+        by_key = self._by_key()
+        endpoints = sorted((g for g in self.totals if g[0] == ALL_KEYS), key=self._busiest)
+        across = len(endpoints) + (len(endpoints) > 1) if len(by_key) > 1 else 0
         rows: list[dict[str, Any]] = []
         series: list[dict[str, Any]] = []
-        for key, groups in self._by_key():
-            if len(rows) >= MAX_ROWS:
+        estimates: dict[str, tuple[float | None, int]] = {}
+        for key, groups in by_key:
+            if across + len(rows) >= MAX_ROWS:
                 break
             merged = _merged([self.per_second.get(g, {}) for g in groups])
-            if len(groups) > 1:
-                rows.append(self._row((key, ALL), merged, groups, settled))
-            rows += [self._row(g, self.per_second.get(g, {}), [g], settled) for g in groups]
+            estimates[key] = estimate(merged, settled)
+            whole = len(groups) == 1  # its only endpoint's row is the key's row
+            if not whole:
+                rows.append(self._row((key, ALL), groups, settled, estimates[key]))
+            rows += [self._row(g, [g], settled, estimates[key] if whole else None) for g in groups]
             if len(series) < MAX_KEYS:
-                series.append(self._series(key, merged, settled))
+                series.append(self._series(key, merged, settled, estimates[key][0]))
+        if across:
+            rows[:0] = self._across_keys(endpoints, by_key, settled, estimates)
         view = {
             "documented": {**self.documented.to_dict(), "text": str(self.documented)},
             "settled": settled,
@@ -163,35 +190,82 @@ class Live:
         self._shown = ((settled, self._adds), view)
         return view
 
+    def _busiest(self, g: Group) -> tuple[int, Group]:
+        """Most requests first, then by name: the same order whatever order blocks came in."""
+        return -self.totals[g][0], g
+
     def _by_key(self) -> list[tuple[str, list[Group]]]:
         """Keys with the most requests first, each with its endpoints (most requests first)."""
         keys: dict[str, list[Group]] = {}
-        for g in sorted(self.totals, key=lambda g: -self.totals[g][0]):
-            keys.setdefault(g[0], []).append(g)
-        return sorted(keys.items(), key=lambda kv: -sum(self.totals[g][0] for g in kv[1]))
+        sums: dict[str, int] = {}
+        for g, counts in self.totals.items():
+            if g[0] != ALL_KEYS:
+                keys.setdefault(g[0], []).append(g)
+                sums[g[0]] = sums.get(g[0], 0) + counts[0]
+        ordered = sorted(keys, key=lambda k: (-sums[k], k))
+        return [(k, sorted(keys[k], key=self._busiest)) for k in ordered]
+
+    def _across_keys(
+        self,
+        endpoints: list[Group],
+        by_key: list[tuple[str, list[Group]]],
+        settled: int,
+        estimates: dict[str, tuple[float | None, int]],
+    ) -> list[dict[str, Any]]:
+        """The rows of all keys: overall (with several endpoints) and per endpoint.  A row that
+        covers its keys whole (all their endpoints) gets the median of the listed keys'
+        estimates; a row of parts of keys none: their 429s come from buckets other endpoints
+        drain too."""
+        shared = {g[1] for _, groups in by_key if len(groups) > 1 for g in groups}
+        alone: dict[str, list[float | None]] = {}  # per endpoint, its one-endpoint keys'
+        for key, groups in by_key:
+            if key in estimates and len(groups) == 1:
+                alone.setdefault(groups[0][1], []).append(estimates[key][0])
+
+        def median(found: list[float | None]) -> tuple[float | None, int]:
+            known = [e for e in found if e is not None]
+            return (float(np.median(known)) if known else None), len(known)
+
+        rows = [
+            self._row(g, [g], settled, None if g[1] in shared else median(alone.get(g[1], [])))
+            for g in endpoints
+        ]
+        if len(endpoints) > 1:
+            overall = median([e for e, _ in estimates.values()])
+            rows.insert(0, self._row((ALL_KEYS, ALL), endpoints, settled, overall))
+        return rows
 
     def _span(self, settled: int) -> int:
         return 0 if self.first is None else max(0, min(WINDOW, settled - self.first + 1))
 
     def _row(
-        self, name: Group, per_second: dict[int, Counts], groups: list[Group], settled: int
+        self,
+        name: Group,
+        groups: list[Group],
+        settled: int,
+        estimated: tuple[float | None, int] | None,
     ) -> dict[str, Any]:
         span = self._span(settled)
-        recent = [per_second.get(s) for s in range(settled - span + 1, settled + 1)]
-        sums = [sum(c[i] for c in recent if c) for i in range(3)]
+        recent = [_window(self.per_second.get(g, {}), settled, span) for g in groups]
+        sums = [sum(r[i] for r in recent) for i in range(3)]
         totals = [sum(self.totals[g][i] for g in groups) for i in range(4)]
         latest = max((self.latest[g] for g in groups if g in self.latest), default=_NAN4)
-        enforced, saturated = estimate(per_second, settled)
+        _, remaining, limit, reset = latest
+        if name[0] == ALL_KEYS:  # Remaining and Reset of whichever key answered last: noise
+            remaining = reset = math.nan
+        enforced, saturated = estimated if estimated is not None else (None, None)
         return {
             "key": name[0], "endpoint": name[1],
             "offered": _rate(sums[0], span), "accepted": _rate(sums[1], span),
             "limited": _rate(sums[2], span),
             "requests": totals[0], "refused": totals[2], "errors": totals[3],
-            "remaining": _number(latest[1]), "limit": _number(latest[2]),
-            "reset": _number(latest[3]), "enforced": enforced, "saturated": saturated,
+            "remaining": _number(remaining), "limit": _number(limit), "reset": _number(reset),
+            "enforced": enforced, "saturated": saturated,
         }  # fmt: skip
 
-    def _series(self, key: str, per_second: dict[int, Counts], settled: int) -> dict[str, Any]:
+    def _series(
+        self, key: str, per_second: dict[int, Counts], settled: int, enforced: float | None
+    ) -> dict[str, Any]:
         start = max(self.first if self.first is not None else settled + 1, settled - self.keep + 1)
         seconds = range(start, settled + 1)
         empty = [0, 0, 0, 0]
@@ -202,8 +276,19 @@ class Live:
             "offered": columns[0],
             "accepted": columns[1],
             "limited": columns[2],
-            "enforced": estimate(per_second, settled)[0],
+            "enforced": enforced,
         }
+
+
+def _window(per_second: dict[int, Counts], settled: int, span: int) -> Counts:
+    """Offered, accepted and limited over the ``span`` seconds up to ``settled``."""
+    sums = [0, 0, 0]
+    for second in range(settled - span + 1, settled + 1):
+        counts = per_second.get(second)
+        if counts is not None:
+            for i in range(3):
+                sums[i] += counts[i]
+    return sums
 
 
 def _merged(parts: list[dict[int, Counts]]) -> dict[int, Counts]:
@@ -220,7 +305,9 @@ def _merged(parts: list[dict[int, Counts]]) -> dict[int, Counts]:
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    """The view's rows as CSV, one line per key and endpoint; empty cells where unknown."""
+    """The view's rows as CSV, a line per row, in the view's order (rows of all keys have the
+    key ``(all keys)``, a key's rows for all its endpoints ``(all endpoints)``); empty cells
+    where unknown or not meaningful."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)

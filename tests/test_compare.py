@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mmload.cli import main
 from mmload.report import compare as comparing
-from mmload.report.compare_page import COMPARE_HTML, COMPARE_MD
+from mmload.report import style
+from mmload.report.compare_page import COMPARE_HTML, COMPARE_MD, HEAD
 from mmload.verdict import verify
 from mmload.verdict.output import write as write_verdict
 from tests.htmlpage import Page
@@ -88,12 +90,35 @@ def test_a_fixed_run_is_flagged_but_is_no_regression(tmp_path: Path, runs: dict[
 
 def test_the_overlay_draws_every_run_against_the_documented_limit(runs: dict[str, Path]) -> None:
     found = comparing.compare([runs["base"], runs["lax"], runs["burst"]])
-    labels = [line.get_label() for line in comparing.throughput(found).axes[0].get_lines()]
+    lines = {line.get_label(): line for line in comparing.throughput(found).axes[0].get_lines()}
     for name in ("base", "lax", "burst"):
-        assert f"{name}: accepted" in labels and f"{name}: limited (429)" in labels
-    assert "documented limit 10/s" in labels
-    ova = [line.get_label() for line in comparing.offered_vs_accepted(found).axes[0].get_lines()]
+        assert f"{name}: accepted" in lines and f"{name}: limited (429)" in lines
+        offered, accepted = lines[f"{name}: offered"], lines[f"{name}: accepted"]
+        assert offered.get_linewidth() < accepted.get_linewidth()  # there, but faint
+        assert offered.get_color() == accepted.get_color() != style.DOCUMENTED
+    assert "documented limit 10/s" in lines
+    ax = comparing.offered_vs_accepted(found).axes[0]
+    ova = {line.get_label(): line for line in ax.get_lines()}
     assert {"base", "lax", "burst", "ideal: min(offered, 10/s)"} <= set(ova)
+    assert ax.get_yscale() == "symlog"  # 400/s offered against 10/s
+    for axis, values in (("x", ova["base"].get_xdata()), ("y", ova["burst"].get_ydata())):
+        top = getattr(ax, f"get_{axis}lim")()[1]
+        ticks = getattr(ax, f"get_{axis}ticks")()
+        assert (
+            top in ticks and top > 1.2 * np.asarray(values).max()
+        )  # ticks to the top; no point on the edge
+
+
+def test_no_run_takes_the_documented_limits_colour() -> None:
+    assert style.DOCUMENTED not in style.RUN_COLOURS
+
+
+def test_what_changed_is_named_as_the_columns_are(runs: dict[str, Path], tmp_path: Path) -> None:
+    found = comparing.compare([runs["base"], runs["lax"]], comparing.Limits(tolerance=0.001))
+    assert "429 share" in found.rows[1].flags
+    assert set(found.rows[1].flags) <= set(HEAD)
+    _, out, _ = run_compare(runs["base"], runs["lax"], "--tolerance", "0.001", "--out", tmp_path)
+    assert "429 share" in out and "limited_share" not in out
 
 
 def test_compare_needs_two_run_folders(tmp_path: Path, runs: dict[str, Path]) -> None:

@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from matplotlib.collections import PathCollection
 
 from mmload.cli import main
-from mmload.report import FIGURES, REPORT_HTML, figures, write_report
-from mmload.report.data import load, record_stats
+from mmload.report import FIGURES, REPORT_HTML, figures, headers, page, write_report
+from mmload.report.data import load, rates, record_stats
+from mmload.results.folder import read_keys
 from mmload.verdict import verify
 from mmload.verdict.output import write as write_verdict
 from tests.htmlpage import Page
@@ -59,6 +61,57 @@ def test_throughput_shows_offered_accepted_limited_and_the_documented_limit(
     assert ax.get_ylabel() == "requests per second"
 
 
+def test_the_limit_lines_stay_apart_and_the_log_scale_has_ticks_to_its_top(
+    tmp_path: Path,
+) -> None:
+    view = load(judged(tmp_path, Plan()))
+    fig = figures.throughput(view)
+    ax = fig.axes[0]
+    lines = lines_by_label(ax)
+    documented = lines["documented limit 10/s"]
+    enforced = next(line for label, line in lines.items() if label.startswith("enforced"))
+    assert documented.get_zorder() > lines["accepted"].get_zorder() > enforced.get_zorder()
+    assert enforced.get_linewidth() > 3 * documented.get_linewidth()  # a band, not a line
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:4] == ["offered", "accepted", "limited (429)", "documented limit 10/s"]
+    assert legend[4].startswith("enforced (measured) 10/s ± ") and len(legend) == 5
+    fig.draw_without_rendering()
+    columns = {round(t.get_window_extent().x0) for t in fig.legends[0].get_texts()}
+    assert len(columns) == 3  # 3 + 2, not 4 + 1
+    assert ax.get_yscale() == "symlog"  # 400/s offered against 10/s
+    top = ax.get_ylim()[1]
+    assert top in ax.get_yticks() and top > np.nanmax(view.columns["offered"])
+    burst = next(t for t in ax.texts if t.get_text().startswith("burst"))
+    assert burst.get_bbox_patch() is None  # no box hiding the lines behind it
+    assert any(p.get_hatch() == "///" for p in ax.patches)  # the logins, shaded
+    assert "logins" in [t.get_text() for t in ax.texts]
+
+
+def test_the_limit_lines_of_four_buckets_are_readable(tmp_path: Path) -> None:
+    view = load(judged(tmp_path, Plan(sources=4, users=4)))
+    assert view.measured["buckets"] == 4
+    ax = figures.throughput(view).axes[0]
+    lines = lines_by_label(ax)
+    four = lines["documented × 4 buckets = 40/s"]
+    assert set(four.get_ydata()) == {40.0} and four.get_zorder() > lines["accepted"].get_zorder()
+    assert ax.get_yscale() == "symlog"  # 10/s and 40/s apart, under 400/s offered
+
+
+@pytest.mark.parametrize(("seconds", "width"), [(20.5, 0.5), (20.1, None)])
+def test_a_last_second_cut_short_is_a_rate_over_its_length_or_left_out(
+    tmp_path: Path, seconds: float, width: float | None
+) -> None:
+    view = load(judged(tmp_path, Plan(seconds=seconds)))
+    record_stats(view)  # what says when the last request was sent
+    t = np.asarray(lines_by_label(figures.throughput(view).axes[0])["accepted"].get_xdata())
+    offered = rates(view)[1]["offered"]
+    if width is None:  # 0.1 s: too short to be a rate
+        assert t[-1] == view.t[-1]
+    else:
+        assert t[-1] - t[-2] == pytest.approx(width, abs=0.01)
+        assert offered[-2] == pytest.approx(offered[-3], rel=0.1)  # not a collapse
+
+
 def test_a_faulty_server_is_a_fail_in_the_title_and_its_measured_rate_is_drawn(
     tmp_path: Path,
 ) -> None:
@@ -76,6 +129,8 @@ def test_offered_vs_accepted_has_the_ideal_knee_on_the_documented_limit(tmp_path
     plan = Plan(scenario="steady", factor=0.5, seconds=30)
     view = load(judged(tmp_path, plan))
     ax = figures.offered_vs_accepted(view).axes[0]
+    knee = lines_by_label(ax)["knee: documented limit 10/s"]
+    assert set(knee.get_xdata()) == {10.0}
     ideal = lines_by_label(ax)["ideal: min(offered, 10/s)"]
     x, y = np.asarray(ideal.get_xdata()), np.asarray(ideal.get_ydata())
     assert np.allclose(y, np.minimum(x, 10.0))
@@ -84,6 +139,20 @@ def test_offered_vs_accepted_has_the_ideal_knee_on_the_documented_limit(tmp_path
     for offered, accepted, _ in means:  # below the limit: everything offered is accepted
         assert offered == pytest.approx(5.0, rel=0.25)
         assert accepted == pytest.approx(offered, rel=0.05)
+
+
+def test_offered_vs_accepted_of_four_buckets_says_so_everywhere(tmp_path: Path) -> None:
+    fig = figures.offered_vs_accepted(load(judged(tmp_path, Plan(sources=4, users=4))))
+    labels = set(lines_by_label(fig.axes[0]))
+    assert {"ideal: min(offered, 40/s = 4 × 10/s)", "knee: documented limit 10/s × 4 buckets"} <= (
+        labels
+    )
+    assert "the documented limit × 4 buckets (40/s)" in fig.get_suptitle()
+    seconds = fig.axes[0].collections[0]
+    assert isinstance(seconds, PathCollection) and seconds.get_label() == "one second"
+    assert seconds.get_sizes()[0] >= 16
+    top = fig.axes[0].get_xlim()[1]
+    assert top in fig.axes[0].get_xticks() and top > 1.2 * 400  # no point on the edge
 
 
 def test_the_steps_of_a_stepped_run_are_the_points_of_offered_vs_accepted(tmp_path: Path) -> None:
@@ -104,7 +173,7 @@ def test_headers_show_remaining_limit_reset_and_retry_after_per_key(tmp_path: Pa
     view = load(judged(tmp_path, Plan(sources=4, users=4)))
     stats = record_stats(view)
     assert len(stats.keys) == 3  # the busiest three of four keys
-    fig = figures.headers(view, stats)
+    fig = headers.figure(view, stats)
     first = fig.axes[0]
     assert lines_by_label(first)["Limit"].get_ydata()[~np.isnan(stats.keys[0].limit)][0] == 101
     assert np.nanmin(stats.keys[0].remaining_min) == 0
@@ -112,6 +181,23 @@ def test_headers_show_remaining_limit_reset_and_retry_after_per_key(tmp_path: Pa
     assert len(stats.keys[0].retry_t) > 0
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["Remaining (range)", "Limit", "Reset (s)", "Retry-After sent (s)"]
+    shown = [re.match(r"key \d: (\S+) ", ax.get_title(loc="left")) for ax in fig.axes[:3]]
+    keys = [m.group(1) for m in shown if m]
+    assert len(set(keys)) == 3 and set(keys) <= set(read_keys(view.folder))  # as keys.csv says
+    assert first.get_ylim()[0] < 0  # a Remaining of 0 is above the axis
+    retry = fig.axes[3].collections[0]  # the first key's right axis
+    assert (
+        retry.get_label() == "Retry-After sent (s)" and len(np.asarray(retry.get_offsets())) <= 120
+    )
+
+
+def test_a_long_key_keeps_both_ends() -> None:
+    key = "user:" + "a" * 40 + "XYZ"
+    shown = headers.key_label(key)
+    assert shown.startswith("user:aaa") and shown.endswith("aaXYZ") and "…" in shown
+    assert len(shown) <= headers.KEY_CHARS and headers.key_label("addr:000000000001") == (
+        "addr:000000000001"
+    )
 
 
 def test_an_epoch_reset_is_drawn_as_seconds_from_the_response(tmp_path: Path) -> None:
@@ -125,6 +211,14 @@ def test_latency_draws_accepted_and_limited_quantiles(tmp_path: Path) -> None:
     view = load(judged(tmp_path, Plan()))
     labels = set(lines_by_label(figures.latency(view).axes[0]))
     assert labels == {"accepted p50", "accepted p95", "limited p50", "limited p95"}
+
+
+def test_latency_is_scaled_to_the_load_not_to_the_logins(tmp_path: Path) -> None:
+    view = load(judged(tmp_path, Plan()))
+    assert view.t[0] < view.load_t  # the first second holds the logins only
+    view.columns["accepted_p95_ms"][0] = 10.0  # a slow first login; the load takes 1 ms
+    ax = figures.latency(view).axes[0]
+    assert ax.get_yscale() == "linear" and 1.0 < ax.get_ylim()[1] < 2.0
 
 
 def test_the_page_has_the_verdict_every_check_and_embedded_figures(tmp_path: Path) -> None:
@@ -178,6 +272,48 @@ def test_an_outage_is_shaded_and_noted(tmp_path: Path) -> None:
     assert "no answer" in [p.get_label() for p in ax.patches]
     write_report(folder)
     assert "<li>the target did not answer for 1 s</li>" in (folder / REPORT_HTML).read_text()
+
+
+def test_a_lost_worker_is_one_note_and_the_run_is_impaired_as_run_json_says(
+    tmp_path: Path,
+) -> None:
+    folder = judged(tmp_path, Plan())
+    run = json.loads((folder / "run.json").read_text())
+    lost = (
+        "worker index 1 (host vm, pid 20540, id vm_fda079c3) was lost: Locust's master marked it "
+        "missing at 06:28:03 UTC (no heartbeat); it was last heard from at 06:27:59 UTC, 1.8 s "
+        "into the load. The run went on without it and its users; what it sent after its last "
+        "batch is not in the run folder."
+    )
+    reason = (
+        "2 worker(s) lost, or silent at the end: what they sent after their last batch is not "
+        "in the run folder (see notes)"
+    )
+    run |= {"missing_workers": ["vm_fda079c3", "vm_silent"], "notes": [lost],
+            "exit": {"code": 3, "reason": reason}, "status": "finished"}  # fmt: skip
+    (folder / "run.json").write_text(json.dumps(run))
+    write_report(folder)
+    notes = page.notes(load(folder))
+    impaired = "the run finished but was impaired (exit code 3): 2 worker(s) lost, or silent"
+    assert notes[0] == impaired + " at the end (below)"
+    assert not any("could not be done" in n for n in notes)
+    assert [n for n in notes if "vm_fda079c3" in n] == [lost]  # once, as the harness said it
+    assert [n for n in notes if "vm_silent" in n] == [
+        "worker vm_silent was lost or sent no last batch: what it sent after its last batch is "
+        "not in the run folder"
+    ]  # a worker run.json lists without a note gets one
+    text = (folder / REPORT_HTML).read_text()
+    assert text.count("vm_fda079c3") == 1 and "could not be done" not in text
+
+
+def test_a_run_that_could_not_be_done_says_why_once(tmp_path: Path) -> None:
+    folder = judged(tmp_path, Plan())
+    run = json.loads((folder / "run.json").read_text())
+    run |= {"status": "failed", "exit": {"code": 3, "reason": "no login succeeded (4 attempts)"}}
+    (folder / "run.json").write_text(json.dumps(run))
+    assert page.notes(load(folder)) == [
+        "the run could not be done: no login succeeded (4 attempts)"
+    ]
 
 
 def test_mmload_report_refuses_what_is_not_a_run_folder(tmp_path: Path) -> None:

@@ -107,6 +107,11 @@ def test_master_and_two_workers_merge_exact_totals(tmp_path: Path) -> None:
     assert sent == read_run(folder)["totals"]["offered"] == stats["requests"]
     assert read_run(folder)["missing_workers"] == []
     assert not [note for note in read_run(folder)["notes"] if "worker" in note]
+    # and it is judged as the single-process run of the test above is
+    measured = json.loads((folder / "verdict.json").read_text())["measured"]
+    assert json.loads((folder / "verdict.json").read_text())["passed"] is True
+    assert abs(measured["rate_per_s"] - 50) <= 0.05 * 50, measured
+    assert (measured["scope"], measured["algorithm"]) == ("per-address", "gcra")
 
 
 def test_a_worker_killed_mid_run_is_noted_and_the_run_completes(tmp_path: Path) -> None:
@@ -140,6 +145,9 @@ def test_a_worker_killed_mid_run_is_noted_and_the_run_completes(tmp_path: Path) 
     assert 0 < run["totals"]["offered"] <= at_end["requests"]
     done = Done(code, "", out, folder)
     assert len(done.records()) == run["totals"]["offered"]
+    # the report says it, once
+    page = (folder / "report.html").read_text()
+    assert page.count(run["missing_workers"][0]) == 1 and f"pid {victim.pid}," in page
 
 
 def _wait_for(ready: Callable[[], bool], timeout: float) -> None:
@@ -193,6 +201,12 @@ def test_a_killed_run_keeps_its_folder(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert verify.stdout.startswith("PASS") and (folder / "verdict.json").exists()
+    # and the report of what was flushed
+    report = subprocess.run([sys.executable, "-m", "mmload", "report", str(folder)], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert report.returncode == 0 and not report.stderr, report.stdout + report.stderr
+    assert "PASS" in (folder / "report.html").read_text()
+    assert (folder / "throughput.png").stat().st_size > 10_000
 
 
 def _seconds_written(folder: Path, n: int) -> bool:

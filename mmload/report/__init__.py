@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmload.report import figures, page, style
+from mmload.report import figures, headers, page, style
 from mmload.report.data import NotARunFolder, ensure_verdict, load, record_stats
 
 REPORT_HTML = "report.html"
@@ -25,7 +25,7 @@ def write_report(folder: Path) -> list[Path]:
     drawn = {
         "throughput": (figures.throughput(view), "requests per second against the limit"),
         "offered-vs-accepted": (figures.offered_vs_accepted(view), "accepted against offered"),
-        "headers": (figures.headers(view, stats), "rate-limit headers over time"),
+        "headers": (headers.figure(view, stats), "rate-limit headers over time"),
         "latency": (figures.latency(view), "latency over time"),
     }
     written, embedded = style.save_all(drawn, folder)

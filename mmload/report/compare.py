@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mmload.report import figures, style
-from mmload.report.data import RunView, ensure_verdict, load, record_stats
+from mmload.report.data import RunView, ensure_verdict, load, rates, record_stats
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Row:
 
 
 MEASURES = ("rate", "burst", "limited_share", "p95_ms")  # what a row compares
+HEADINGS = {"limited_share": "429 share", "p95_ms": "p95 accepted"}  # a measure's column
 
 
 @dataclass
@@ -100,18 +101,27 @@ def _judge_change(base: Row, row: Row, limits: Limits) -> None:
             row.deltas[name] = f"{change:+.1%}"
             moved = change > limits.latency if name == "p95_ms" else abs(change) > limits.tolerance
         if moved:
-            row.flags.append(name)
+            row.flags.append(HEADINGS.get(name, name))
     if base.passed is not None and row.passed is not None and base.passed != row.passed:
         row.flags.append("verdict")
 
 
 def throughput(c: Comparison) -> Figure:
     fig, (ax,) = style.figure()
-    high = 1.0
+    high = end = 1.0
     for n, view in enumerate(c.views):
         colour = style.RUN_COLOURS[n % len(style.RUN_COLOURS)]
-        t, cols = style.closed(view.t, view.columns)
+        t, cols = rates(view)
         name = c.rows[n].name
+        ax.step(
+            t,
+            cols["offered"],
+            where="post",
+            color=colour,
+            linewidth=0.9,
+            alpha=0.55,
+            label=f"{name}: offered",
+        )
         ax.step(
             t,
             cols["accepted"],
@@ -130,14 +140,15 @@ def throughput(c: Comparison) -> Figure:
             label=f"{name}: limited (429)",
         )
         high = max(high, float(np.nanmax(cols["offered"], initial=1.0)))
+        end = max(end, float(t[-1]) if len(t) else 1.0)
     documented = _documented_rates(c)
     for rate in documented:
         style.documented_line(ax, rate, linestyle=":")  # dashed lines are the runs' 429s
-    style.per_second_axis(ax, high, max(documented, default=1.0))
-    ax.set_xlim(left=0)
+    style.per_second_axis(ax, high, min(documented, default=1.0))
+    ax.set_xlim(0, end)
     ax.set_xlabel("time from each run's start (s)")
     ax.set_ylabel("requests per second")
-    style.legend_below(fig, ax, columns=2)
+    style.legend_below(fig, ax, columns=6, group=3)  # a column per run, one for the limits
     style.title(
         fig,
         f"Throughput of {len(c.views)} runs (base: {c.rows[0].name})",

@@ -23,6 +23,10 @@ from mmload.verdict import verify
 from mmload.verdict.output import VERDICT_JSON
 
 EPOCH_FLOOR = 1e9  # a Reset value above this is an epoch, not a delta
+SHORTEST = 0.25  # s: a last second cut shorter than this holds too few requests to be a rate
+WHOLE = 0.95  # s: a second cut no shorter than this is drawn whole
+MARKS = 120  # Retry-After markers at most per key (one each 7 px of a report's figure)
+COUNTS = ("offered", "accepted", "limited", "errors")  # the timeline's columns that are counts
 
 
 class NotARunFolder(ValueError):
@@ -37,6 +41,7 @@ class RunView:
     verdict_saved: bool  # False: computed for this report, not in the folder
     start: float  # epoch second the run's time axis starts at
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # timeline, NaN for None
+    last_sent: float | None = None  # UNIX time of the last request: :func:`record_stats` sets it
 
     @property
     def name(self) -> str:
@@ -71,6 +76,12 @@ class RunView:
     def total(self, column: str) -> float:
         return float(np.nansum(self.columns[column])) if len(self.columns[column]) else 0.0
 
+    @property
+    def load_t(self) -> float:
+        """Seconds from the run's start to its load phase (before it: the logins)."""
+        started = self.run.get("load_started")
+        return max(float(started) - self.start, 0.0) if isinstance(started, (int, float)) else 0.0
+
 
 def load(folder: Path) -> RunView:
     """The run in ``folder``, with its verdict if it has one (see :func:`ensure_verdict`)."""
@@ -104,6 +115,33 @@ def _read_verdict(folder: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def rates(view: RunView) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The timeline for step plots drawn ``where="post"``: when each second starts, with one
+    more point where the last one ends, and its counts as rates.  Seconds the load's start or
+    the run's end cut short are as wide as they really were, their counts divided by that:
+    the first second of the load when every request before it was a login, the last one when
+    the records said when the last request was sent (left out when shorter than
+    :data:`SHORTEST`)."""
+    t, columns = view.t, view.columns
+    if not len(t):
+        return t, columns
+    length = np.ones(len(t))
+    if view.last_sent is not None:
+        length[-1] = min(max(view.last_sent - float(columns["second"][-1]), 0.0), 1.0)
+    if length[-1] < SHORTEST and len(t) > 1:
+        t, columns, length = t[:-1], {k: v[:-1] for k, v in columns.items()}, length[:-1]
+    length[length > WHOLE] = 1.0
+    start = t.copy()
+    first = np.flatnonzero((t + 1 - WHOLE < view.load_t) & (view.load_t < t + 1 - SHORTEST))
+    logins = (view.run.get("logins") or {}).get("attempted")
+    if len(first) and logins == np.nansum(columns["offered"][t < t[first[0]]]):
+        start[first[0]], length[first[0]] = view.load_t, t[first[0]] + 1 - view.load_t
+    out = {k: np.append(v, v[-1]) for k, v in columns.items()}
+    for k in COUNTS:
+        out[k] = out[k] / np.append(length, length[-1])
+    return np.append(start, start[-1] + length[-1]), out
+
+
 @dataclass
 class KeySeries:
     """One rate-limit key's headers over time, reduced to at most ``bins`` points."""
@@ -127,9 +165,12 @@ class RecordStats:
 
 
 def record_stats(view: RunView, keys: int = 3, bins: int = 1500) -> RecordStats:
-    """The busiest ``keys`` keys' headers, and whole-run latency quantiles, from the records."""
+    """The busiest ``keys`` keys' headers, and whole-run latency quantiles, from the records;
+    it notes on the view when the last request was sent (see :func:`rates`)."""
     block = load_records(view.folder)
     n = len(block)
+    if n:
+        view.last_sent = float(np.nanmax(block.numbers["sent"]))
     status = block.numbers["status"]
     outcome = outcome_codes(status)
     latency = block.numbers["latency_ms"]
@@ -160,6 +201,7 @@ def _key_series(key: str, block: Any, mask: np.ndarray, start: float, bins: int)
     which = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, bins - 1)
     centres = (edges[:-1] + edges[1:]) / 2
     retry = ~np.isnan(num["retry_after"])
+    retry_t, retry_after = _marks(t[retry], num["retry_after"][retry], edges)
     return KeySeries(
         key=key,
         requests=int(mask.sum()),
@@ -169,11 +211,20 @@ def _key_series(key: str, block: Any, mask: np.ndarray, start: float, bins: int)
         limit=held(_binned(np.fmax, which, num["limit"], bins, -np.inf)),
         reset=held(_binned(np.fmax, which, reset, bins, -np.inf)),
         reset_is_epoch=epoch,
-        retry_t=centres[np.unique(which[retry])],
-        retry_after=_binned(np.fmax, which[retry], num["retry_after"][retry], bins, -np.inf)[
-            np.unique(which[retry])
-        ],
+        retry_t=retry_t,
+        retry_after=retry_after,
     )
+
+
+def _marks(t: np.ndarray, values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where Retry-After was sent and its largest value, in at most :data:`MARKS` bins: markers
+    a few pixels apart, which a reader tells from the lines, where finer ones merge into one."""
+    bins = min(MARKS, len(edges) - 1)
+    coarse = np.linspace(edges[0], edges[-1], bins + 1)
+    which = np.clip(np.searchsorted(coarse, t, side="right") - 1, 0, bins - 1)
+    found = np.unique(which)
+    centres = (coarse[:-1] + coarse[1:]) / 2
+    return centres[found], _binned(np.fmax, which, values, bins, -np.inf)[found]
 
 
 def _binned(

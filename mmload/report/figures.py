@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mmload.report import style
-from mmload.report.data import RecordStats, RunView
+from mmload.report import callouts, style
+from mmload.report.data import RunView, rates
 
 WINDOWS = 15  # offered-vs-accepted: about this many points when the run has no steps
 
@@ -42,36 +42,35 @@ def _buckets(view: RunView) -> int:
 
 
 def limit_lines(ax: Axes, view: RunView) -> None:
-    """The documented limit (times the buckets the verdict found, when more than one), and the
-    enforced rate the verdict measured."""
+    """The documented limit (and times the buckets the verdict found, when more than one), on
+    top, and under them the enforced rate the verdict measured, as a band."""
     documented = view.documented_rate
     buckets = _buckets(view)
     if documented:
         style.documented_line(ax, documented)
         if buckets > 1:
-            ax.axhline(
+            style.documented_line(
+                ax,
                 documented * buckets,
-                color=style.DOCUMENTED,
                 linestyle=":",
-                linewidth=1.4,
-                label=f"documented × {buckets} buckets",
+                label=f"documented × {buckets} buckets = {style.rate(documented * buckets)}",
             )
     measured = view.measured.get("rate_per_s")
     if measured:
         err = view.measured.get("rate_uncertainty") or 0
-        ax.axhline(
+        each = f"{style.rate(measured)} ± {err:.2g}"
+        style.enforced_band(
+            ax,
             measured * buckets,
-            color=style.ENFORCED,
-            linestyle=":",
-            linewidth=1.2,
-            label=f"enforced (measured) {style.rate(measured)} ± {err:.2g}"
-            + (f" × {buckets}" if buckets > 1 else ""),
+            f"enforced (measured) {each}"
+            + (f" × {buckets} = {style.rate(measured * buckets)}" if buckets > 1 else ""),
         )
 
 
 def throughput(view: RunView) -> Figure:
     fig, (ax,) = style.figure()
-    t, c = style.closed(view.t, view.columns)
+    t, c = rates(view)
+    style.logins(ax, view.load_t)
     if len(t):
         ax.fill_between(
             t, c["offered"], step="post", color=style.OFFERED, alpha=0.35, label="offered"
@@ -85,10 +84,9 @@ def throughput(view: RunView) -> Figure:
         if view.total("errors"):
             ax.step(t, c["errors"], where="post", color=style.ERRORS, linewidth=1.2, label="errors")
         _outages(ax, view)
-        _burst_note(ax, view)
     limit_lines(ax, view)
     high = float(np.nanmax(c["offered"], initial=1.0))
-    style.per_second_axis(ax, high, (view.documented_rate or 1.0) * _buckets(view))
+    style.per_second_axis(ax, high, view.documented_rate or 1.0)
     ax.set_xlim(0, max(float(t[-1]) if len(t) else 1.0, 1.0))
     ax.set_xlabel("time from the run's start (s)")
     ax.set_ylabel("requests per second")
@@ -96,6 +94,9 @@ def throughput(view: RunView) -> Figure:
     style.title(
         fig, f"Throughput against the documented limit — {headline(view)}", verdict_line(view)
     )
+    if len(t):  # last: it finds its place among the lines as they are laid out
+        limit = (view.documented_rate or 0) * _buckets(view)
+        callouts.burst(ax, t, c, limit, view.load_t)
     return fig
 
 
@@ -111,30 +112,6 @@ def _outages(ax: Axes, view: RunView) -> None:
             linewidth=0,
             label="no answer" if n == 0 else None,
         )
-
-
-def _burst_note(ax: Axes, view: RunView) -> None:
-    """Point at the first second that let more through than the documented rate."""
-    documented = view.documented_rate
-    accepted = np.nan_to_num(view.columns["accepted"])
-    if not documented or not len(accepted):
-        return
-    over = np.flatnonzero(accepted > documented * _buckets(view) * 1.5)
-    if not len(over):
-        return
-    i = int(over[0])
-    left_half = view.t[i] < (view.t[-1] + 1) / 2  # the note goes where there is room
-    ax.annotate(
-        f"burst: {int(accepted[i])} accepted in 1 s",
-        xy=(view.t[i] + 0.5, accepted[i]),
-        xytext=(30, 26) if left_half else (-30, 26),
-        textcoords="offset points",
-        ha="left" if left_half else "right",
-        fontsize=9,
-        color=style.ACCEPTED,
-        bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none"},
-        arrowprops={"arrowstyle": "->", "color": style.ACCEPTED},
-    )
 
 
 def windows(view: RunView) -> list[tuple[float, float, float]]:
@@ -166,13 +143,14 @@ def windows(view: RunView) -> list[tuple[float, float, float]]:
 
 def offered_vs_accepted(view: RunView) -> Figure:
     fig, (ax,) = style.figure()
-    c = view.columns
+    _, c = rates(view)  # as rates: a second cut short is no point below the ideal
     ax.scatter(
-        c["offered"],
-        c["accepted"],
-        s=8,
-        color=style.OFFERED,
-        alpha=0.6,
+        c["offered"][:-1],
+        c["accepted"][:-1],
+        s=20,
+        color=SECOND_GREY,
+        alpha=0.75,
+        linewidth=0,
         label="one second",
         zorder=2,
     )
@@ -188,119 +166,76 @@ def offered_vs_accepted(view: RunView) -> Figure:
             zorder=3,
             label="mean of a step or window",
         )
+    buckets = _buckets(view)
     ideal_axes(
         ax,
-        [(view.documented_rate or 0) * _buckets(view)],
+        [view.documented_rate or 0],
         float(np.nanmax(c["offered"], initial=1.0)),
         float(np.nanmax(c["accepted"], initial=1.0)),
+        buckets,
     )
     ax.set_xlabel("offered (requests per second)")
     ax.set_ylabel("accepted (requests per second)")
     ax.legend(loc="upper left", fontsize=8.5, framealpha=0.9)
+    documented = view.documented_rate
+    limit = style.rate(documented * buckets) if documented else "not known"
+    knee = (
+        f"the documented limit × {buckets} buckets ({limit})"
+        if buckets > 1
+        else f"the documented limit ({limit})"
+    )
     style.title(
         fig,
         f"Accepted against offered — {headline(view)}",
-        "the knee of min(offered, limit) should sit on the documented limit; "
-        "points above it: a burst being spent",
+        f"the knee should sit on {knee}; points above it: a burst being spent",
     )
     return fig
 
 
-def ideal_axes(ax: Axes, limits: list[float], high: float, accepted: float) -> None:
-    """The ideal ``min(offered, limit)`` of each limit, and axes that show the knee: logarithmic
-    when the offered rate dwarfs the limit."""
-    limit = max(limits, default=0.0)
-    top = max(high, limit, 1.0) * 1.1
-    logs = top > 30 * max(limit, 1.0)
-    x = np.geomspace(0.1, top, 400) if logs else np.linspace(0, top, 400)
+SECOND_GREY = "#5c6670"  # offered-vs-accepted's per-second points: seen, but behind the means
+
+
+def ideal_axes(
+    ax: Axes, limits: list[float], high: float, accepted: float, buckets: int = 1
+) -> None:
+    """The ideal ``min(offered, limit × buckets)`` of each documented limit with its knee, and
+    axes that show the knee: logarithmic when the offered rate dwarfs the limit."""
+    limit = max(limits, default=0.0) * buckets
+    logs = max(high, limit) > style.LOG_ABOVE * max(limit, 1.0)
+    top = max(high, limit, 1.0) * (1.3 if logs else 1.1)  # no point on the right edge
+    x = np.geomspace(0.1, top * 10, 400) if logs else np.linspace(0, top, 400)  # past the edge
     for each in [v for v in limits if v]:
+        knee = each * buckets
+        shown = f"{style.rate(knee)} = {buckets} × {style.rate(each)}" if buckets > 1 else ""
         ax.plot(
             x,
-            np.minimum(x, each),
+            np.minimum(x, knee),
             color=style.DOCUMENTED,
             linestyle="--",
             linewidth=1.6,
-            label=f"ideal: min(offered, {style.rate(each)})",
+            label=f"ideal: min(offered, {shown or style.rate(each)})",
         )
-        ax.axvline(each, color=style.DOCUMENTED, linewidth=0.8, alpha=0.5)
+        ax.axvline(knee, color=style.DOCUMENTED, linewidth=0.8, alpha=0.5,
+                   label=f"knee: documented limit {style.rate(each)}"
+                   + (f" × {buckets} buckets" if buckets > 1 else ""))  # fmt: skip
     if not any(limits):
         ax.plot(
             x, x, color=style.DOCUMENTED, linestyle="--", linewidth=1.2, label="accepted = offered"
         )
-    for axis, set_scale in (("x", ax.set_xscale), ("y", ax.set_yscale)):
-        if logs:
-            set_scale("symlog", linthresh=1.0, linscale=0.4)
-        getattr(ax, f"{axis}axis").set_major_formatter(style.FuncFormatter(style.count))
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, max(top if not logs else max(limit * 4, accepted * 1.3), 1.0))
-
-
-def headers(view: RunView, stats: RecordStats) -> Figure:
-    shown = stats.keys or []
-    rows = max(len(shown), 1)
-    fig, axes = style.figure(rows=rows, height=2.0 + 2.2 * rows, right_axis=True)
-    for n, (ax, key) in enumerate(zip(axes, shown, strict=False)):
-        ax.fill_between(
-            key.t,
-            key.remaining_min,
-            key.remaining_max,
-            step="mid",
-            facecolor=style.ACCEPTED + "59",
-            edgecolor=style.ACCEPTED,
-            linewidth=1,
-            label="Remaining (range)",
-        )
-        ax.step(key.t, key.limit, where="mid", color=style.DOCUMENTED, label="Limit")
-        ax.set_ylabel("requests")
-        right = ax.twinx()
-        right.step(
-            key.t,
-            key.reset,
-            where="mid",
-            color=style.ENFORCED,
-            linewidth=1,
-            linestyle="--",
-            label=_reset_label(key.reset_is_epoch),
-        )
-        right.scatter(
-            key.retry_t,
-            key.retry_after,
-            s=4,
-            marker="|",
-            color=style.LIMITED,
-            label="Retry-After sent (s)",
-            zorder=3,
-        )
-        right.set_ylabel("seconds")
-        seconds = np.concatenate((key.reset, key.retry_after))
-        right.set_ylim(0, max(float(np.nanmax(seconds, initial=1.0)), 1.0) * 1.6)
-        ax.set_ylim(
-            0,
-            max(
-                float(np.nanmax(key.limit, initial=1.0)),
-                float(np.nanmax(key.remaining_max, initial=1.0)),
-            )
-            * 1.15,
-        )
-        ax.set_title(
-            f"key {n + 1}: {key.key[:16]} ({key.requests:,} requests)", fontsize=9.5, loc="left"
-        )
-        if n == 0:
-            style.legend_below(fig, ax, more=right)
-    if not shown:
-        axes[0].text(0.5, 0.5, "no request was recorded", ha="center", transform=axes[0].transAxes)
-    axes[-1].set_xlabel("time from the run's start (s)")
-    style.title(fig, f"Rate-limit headers of the busiest keys — {headline(view)}")
-    return fig
-
-
-def _reset_label(epoch: bool) -> str:
-    return "Reset (s, epoch − Date)" if epoch else "Reset (s)"
+    if logs:
+        style.log_axis(ax, "x", max(high, limit))
+        style.log_axis(ax, "y", max(limit * 3, accepted))
+    else:
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(style.FuncFormatter(style.count))
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, max(top, 1.0))
 
 
 def latency(view: RunView) -> Figure:
     fig, (ax,) = style.figure()
-    t, c = style.closed(view.t, view.columns)
+    t, c = rates(view)
+    style.logins(ax, view.load_t)
     for outcome, colour in (("accepted", style.ACCEPTED), ("limited", style.LIMITED)):
         for q, dash in (("p50", "-"), ("p95", "--")):
             values = c[f"{outcome}_{q}_ms"]
@@ -314,15 +249,29 @@ def latency(view: RunView) -> Figure:
                     linewidth=1.4,
                     label=f"{outcome} {q}",
                 )
-    seen = np.concatenate([c[k] for k in c if k.endswith("_ms")]) if len(t) else np.array([])
-    seen = seen[np.isfinite(seen) & (seen > 0)]
-    if len(seen) and seen.max() > 50 * seen.min():
-        ax.set_yscale("log")
-    else:
-        ax.set_ylim(bottom=0)
+    _latency_axis(ax, t, c, view.load_t)
+    ax.set_xlim(0, max(float(t[-1]) if len(t) else 1.0, 1.0))
     ax.set_xlabel("time from the run's start (s)")
     ax.set_ylabel("latency (ms)")
     if ax.get_legend_handles_labels()[0]:
         style.legend_below(fig, ax)
     style.title(fig, f"Latency per second, accepted and limited apart — {headline(view)}")
     return fig
+
+
+def _latency_axis(ax: Axes, t: np.ndarray, c: dict[str, np.ndarray], load_t: float) -> None:
+    """Scaled to the load phase: the logins' slower first requests may go off the top (they
+    are shaded) rather than squeeze the load into a band at the bottom; logarithmic when the
+    latencies of the load are of very different sizes."""
+    load = t + 1 > load_t  # seconds holding some of the load (the last point closes a step)
+    if not load[:-1].any():
+        load[:] = True
+    seen = np.concatenate([c[k][load] for k in c if k.endswith("_ms")])
+    seen = seen[np.isfinite(seen) & (seen > 0)]
+    if not len(seen):
+        ax.set_ylim(bottom=0)
+    elif seen.max() > 50 * seen.min():
+        ax.set_yscale("log")
+        ax.set_ylim(seen.min() / 1.5, seen.max() * 1.5)
+    else:
+        ax.set_ylim(0, seen.max() * 1.15)

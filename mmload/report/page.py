@@ -180,15 +180,16 @@ def _server_settings(view: RunView) -> str:
 
 
 def notes(view: RunView) -> list[str]:
+    """What a reader should know about the run, first whether it was done as run.json says,
+    then its notes as they are (one for each lost worker: the harness writes it), a sentence
+    for a lost worker it has none for, and what is not in the folder."""
     run = view.run
     found = [str(n) for n in run.get("notes") or []]
     for worker in run.get("missing_workers") or []:
-        found.append(f"worker {worker} never sent its last batch: its last records are missing")
-    reason = (run.get("exit") or {}).get("reason")
-    if reason:
-        found.append(f"the run could not be done: {reason}")
-    if run.get("status") not in (None, "finished"):
-        found.append(f"run status: {run.get('status')}")
+        if not any(str(worker) in n for n in found):
+            found.append(f"worker {worker} was lost or sent no last batch: what it sent after "
+                         "its last batch is not in the run folder")  # fmt: skip
+    done = _how_done(run, found)
     dropped = (run.get("records") or {}).get("dropped")
     if dropped:
         found.append(
@@ -196,7 +197,30 @@ def notes(view: RunView) -> list[str]:
         )
     if not run:
         found.append("run.json is missing: the run was killed before it wrote it")
-    return found
+    return [done, *found] if done else found
+
+
+def _how_done(run: dict[str, Any], notes: list[str]) -> str:
+    """A run that could not be done (status "failed"), that finished impaired (an exit code
+    and its reason: lost workers, outages), or that never finished (killed), as run.json says;
+    "" for one that finished whole.  Reasons the notes already give are not repeated."""
+    status = run.get("status")
+    ended = run.get("exit") or {}
+    reason = str(ended.get("reason") or "").removesuffix(" (see notes)")
+    if status == "failed":
+        return f"the run could not be done: {reason or 'run.json gives no reason'}"
+    if status not in (None, "finished"):
+        return f"the run did not finish (run.json says {status!r}): it was stopped or killed"
+    if not reason:
+        return ""
+    head = "the run finished but was impaired" + (
+        f" (exit code {ended['code']})" if ended.get("code") is not None else ""
+    )
+    lost = len(run.get("missing_workers") or [])
+    if lost:  # what the harness says then; the notes say which workers, and when
+        return f"{head}: {lost} worker(s) lost, or silent at the end (below)"
+    new = [part for part in reason.split("; ") if part not in notes]
+    return head + (f": {'; '.join(new)}" if new else ", as the notes below say")
 
 
 def figure_tag(name: str, data: bytes, alt: str) -> str:

@@ -7,9 +7,11 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, NullFormatter, SymmetricalLogLocator
 
 OFFERED = "#9aa5b1"
 ACCEPTED = "#2b8a3e"
@@ -17,13 +19,17 @@ LIMITED = "#e8590c"
 ERRORS = "#c92a2a"
 DOCUMENTED = "#1c7ed6"
 ENFORCED = "#212529"
-RUN_COLOURS = ("#1c7ed6", "#e8590c", "#2b8a3e", "#9c36b5", "#f59f00", "#0ca678", "#495057")
+LOGINS = "#adb5bd"
+# The runs of a comparison: never the documented limit's blue, which every figure draws too.
+RUN_COLOURS = ("#e8590c", "#2b8a3e", "#9c36b5", "#c2255c", "#f59f00", "#495057", "#66a80f")
 WIDTH, HEIGHT, DPI = 10.0, 4.6, 100  # shown at 1000 px wide in the HTML
 
 
 # Margins in inches, fixed rather than computed by a layout engine (which took half of a
 # report's time): room for two title lines, tick labels and an axis label on each side.
 TOP, BOTTOM, LEFT, RIGHT, RIGHT_AXIS, LEGEND_ROW = 0.72, 0.62, 0.85, 0.3, 0.85, 0.24
+# Above the figure's title, a line of it, below it, and an axes' own title.
+TITLE_TOP, TITLE_LINE, TITLE_GAP, AXES_TITLE = 0.1, 0.2, 0.2, 0.24
 
 
 def figure(
@@ -43,34 +49,48 @@ def figure(
 
 
 def title(fig: Figure, first: str, second: str = "") -> None:
+    """The figure's title, a fixed distance from its top whatever its height, and the axes
+    just below it (and below the first axes' own title, if it has one)."""
     text = first if not second else first + "\n" + textwrap.shorten(second, 120)
-    fig.suptitle(text, fontsize=11, x=0.01, ha="left")
+    height = fig.get_figheight()
+    fig.suptitle(text, fontsize=11, x=0.01, y=1 - TITLE_TOP / height, ha="left", va="top")
+    top = TITLE_TOP + TITLE_LINE * (1 + bool(second)) + TITLE_GAP
+    if fig.axes and fig.axes[0].get_title(loc="left"):
+        top += AXES_TITLE
+    fig.subplots_adjust(top=1 - top / height)
 
 
-def legend_below(fig: Figure, ax: Axes, columns: int = 4, more: Axes | None = None) -> None:
-    """Below the axes, where it never hides a line (with the entries of a twin axis ``more``);
-    the axes make room for its rows."""
+def legend_below(
+    fig: Figure,
+    ax: Axes,
+    columns: int = 4,
+    more: Axes | None = None,
+    markerscale: float = 1.0,
+    group: int = 0,
+) -> None:
+    """Below the axes, where it never hides a line (with the entries of a twin axis ``more``),
+    in at most ``columns`` columns and rows as even as they can be (or each column one
+    ``group`` of entries, when they fit); the axes make room."""
     handles, labels = ax.get_legend_handles_labels()
     if more is not None:
         extra = more.get_legend_handles_labels()
         handles, labels = handles + extra[0], labels + extra[1]
     if not labels:
         return
-    columns = min(columns, len(labels))
+    widest = 40 + 5.6 * max(map(len, labels))  # pixels: a handle, the longest label, a gap
+    columns = max(1, min(columns, len(labels), int(WIDTH * DPI / widest)))
+    if group and -(-len(labels) // group) <= columns:
+        blank = -len(labels) % group  # columns fill top down: pad the last one
+        handles, labels = (
+            handles + [Line2D([], [], linestyle="none")] * blank,
+            labels + [""] * blank,
+        )
+        columns = len(labels) // group
     rows = -(-len(labels) // columns)
+    columns = -(-len(labels) // rows)  # 5 entries: 3 + 2, not 4 + 1
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.005), ncols=columns,
-               fontsize=9, frameon=False)  # fmt: skip
+               fontsize=9, frameon=False, markerscale=markerscale)  # fmt: skip
     fig.subplots_adjust(bottom=(BOTTOM + 0.1 + rows * LEGEND_ROW) / fig.get_figheight())
-
-
-def closed(
-    t: np.ndarray, columns: dict[str, np.ndarray]
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Per-second columns with one more point at the end of the last second, so that a step
-    drawn ``where="post"`` shows the last second as wide as the others."""
-    if not len(t):
-        return t, columns
-    return np.append(t, t[-1] + 1), {k: np.append(v, v[-1]) for k, v in columns.items()}
 
 
 def count(value: float, _: object = None) -> str:
@@ -84,20 +104,56 @@ def count(value: float, _: object = None) -> str:
 
 
 def per_second_axis(ax: Axes, high: float, low: float) -> None:
-    """Linear when the numbers are of one size, symmetric-log when offered dwarfs the limit
-    (a hammer offers thousands a second to a 10/s limit: both must be readable)."""
-    if high > 30 * max(low, 1.0):
-        ax.set_yscale("symlog", linthresh=1.0, linscale=0.4)
-        ax.set_ylim(0, high * 2)
+    """Linear when the numbers are of one size, symmetric-log when offered dwarfs the lowest
+    limit line (a hammer offers hundreds a second to a 10/s limit: both must be readable)."""
+    if high > LOG_ABOVE * max(low, 1.0):
+        log_axis(ax, "y", high)
     else:
         ax.set_ylim(0, max(high, low, 1.0) * 1.15)
-    ax.yaxis.set_major_formatter(FuncFormatter(count))
+        ax.yaxis.set_major_formatter(FuncFormatter(count))
 
 
-def documented_line(ax: Axes, limit: float, linestyle: str = "--") -> None:
-    """The documented limit across the axes, the same way in every figure."""
-    ax.axhline(limit, color=DOCUMENTED, linestyle=linestyle, linewidth=1.6,
-               label=f"documented limit {rate(limit)}")  # fmt: skip
+LOG_ABOVE = 8  # a scale turns logarithmic when the largest value is this many times the limit
+
+
+def log_axis(ax: Axes, axis: str, high: float) -> None:
+    """A symmetric-log axis from 0 (linear below 1) to the first tick above ``high`` × 1.3,
+    with ticks at 1, 2 and 5 times each power of ten while they fit, else fewer."""
+    getattr(ax, f"set_{axis}scale")("symlog", linthresh=1.0, linscale=0.4)
+    decades = float(np.log10(max(high, 10.0)))
+    subs = (1.0, 2.0, 5.0) if decades <= 3.5 else (1.0, 3.0) if decades <= 5 else (1.0,)
+    ticks = [s * 10.0**k for k in range(int(decades) + 3) for s in subs]
+    getattr(ax, f"set_{axis}lim")(0, min(t for t in ticks if t >= max(high, 1.0) * 1.3))
+    which = getattr(ax, f"{axis}axis")
+    which.set_major_locator(SymmetricalLogLocator(linthresh=1.0, base=10, subs=subs))
+    which.set_major_formatter(FuncFormatter(count))
+    which.set_minor_locator(SymmetricalLogLocator(linthresh=1.0, base=10, subs=range(2, 10)))
+    which.set_minor_formatter(NullFormatter())
+
+
+def documented_line(ax: Axes, limit: float, linestyle: str = "--", label: str = "") -> None:
+    """The documented limit across the axes, the same way in every figure: on top of the
+    series, so that a line at the same height never hides it."""
+    ax.axhline(limit, color=DOCUMENTED, linestyle=linestyle, linewidth=1.6, zorder=4,
+               label=label or f"documented limit {rate(limit)}")  # fmt: skip
+
+
+def enforced_band(ax: Axes, value: float, label: str) -> None:
+    """The enforced rate the verdict measured: a broad pale band under the series, which the
+    documented line (thin, dashed, on top) runs along where the two agree."""
+    ax.axhline(value, color=ENFORCED, alpha=0.2, linewidth=7, solid_capstyle="butt", zorder=1.5,
+               label=label)  # fmt: skip
+
+
+def logins(ax: Axes, until: float) -> None:
+    """Shade and name the logins before the load phase: their requests are not the load."""
+    if until <= 0:
+        return
+    ax.axvspan(0, until, facecolor="none", edgecolor=LOGINS, hatch="///", linewidth=0,
+               zorder=0.5)  # fmt: skip
+    ax.text(until / 2, 0.97, "logins", transform=ax.get_xaxis_transform(), rotation=90,
+            ha="center", va="top", fontsize=8, color="#495057", zorder=5,
+            path_effects=[patheffects.withStroke(linewidth=3, foreground="white")])  # fmt: skip
 
 
 def rate(value: float | None) -> str:

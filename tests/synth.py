@@ -3,9 +3,11 @@ virtual clock instead of sockets, so a verdict can be tested on every algorithm 
 vary-by mode x fault in milliseconds.
 
 Clients send on a schedule (``hammer``: as fast as they can; ``steady``: a fraction of the
-documented rate; ``polite``: obeying Retry-After; ``probe``: the probe scenario's plan); each
-request goes through ``mmload.server.limiting.RateLimiter`` at its send time, its headers are
-rendered by the dialect and parsed back by ``mmload.dialects``, exactly as in a live run.
+documented rate; ``polite``: obeying Retry-After; ``probe``: the probe scenario's plan, its
+burst and then 1.1, 1.25 and 1.5 times the documented rate, paced by the harness's own
+``Pacer``); each request goes through ``mmload.server.limiting.RateLimiter`` at its send time,
+its headers are rendered by the dialect and parsed back by ``mmload.dialects``, exactly as in a
+live run.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import limits.storage.memory
 import limits.strategies
 
 from mmload import dialects
+from mmload.defaults import LOGIN_PHASE
+from mmload.harness.pacing import Pacer, phase_slot, step_length, steps
 from mmload.limiter.keying import Keying
 from mmload.limiter.rate import Documented, Rate
 from mmload.results.block import Block
@@ -39,6 +43,12 @@ ME = "GET /api/v4/users/me"
 LOGIN = "POST /api/v4/users/login"
 START = 1_800_000_000.0  # the load phase starts here (UNIX time)
 LATENCY_MS = 1.0
+SCENARIOS = ("hammer", "steady", "polite", "probe")
+VARY_BY = ("address", "user", "none")  # or header:NAME
+# the probe scenario's plan (mmload/harness/scenarios/probe.py, a locustfile: not imported here)
+PROBE_EXTRA = 5  # requests beyond the documented burst
+PROBE_FACTORS = (1.1, 1.25, 1.5)
+PROBE_LEAD = 1.0  # seconds between the burst and the stepped rate
 
 
 @dataclass
@@ -49,7 +59,9 @@ class Plan:
     dialect: str = "mattermost"
     per_sec: int = 10
     burst: int = 100
-    vary_by: str = "address"  # of the server: address, user, or none (one shared bucket)
+    # of the server: address, user, none (one shared bucket) or header:NAME (the address and
+    # the request's NAME header, which clients send only as Authorization or User-Agent)
+    vary_by: str = "address"
     faults: tuple[str, ...] = ()
     scenario: str = "hammer"
     users: int = 4
@@ -60,6 +72,17 @@ class Plan:
     sources: int = 1  # distinct source addresses, users spread over them
     servers: int = 1  # limiters of their own behind a round-robin balancer (a cluster)
     seed: int = 7
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
+        if self.vary_by not in VARY_BY and not self.vary_by.startswith("header:"):
+            raise ValueError(f"vary_by {self.vary_by!r}: address, user, none or header:NAME")
+
+    def told_vary_by(self) -> str:
+        """What ``mmload run --vary-by`` says of this server: per user when its key is the
+        user's token (header:Authorization is the token too), else per address."""
+        return "user" if self.vary_by in ("user", "header:Authorization") else "address"
 
 
 class _FakeTime:
@@ -88,6 +111,8 @@ def _limits_clock(fake: _FakeTime) -> Iterator[None]:
 def _keying(vary_by: str) -> Keying:
     if vary_by == "user":
         return Keying(vary_by_remote_addr=True, vary_by_user=True)
+    if vary_by.startswith("header:"):  # as ``mmload run --server-vary-by header:NAME``
+        return Keying(vary_by_remote_addr=True, vary_by_header=vary_by.split(":", 1)[1])
     return Keying(vary_by_remote_addr=vary_by == "address")
 
 
@@ -99,10 +124,18 @@ class _Client:
         self.source = f"addr:{number % plan.sources + 1:012x}"
         self.number = number
 
+    def header(self, name: str, endpoint: str) -> str | None:
+        """The value of a header the server may key on, as mmload's users send it."""
+        if name.lower() == "authorization" and endpoint != LOGIN:
+            return f"Bearer {self.token}"
+        return "mmload" if name.lower() == "user-agent" else None
+
 
 def _schedule(plan: Plan) -> Callable[[_Client, float, Record | None], float | None]:
     """next send time of a client after ``now``, given its last record (None: its first)."""
     end = START + plan.seconds
+    if plan.scenario == "probe":
+        return _probe(plan)
     if plan.scenario == "steady":
         interval = plan.users / (plan.factor * plan.documented.per_sec)
 
@@ -118,10 +151,52 @@ def _schedule(plan: Plan) -> Callable[[_Client, float, Record | None], float | N
         t = START + c.number * gap / plan.users if last is None else now + gap
         t += jitter.uniform(-0.2, 0.2) * gap  # no two clients in lockstep with the limiter
         if plan.scenario == "polite" and last is not None and last.status == 429:
-            t = now + (last.retry_after or 1.0)
+            t = now + LATENCY_MS / 1e3 + (last.retry_after or 1.0)  # from the answer, as live
         return t if t < end else None
 
     return hammer
+
+
+def burst_share(total: int, users: int, number: int) -> int:
+    """The probe's ``burst_share``: user ``number``'s part of a burst of ``total``."""
+    base, extra = divmod(total, max(1, users))
+    return base + (1 if number % max(1, users) < extra else 0)
+
+
+def _probe(plan: Plan) -> Callable[[_Client, float, Record | None], float | None]:
+    """The probe: the documented burst and a few more, all at once (the users share it out, each
+    sending its part one request after another), then after ``PROBE_LEAD`` a paced rate of 1.1,
+    1.25 and 1.5 times the documented one, in three steps that share out the rest of the run."""
+    end = START + plan.seconds
+    total = (plan.documented.capacity or 1) + PROBE_EXTRA
+    step = step_length(None, LOGIN_PHASE + plan.seconds, PROBE_LEAD, len(PROBE_FACTORS))
+    factor_at = steps(step, PROBE_FACTORS)
+
+    def user_rate(t: float) -> float:
+        return max(factor_at(t) * plan.documented.per_sec / plan.users, 1e-3)
+
+    bursts: dict[int, int] = {}  # burst requests each client has still to send
+    pacers: dict[int, Pacer] = {}
+    late = random.Random(plan.seed)
+
+    def probe(c: _Client, now: float, last: Record | None) -> float | None:
+        left = bursts.setdefault(c.number, burst_share(total, plan.users, c.number))
+        if left:
+            bursts[c.number] = left - 1
+            return START + c.number * 1e-5 if last is None else now + LATENCY_MS / 1e3
+        pacer = pacers.get(c.number)
+        if pacer is None:
+            slot = phase_slot(c.number, plan.users)
+            pacer = pacers[c.number] = Pacer(user_rate, START + PROBE_LEAD, slot,
+                                             clock=lambda: START, step_seconds=step)  # fmt: skip
+        else:
+            pacer.next_delay()
+        # a live sleep wakes a little late: sends never fall on an exact lattice, where a
+        # moving window's decision and its Remaining disagree (a slot expiring at that very time)
+        t = pacer.next_at + late.uniform(0.0, 1e-3)
+        return t if t < end else None
+
+    return probe
 
 
 def simulate(plan: Plan) -> list[Record]:
@@ -158,7 +233,8 @@ _parsed: dict[tuple[tuple[str, str], ...], Any] = {}
 def _request(limiter: RateLimiter, fake: _FakeTime, c: _Client, t: float, endpoint: str) -> Record:
     fake.now = t
     token = None if endpoint == LOGIN else c.token
-    limited, headers = limiter.check(c.address, token, None)
+    name = limiter.keying.vary_by_header
+    limited, headers = limiter.check(c.address, token, c.header(name, endpoint) if name else None)
     key = (*headers, ("Date", formatdate(math.floor(t), usegmt=True)))
     snap = _parsed.get(key)
     if snap is None:
@@ -193,7 +269,7 @@ def write_folder(folder: Path, plan: Plan, records: list[Record] | None = None) 
         "status": "finished", "scenario": plan.scenario, "host": "http://synthesized",
         "users": plan.users, "load_started": START, "totals": tally.totals(),
         "settings": {"documented_limit": plan.documented.to_dict(), "request_timeout": 60.0,
-                     "vary_by": "user" if plan.vary_by == "user" else "address"},
+                     "vary_by": plan.told_vary_by()},
         "synthesized": {"algorithm": plan.algorithm, "dialect": plan.dialect,
                         "per_sec": plan.per_sec, "burst": plan.burst, "faults": list(plan.faults)},
     })  # fmt: skip

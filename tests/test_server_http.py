@@ -156,9 +156,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("data", MALFORMED.values(), ids=MALFORMED.keys())
-def test_malformed_http_gets_400_and_the_server_goes_on(
-    server: Server, data: bytes
-) -> None:
+def test_malformed_http_gets_400_and_the_server_goes_on(server: Server, data: bytes) -> None:
     answer = rawhttp.exchange(server.port, data)
 
     assert answer.closed

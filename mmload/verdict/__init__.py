@@ -76,9 +76,16 @@ def _settings(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def documented_of(run: dict[str, Any], limit: str | None, burst: int | None) -> Documented:
-    """The command line's documentation if given, else what the run was told."""
-    if limit is not None or burst is not None:
+    """The command line's documentation where given, else what the run was told: a rate given
+    comes with its own burst (none unless given too), a burst alone keeps the run's rate."""
+    if limit is not None:
         return Documented.resolve(limit, burst)
+    told = _told(run)
+    return told if burst is None else Documented(told.per_sec, burst)
+
+
+def _told(run: dict[str, Any]) -> Documented:
+    """The documentation the run was told (run.json); Mattermost's when it does not say."""
     told: Any = _settings(run).get("documented_limit")
     try:
         per_sec = Rate(float(told["per_sec"])).per_sec  # positive and finite, or ValueError
@@ -87,7 +94,7 @@ def documented_of(run: dict[str, Any], limit: str | None, burst: int | None) -> 
             raise ValueError(f"burst {burst!r}")
         return Documented(per_sec, burst)
     except (KeyError, TypeError, ValueError):
-        return Documented.resolve()  # a run.json that does not say: Mattermost's
+        return Documented.resolve()
 
 
 def expected_scope(run: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from mmload.limiter.rate import Documented
 from mmload.results.samples import APPERROR, LIMIT_EXCEEDED
-from mmload.verdict import models
+from mmload.verdict import models, scope
 from mmload.verdict.measured import Measured
 from mmload.verdict.streams import Stream
 
@@ -113,6 +113,9 @@ def one_bucket_per_key(c: Context) -> Check:
     if not any(s.has_headers for s in m.streams):
         why = "without rate-limit headers, buckets behind one key cannot be told apart"
         return _na("one-bucket-per-key", WARNING, expected, why)
+    if not scope.chain_counts(m.streams):
+        why = "no bucket drained quickly enough to count the sequences its Remaining falls in"
+        return _na("one-bucket-per-key", WARNING, expected, why)
     k = m.buckets_per_key
     observed = f"{k} bucket{'s' if k > 1 else ''} per key"
     if k == 1:
@@ -185,14 +188,22 @@ def _early_refusals(params: models.Params, s: Stream) -> int:
 
 
 def scope_matches(c: Context, expected_scope: str) -> Check:
-    """The run said what the server keys its limit on (``--vary-by``): does it?"""
+    """The run said what the server keys its limit on (``--vary-by``): does it?  Where the
+    clients cannot tell the expected scope from another (one address: its bucket is everybody's;
+    each user from an address of its own: per user is per address), only what they can tell is
+    held against the server: from several addresses, one bucket for all is not one per address."""
     found = c.measured.scope
     expected = f"a bucket {expected_scope}"
     if found.scope == "unknown":
         return _na("scope-matches", ERROR, expected, f"the scope was not found: {found.evidence}")
-    ok = found.scope == expected_scope or (expected_scope == "per-address" and found.scope ==
-                                           "shared")  # fmt: skip
-    message = (f"one bucket {found.scope}, as expected: {found.evidence}" if ok else
+    same = {found.scope, *found.also}
+    if expected_scope in same and {"per-address", "per-user"} <= same:
+        return _na("scope-matches", ERROR, expected,
+                   f"each user sent from an address of its own, so a bucket per user and one per "
+                   f"address are the same buckets: {found.evidence}")  # fmt: skip
+    ok = expected_scope in same
+    seen = found.scope if found.scope == expected_scope else f"{found.scope}, the same buckets here"
+    message = (f"one bucket {seen}, as expected: {found.evidence}" if ok else
                f"the server keeps one bucket {found.scope}, not {expected_scope}: "
                f"{found.evidence}")  # fmt: skip
     return Check("scope-matches", ok, ERROR, expected, found.scope, message)

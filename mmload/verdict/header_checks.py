@@ -1,15 +1,16 @@
-"""Checks of what the rate-limit headers say against what the server enforced."""
+"""Checks of what the rate-limit headers say against what the server enforced and what its
+documentation says; whether their promises come true is :mod:`mmload.verdict.honesty`'s."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mmload.verdict.checks import ERROR, HONEST_SHARE, WARNING, Check, Context, _na
+from mmload.limiter.rate import Documented
+from mmload.verdict.checks import ERROR, WARNING, Check, Context, _na
+from mmload.verdict.honesty import reset_honest, retry_after_honest
 from mmload.verdict.streams import Stream
 
-SLACK = 1.5  # seconds: Reset and Retry-After are whole seconds, rounded up
-WAIT_SLACK = 0.05  # seconds after Retry-After: the server counted from when it answered
-MIN_WAITS = 3  # quiet waits it takes to judge whether Retry-After is enough
+FIELDS = {"limit": "Limit", "remaining": "Remaining", "reset": "Reset", "window": "the window"}
 
 
 def _with_headers(c: Context) -> list[Stream]:
@@ -18,56 +19,109 @@ def _with_headers(c: Context) -> list[Stream]:
 
 def advertised_limit(c: Context) -> Check:
     """One limit per key, and what it means: the burst capacity, the per-second rate, or a quota
-    per window.  Where the dialect states the window (IETF ``w``), the limit must agree with
-    what is enforced; what the API documentation says it means is a warning."""
+    per window, by what was enforced (without a measured rate: by the documented values).  A
+    limit that contradicts what is enforced is an error; where Mattermost's API documentation
+    says it means something else, a warning."""
     m = c.measured
-    streams = _with_headers(c)
-    if m.limit is None or not streams:
-        return _na("advertised-limit", ERROR, "-", "no response advertised a limit")
-    varying = [s.name for s in streams if len(np.unique(s.limit[np.isfinite(s.limit)])) > 1]
+    expected = "one limit per key, agreeing with enforcement"
+    if m.limit is None or not _with_headers(c):
+        return _na("advertised-limit", ERROR, expected, "no response advertised a limit")
+    varying = [s.name for s in _with_headers(c)
+               if len(np.unique(s.limit[np.isfinite(s.limit)])) > 1]  # fmt: skip
     if varying:
-        return Check("advertised-limit", False, ERROR, "one Limit per key", "it changes",
+        return Check("advertised-limit", False, ERROR, expected, "it changes",
                      f"the advertised limit changes within a key ({varying[0]})")  # fmt: skip
     observed = f"{m.limit:g}" + (f" per {m.window:g} s" if m.window else "")
     k = m.buckets_per_key  # several buckets per key: each answer speaks for its own
     meaning = _meaning(m.limit, m.window, m.rate and m.rate / k, m.capacity and m.capacity / k,
                        c.tolerance)  # fmt: skip
-    each = f" of each of the {k} buckets behind a key" if k > 1 else ""
-    if m.window and meaning == "unexplained":
-        return Check("advertised-limit", False, ERROR,
-                     f"the enforced capacity {m.capacity:.0f} or rate {m.rate:.3g}/s", observed,
+    if meaning == "unexplained":
+        return Check("advertised-limit", False, ERROR, expected, observed,
                      f"the server advertises {observed} but enforces {m.rate:.3g}/s with "
                      f"{m.capacity:.0f} at once")  # fmt: skip
-    if c.mattermost and m.dialect in ("mattermost", "epoch") and meaning != "rate":
-        what = {"capacity": f"the burst capacity (MaxBurst + 1){each}",
-                "quota": f"a quota per window of about {m.limit / (m.rate or 1):.0f} s"}.get(
-                    meaning, "neither the enforced rate nor the burst capacity")  # fmt: skip
-        return Check("advertised-limit", False, WARNING, "requests per second (the API doc)",
-                     observed,
-                     f"X-Ratelimit-Limit {m.limit:g} is {what}, not the maximum number of "
-                     f"requests per second the API documentation describes; the server "
-                     f"enforces {_rate(m.rate)}")  # fmt: skip
-    message = f"the advertised limit {observed} is {_words(meaning)}{each}"
-    return Check("advertised-limit", True, ERROR, "one limit per key, agreeing with enforcement",
-                 observed, message)  # fmt: skip
+    if meaning == "unknown":
+        meaning = _documented_meaning(m.limit, m.window, c.documented, c.tolerance)
+    if meaning == "unknown":
+        return _na("advertised-limit", ERROR, expected,
+                   f"no rate was measured, and {observed} is neither the documented "
+                   f"{c.documented.per_sec:g}/s nor its burst capacity")  # fmt: skip
+    if _mattermost_headers(c) and not meaning.endswith("rate"):
+        return _against_api_doc(c, meaning, observed)
+    each = f" of each of the {k} buckets behind a key" if k > 1 else ""
+    return Check("advertised-limit", True, ERROR, expected, observed,
+                 f"the advertised limit {observed} is {_words(meaning, c)}{each}"
+                 f"{_as_documented(meaning, c)}")  # fmt: skip
 
 
 def _meaning(
     limit: float, window: float | None, rate: float | None, capacity: float | None, tol: float
 ) -> str:
-    """rate, capacity, quota (of a window) or unexplained; "unknown" without measurements."""
+    """rate, capacity, quota (of a window), or unexplained: what the limit is of what was
+    enforced; "unknown" without a measured rate.  A quota of any window lets at most twice
+    itself through at once (a fixed window's boundary), so more than that explains nothing."""
     if rate is None or capacity is None:
         return "unknown"
     if abs(limit / (window or 1.0) - rate) <= tol * rate:
         return "rate"
     if abs(limit - capacity) <= max(2.0, tol * capacity):
         return "capacity"
-    return "unexplained" if window else "quota"
+    if window or capacity > 2 * limit * (1 + tol) + 2:
+        return "unexplained"
+    return "quota"
 
 
-def _words(meaning: str) -> str:
+def _documented_meaning(limit: float, window: float | None, doc: Documented, tol: float) -> str:
+    """What the limit is of the documented values: "documented rate", "documented capacity",
+    or "unknown"."""
+    if abs(limit / (window or 1.0) - doc.per_sec) <= tol * doc.per_sec:
+        return "documented rate"
+    if doc.capacity is not None and abs(limit - doc.capacity) <= max(2.0, tol * doc.capacity):
+        return "documented capacity"
+    return "unknown"
+
+
+def _as_documented(meaning: str, c: Context) -> str:
+    """Whether the enforced rate or capacity the limit is, is the documented one too."""
+    m, doc = c.measured, c.documented
+    if meaning == "capacity" and doc.capacity is None:
+        return " (the documentation gives no burst)"
+    if meaning not in ("rate", "capacity"):
+        return ""
+    if _documented_meaning(m.limit or 0.0, m.window, doc, c.tolerance) == f"documented {meaning}":
+        return ", as documented"
+    said = f"{doc.per_sec:g}/s" if meaning == "rate" else f"{doc.capacity} at once"
+    return f", while the documentation says {said}"
+
+
+def _mattermost_headers(c: Context) -> bool:
+    """X-Ratelimit headers of a Mattermost target, which its API documentation describes."""
+    return c.mattermost and c.measured.dialect in ("mattermost", "epoch")
+
+
+def _against_api_doc(c: Context, meaning: str, observed: str) -> Check:
+    """Mattermost's API documentation says Limit is requests per second: a warning."""
+    m = c.measured
+    limit = m.limit or 0.0
+    each = f" of each of the {m.buckets_per_key} buckets behind a key" if m.buckets_per_key > 1 \
+        else ""  # fmt: skip
+    what = {"capacity": f"the burst capacity (MaxBurst + 1){each}",
+            "documented capacity": "the documented burst capacity (MaxBurst + 1)",
+            "quota": f"a quota per window of about {limit / (m.rate or 1):.0f} s"}  # fmt: skip
+    return Check("advertised-limit", False, WARNING, "requests per second (the API doc)",
+                 observed,
+                 f"X-Ratelimit-Limit {limit:g} is {what[meaning]}, not the maximum number of "
+                 f"requests per second the API documentation describes; the server enforces "
+                 f"{_rate(m.rate)}")  # fmt: skip
+
+
+def _words(meaning: str, c: Context) -> str:
+    doc = c.documented
     return {"rate": "the enforced rate", "capacity": "the enforced burst capacity",
-            "quota": "the quota of a window", "unknown": "consistent so far"}[meaning]  # fmt: skip
+            "quota": "the quota of a window",
+            "documented rate": f"the documented {doc.per_sec:g}/s (no rate was measured to "
+                               "hold it to)",
+            "documented capacity": f"the documented burst capacity ({doc.capacity}; no rate "
+                                   "was measured to hold it to)"}[meaning]  # fmt: skip
 
 
 def _rate(rate: float | None) -> str:
@@ -117,13 +171,21 @@ def _stuck(s: Stream) -> bool:
 
 
 def reset_semantics(c: Context) -> Check:
-    """Delta or epoch, against the documentation: Mattermost's API doc says an epoch."""
+    """Delta or epoch, against what documents it: Mattermost's API doc says an epoch, the IETF
+    drafts a delta; for the X-Ratelimit names elsewhere, nothing says which."""
     m = c.measured
     if not m.reset_semantics:
         return _na("reset-semantics", WARNING, "-", "no response said when the limit resets")
-    if not (c.mattermost and m.dialect in ("mattermost", "epoch")):
-        return Check("reset-semantics", True, WARNING, "-", m.reset_semantics,
-                     f"Reset is {m.reset_semantics} seconds")  # fmt: skip
+    if m.dialect.startswith("ietf"):
+        ok = m.reset_semantics == "delta"
+        message = ("Reset is a delta in seconds, as the IETF draft says" if ok else
+                   "Reset is a UTC epoch, while the IETF draft says it is a delta in "
+                   "seconds")  # fmt: skip
+        return Check("reset-semantics", ok, WARNING, "delta seconds (the IETF draft)",
+                     m.reset_semantics, message)  # fmt: skip
+    if not _mattermost_headers(c):
+        return _na("reset-semantics", WARNING, "-", f"Reset is {m.reset_semantics} seconds, and "
+                   "no documentation says which it should be")  # fmt: skip
     ok = m.reset_semantics == "epoch"
     message = ("X-Ratelimit-Reset is a UTC epoch, as the API documentation says" if ok else
                "X-Ratelimit-Reset is a delta (seconds until the bucket is full again), while "
@@ -132,108 +194,8 @@ def reset_semantics(c: Context) -> Check:
                  m.reset_semantics, message)  # fmt: skip
 
 
-def reset_honest(c: Context) -> Check:
-    """What Reset promises against what happens: for a token bucket, the time until it is full
-    again, (Limit - Remaining) / rate; for a window, acceptance resumes when it resets."""
-    m = c.measured
-    expected = "Reset agrees with when the bucket is full again (or the window resets)"
-    streams = [s for s in _with_headers(c) if np.isfinite(s.reset).any()]
-    if not streams or m.rate is None:
-        return _na("reset-honest", ERROR, expected, "no Reset, or no rate measured to check it by")
-    if m.buckets_per_key > 1:
-        return _na("reset-honest", ERROR, expected, f"{m.buckets_per_key} buckets serve each key, "
-                   "and each response's Reset speaks for its own")  # fmt: skip
-    shares = [_reset_share(s, m.rate, m.algorithm, m.reset_semantics) for s in streams[:10]]
-    judged = [(share, n) for share, n in shares if n]
-    if not judged:
-        return _na("reset-honest", ERROR, expected, "no response to check Reset on")
-    n = sum(k for _, k in judged)
-    share = sum(f * k for f, k in judged) / n
-    observed = f"{share:.0%} of {n} agree"
-    if share >= HONEST_SHARE:
-        return Check("reset-honest", True, ERROR, expected, observed,
-                     f"Reset agrees with what the server does ({observed})")  # fmt: skip
-    return Check("reset-honest", False, ERROR, expected, observed,
-                 f"Reset does not say when the limit resets: only {observed}")  # fmt: skip
-
-
-def _reset_share(s: Stream, rate: float, algorithm: str, semantics: str) -> tuple[float, int]:
-    reset = s.reset - (s.date if semantics == "epoch" else 0.0)
-    if algorithm == "gcra":
-        ok = np.isfinite(reset) & np.isfinite(s.remaining) & np.isfinite(s.limit)
-        full = (s.limit[ok] - s.remaining[ok]) / rate
-        return _share(np.abs(reset[ok] - full) <= 1.0 + SLACK + 0.05 * full), int(ok.sum())
-    refused = np.flatnonzero(s.limited & np.isfinite(reset))[:10_000]
-    resumed = _next_acceptance(s, refused)
-    known = np.isfinite(resumed)
-    wait = resumed[known] - s.t[refused][known]
-    promised = reset[refused][known]
-    return _share(np.abs(wait - promised) <= 1.0 + SLACK), int(known.sum())
-
-
-def _next_acceptance(s: Stream, rows: np.ndarray) -> np.ndarray:
-    """For each row, the send time of the next accepted request in the stream (NaN if none)."""
-    accepted = np.flatnonzero(s.accepted)
-    k = np.searchsorted(accepted, rows, side="right")
-    out = np.full(len(rows), np.nan)
-    inside = k < len(accepted)
-    out[inside] = s.t[accepted[k[inside]]]
-    return out
-
-
-def retry_after_honest(c: Context) -> Check:
-    """On every 429; and honest: after a refusal, when nothing else was accepted until its
-    Retry-After had passed (polite clients wait it out), the first request sent after it is
-    accepted.  Under a hammer other requests take what comes back first, so only quiet waits
-    can be judged."""
-    expected = "Retry-After on every 429, and a request sent after it is accepted"
-    streams = c.measured.streams
-    refused = sum(int(s.limited.sum()) for s in streams)
-    if not refused:
-        return _na("retry-after-honest", ERROR, expected, "nothing was refused")
-    missing = sum(int((s.limited & ~np.isfinite(s.retry_after)).sum()) for s in streams)
-    if missing == refused and not c.measured.dialect:
-        return Check("retry-after-honest", False, WARNING, expected, "no Retry-After",
-                     "no 429 said when to retry, nor did any response carry rate-limit headers "
-                     "(nginx's limit_req, say): RFC 6585 makes Retry-After optional, but clients "
-                     "can only guess when to come back")  # fmt: skip
-    if missing:
-        return Check("retry-after-honest", False, ERROR, expected,
-                     f"{missing} of {refused} 429s without it",
-                     f"{missing} of {refused} refusals carried no Retry-After")  # fmt: skip
-    hits = np.concatenate([_after_quiet_waits(s) for s in streams[:20]] or [np.array([])])
-    if len(hits) < MIN_WAITS:
-        return Check("retry-after-honest", True, ERROR, expected, f"present on all {refused}",
-                     "every 429 said how long to wait (too few waited it out to tell whether "
-                     "that was enough: the polite scenario tells)")  # fmt: skip
-    share = float(hits.mean())
-    observed = f"present on all {refused}; {share:.0%} of {len(hits)} requests after it accepted"
-    ok = share >= HONEST_SHARE
-    message = (
-        "every 429 said how long to wait, and waiting that long was enough"
-        if ok
-        else f"after waiting Retry-After, only {share:.0%} of requests were accepted"
-    )
-    return Check("retry-after-honest", ok, ERROR, expected, observed, message)
-
-
-def _after_quiet_waits(s: Stream) -> np.ndarray:
-    """For each refusal after which nothing was accepted until its Retry-After had passed,
-    whether the first request sent after that was accepted.  A refused one sent within
-    ``WAIT_SLACK`` of the moment proves nothing (the server counted from when it answered)."""
-    rows = np.flatnonzero(s.limited)
-    due = s.t[rows] + s.retry_after[rows]
-    probes = np.searchsorted(s.t, due)
-    inside = probes < len(s)
-    rows, probes, due = rows[inside], probes[inside], due[inside]
-    done = np.concatenate([[0], np.cumsum(s.accepted)])  # acceptances before each row
-    quiet = done[probes] - done[rows + 1] == 0  # none accepted in between
-    accepted = s.accepted[probes]
-    telling = quiet & (accepted | (s.t[probes] >= due + WAIT_SLACK))
-    return accepted[telling]
-
-
 def limited_response_shape(c: Context) -> Check:
+    """A 429 carries every rate-limit header its bucket's other responses carry."""
     expected = "429s carry the rate-limit headers the other responses carry"
     m = c.measured
     if not m.dialect:
@@ -242,16 +204,35 @@ def limited_response_shape(c: Context) -> Check:
     refused = [s for s in m.streams if s.limited.any()]
     if not refused:
         return _na("limited-response-shape", ERROR, expected, "nothing was refused")
+    usual = _usual_fields(m.streams)
+    lacking = [_lacking(s, _usual_fields([s]) if s.accepted.any() else usual) for s in refused]
     total = sum(int(s.limited.sum()) for s in refused)
-    bare = sum(int((s.limited & ~np.isfinite(s.limit) & ~np.isfinite(s.remaining)).sum())
-               for s in refused)  # fmt: skip
-    if bare <= 0.01 * total:
+    short = sum(n for n, _ in lacking)
+    if short <= 0.01 * total:
         return Check("limited-response-shape", True, ERROR, expected, f"{m.dialect} headers",
                      f"429s carry the {m.dialect} headers too")  # fmt: skip
+    names = [FIELDS[f] for f in FIELDS if any(f in fields for _, fields in lacking)]
     return Check("limited-response-shape", False, ERROR, expected,
-                 f"{bare} of {total} 429s without them",
-                 f"{bare} of {total} refusals carried none of the {m.dialect} headers the "
-                 "accepted responses carry")  # fmt: skip
+                 f"{short} of {total} 429s without {', '.join(names)}",
+                 f"{short} of {total} refusals lacked rate-limit headers ({', '.join(names)}) "
+                 f"that the other responses of their bucket carry")  # fmt: skip
+
+
+def _usual_fields(streams: list[Stream]) -> list[str]:
+    """The header fields most accepted responses of these streams carry."""
+    accepted = max(1, sum(int(s.accepted.sum()) for s in streams))
+    return [f for f in FIELDS
+            if sum(int(np.isfinite(getattr(s, f)[s.accepted]).sum()) for s in streams)
+            > accepted / 2]  # fmt: skip
+
+
+def _lacking(s: Stream, fields: list[str]) -> tuple[int, set[str]]:
+    """How many of the stream's refusals lack one of ``fields`` or more, and which fields."""
+    missing = {f: ~np.isfinite(getattr(s, f)[s.limited]) for f in fields}
+    short = np.zeros(int(s.limited.sum()), dtype=bool)
+    for gone in missing.values():
+        short |= gone
+    return int(short.sum()), {f for f, gone in missing.items() if gone.any()}
 
 
 def headers_well_formed(c: Context) -> Check:
@@ -268,10 +249,6 @@ def headers_well_formed(c: Context) -> Check:
     return Check("headers-well-formed", False, WARNING, expected, observed,
                  f"{observed} had rate-limit headers that could not be read, and were ignored "
                  f"(e.g. {u.example})")  # fmt: skip
-
-
-def _share(hits: np.ndarray) -> float:
-    return float(hits.mean()) if len(hits) else 1.0
 
 
 HEADER_CHECKS = (advertised_limit, remaining_consistent, reset_semantics, reset_honest,

@@ -11,7 +11,7 @@ from mmload.results.block import Block
 from mmload.verdict import measure, models, scope
 from mmload.verdict.streams import Stream, split
 
-EPOCH_ABOVE = 1e9  # a Reset above this is a UNIX time, not seconds to wait
+EPOCH_ABOVE = 1e9  # without a Date to hold it to, a Reset above this is a UNIX time
 # what a window model takes from the headers: beyond these, the headers are no limit to replay
 MAX_QUOTA = 1_000_000  # requests per window
 MIN_WINDOW, MAX_WINDOW = 0.001, 86_400.0 * 366  # seconds
@@ -120,8 +120,13 @@ def _params(
 
 
 def _reset_semantics(decided: Block) -> str:
-    reset = decided.numbers["reset"]
-    reset = reset[np.isfinite(reset)]
-    if not len(reset):
+    """delta or epoch, as most responses say.  An epoch lies near the response's Date, a delta
+    near zero: whichever a Reset is closer to (a server whose clock is wrong still sends an
+    epoch near its own Date); without a Date, a Reset above 10^9 is an epoch."""
+    reset, date = decided.numbers["reset"], decided.numbers["date"]
+    known = np.isfinite(reset)
+    if not known.any():
         return ""
-    return "epoch" if float(np.median(reset)) > EPOCH_ABOVE else "delta"
+    reset, date = reset[known], date[known]
+    epoch = np.where(np.isfinite(date), np.abs(reset - date) < np.abs(reset), reset > EPOCH_ABOVE)
+    return "epoch" if float(epoch.mean()) > 0.5 else "delta"

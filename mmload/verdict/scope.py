@@ -5,7 +5,12 @@ acceptances of a group of clients in send order: if they share one bucket, Remai
 from each to the next; if each has its own, the group's sequence repeats values (each client
 at its own count).  The coarsest grouping whose sequence falls one by one is the scope.
 
-Without headers: the aggregate accepted rate against the documented one, times the clients.
+Without headers: whose steady rate matches the documented one: each user's, each address's, or
+everybody's together.
+
+Some scopes are the same buckets for some clients: from one address, its bucket is everybody's;
+when each user sends from an address of its own, a bucket per user is one per address.  The
+scope says so (``also``), and the check of the expected scope does not pretend to tell them apart.
 
 Buckets per key: one bucket's Remaining while draining is one falling sequence; a key served by
 two buckets (two nodes behind a round-robin balancer, each with its own store, as Mattermost's
@@ -17,7 +22,7 @@ scope, with k buckets per key.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +41,7 @@ class Scope:
     scope: str  # shared, per-address, per-user or unknown
     grouping: str  # how to split the requests into buckets: all, source or user
     evidence: str  # how it was told, in words
+    also: tuple[str, ...] = ()  # scopes these clients cannot tell from ``scope``
 
 
 def falling_share(s: Stream) -> tuple[float, int]:
@@ -98,14 +104,19 @@ def infer(block: Block, documented_rate: float) -> Scope:
     whole = split(block, "all")
     if not whole:
         return Scope("unknown", "all", "no request was answered")
-    if not whole[0].has_headers:
-        return _without_headers(block, documented_rate, users)
+    if whole[0].has_headers:
+        found = _with_headers(block, whole, users, sources)
+    else:
+        found = _without_headers(block, documented_rate, users, sources)
+    return replace(found, also=alike(found.scope, block))
+
+
+def _with_headers(block: Block, whole: list[Stream], users: int, sources: int) -> Scope:
     if users <= 1 and sources <= 1:
         return Scope("unknown", "all", "one client: nobody to share a bucket with")
     together, why = _one_bucket(whole)
     if together:
-        kind = "shared" if sources > 1 else "per-address"
-        return Scope(kind, "all", f"the clients' requests drain one bucket: {why}")
+        return Scope(_together(sources), "all", f"the clients' requests drain one bucket: {why}")
     if sources > 1:
         apart, why = _one_bucket(split(block, "source"))
         if apart:
@@ -115,6 +126,34 @@ def infer(block: Block, documented_rate: float) -> Scope:
         if apart:
             return Scope("per-user", "user", f"each user drains its own bucket: {why}")
     return _several_per_key(block, users, sources)
+
+
+def _together(sources: int) -> str:
+    """One bucket for all the clients: shared among addresses, or one address's own."""
+    return "shared" if sources > 1 else "per-address"
+
+
+def alike(scope: str, block: Block) -> tuple[str, ...]:
+    """The other scopes that would put the same requests in the same buckets: shared and
+    per-address from one address, per-address and per-user when each user sends from an address
+    of its own (and shared and per-user for one user).  Logins, which have no user yet, are left
+    out: they are a handful, too few to tell buckets apart by."""
+    users = block.codes["user"]
+    named = np.array([bool(v) for v in block.tables["user"]], dtype=bool)[users]
+    keys = {
+        "shared": np.zeros(int(named.sum()), dtype=np.int64),
+        "per-address": block.codes["source"][named],
+        "per-user": users[named],
+    }
+    if scope not in keys:
+        return ()
+    return tuple(o for o in keys if o != scope and _same_groups(keys[scope], keys[o]))
+
+
+def _same_groups(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two labellings of the same rows split them the same way."""
+    pairs = len(np.unique(np.stack([a, b]).astype(np.int64), axis=1).T) if len(a) else 0
+    return pairs == len(np.unique(a)) == len(np.unique(b))
 
 
 def _several_per_key(block: Block, users: int, sources: int) -> Scope:
@@ -135,24 +174,25 @@ def _several_per_key(block: Block, users: int, sources: int) -> Scope:
     return Scope("unknown", "all", "Remaining falls one by one for no grouping of clients")
 
 
-def _without_headers(block: Block, documented_rate: float, users: int) -> Scope:
+def _without_headers(block: Block, documented_rate: float, users: int, sources: int) -> Scope:
     """Without headers, n buckets of a rate r and one bucket of n x r admit the same requests
     in all; only who gets them differs.  So: does each user's own steady rate match the
-    documented one (a bucket each), or does everybody's together (one bucket)?"""
+    documented one (a bucket each), each address's (a bucket per address: n addresses get n x r
+    in all, as nginx's ``limit_req`` keyed on the client address gives), or everybody's together
+    (one bucket)?  Finest first: a coarser grouping's rate is its finer keys' rates added up."""
     close = 0.15 * documented_rate
-    if users > 1:
-        own = combine([e for s in split(block, "user") if (e := enforced_rate(s)) is not None])
-        if own is not None and abs(own[0] - documented_rate) <= close:
-            return Scope(
-                "per-user", "user", f"no headers; each user got {own[0]:.3g}/s, the documented rate"
-            )
     together = enforced_rate(stream("all", block))
-    if users > 1 and together is not None and abs(together.rate - documented_rate) <= close:
-        return Scope(
-            "per-address",
-            "all",
-            f"no headers; all users together got {together.rate:.3g}/s, the documented rate",
-        )
+    in_all = "" if together is None else f" ({together.rate:.3g}/s in all)"
+    for grouping, kind, more in (("user", "per-user", users > 1),
+                                 ("source", "per-address", sources > 1)):  # fmt: skip
+        own = _own_rate(block, grouping) if more else None
+        if own is not None and abs(own - documented_rate) <= close:
+            noun = "user" if grouping == "user" else "address"
+            why = f"no headers; each {noun} got {own:.3g}/s, the documented rate{in_all}"
+            return Scope(kind, grouping, why)
+    if (users > 1 or sources > 1) and together and abs(together.rate - documented_rate) <= close:
+        why = f"no headers; all clients together got {together.rate:.3g}/s, the documented rate"
+        return Scope(_together(sources), "all", why)
     return Scope(
         "unknown",
         "all",
@@ -160,12 +200,26 @@ def _without_headers(block: Block, documented_rate: float, users: int) -> Scope:
     )
 
 
+def _own_rate(block: Block, grouping: str) -> float | None:
+    """The steady rate each key of the grouping got (the median over the keys), None if none
+    was saturated long enough."""
+    own = combine([e for s in split(block, grouping) if (e := enforced_rate(s)) is not None])
+    return None if own is None else own[0]
+
+
 def buckets_per_key(streams: list[Stream]) -> int:
     """How many falling Remaining sequences the busiest streams' drains interleave (the median of
-    up to five; 1 without headers)."""
-    counts = [c.count for s in streams[:5] if s.has_headers and (c := _chains(s)) is not None]
-    counts = [c for c in counts if c]
+    up to five; 1 when no drain tells, see ``chain_counts``)."""
+    counts = chain_counts(streams)
     return int(np.median(counts)) if counts else 1
+
+
+def chain_counts(streams: list[Stream]) -> list[int]:
+    """The falling sequences each of the busiest streams' drains interleaves, for those whose
+    drain tells: empty without headers, or when no bucket drained quickly enough (a steady run
+    below the limit), so that buckets per key are not decided."""
+    counts = [c.count for s in streams[:5] if s.has_headers and (c := _chains(s)) is not None]
+    return [c for c in counts if c]
 
 
 def _interleaved(streams: list[Stream]) -> tuple[int, str]:
@@ -245,7 +299,8 @@ def _chains(s: Stream) -> Chains | None:
         seq.skips += step == "skip"
         seq.size, seq.last, tails[k] = seq.size + 1, at, value
     big = [q for q in seqs if q.size >= len(r) / 10]
-    side_by_side = max(sum(1 for q in big if q.first <= p.first <= q.last) for p in big)
+    side_by_side = max((sum(1 for q in big if q.first <= p.first <= q.last) for p in big),
+                       default=0)  # fmt: skip
     steps = sum(q.ones + q.skips for q in big)
     return Chains(side_by_side, steps, sum(q.ones for q in big) / steps if steps else 0.0)
 

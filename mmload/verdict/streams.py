@@ -33,6 +33,7 @@ class Stream:
     window: np.ndarray
     date: np.ndarray
     status: np.ndarray
+    answered: np.ndarray  # when the answer came back (send time + latency), UNIX seconds
 
     def __len__(self) -> int:
         return len(self.t)
@@ -50,7 +51,7 @@ class Stream:
 
 
 _COLUMNS = ("t", "limited", "limit", "remaining", "reset", "retry_after", "window", "date",
-            "status")  # fmt: skip
+            "status", "answered")  # fmt: skip
 
 
 def decided(block: Block) -> Block:
@@ -63,7 +64,7 @@ def stream(name: str, block: Block) -> Stream:
     n = block.numbers
     return Stream(
         name, n["sent"], n["status"] == 429, n["limit"], n["remaining"], n["reset"],
-        n["retry_after"], n["window"], n["date"], n["status"],
+        n["retry_after"], n["window"], n["date"], n["status"], n["sent"] + n["latency_ms"] / 1e3,
     )  # fmt: skip
 
 

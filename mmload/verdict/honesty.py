@@ -1,0 +1,153 @@
+"""Whether what the headers promise comes true: Reset (when the limit resets) and Retry-After
+(when to come back), each held to what the server then did with the requests that followed.
+
+Both are whole seconds rounded up, so an honest value lies within a second above the truth;
+``TIMING`` is what else may separate the client's view from the server's (when in a request's
+round trip it decided, and the clock behind an epoch Reset, read from Date's whole seconds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmload.verdict.checks import ERROR, HONEST_SHARE, WARNING, Check, Context, _na
+from mmload.verdict.streams import Stream
+
+TIMING = 0.25  # seconds either side of what a whole-second header can say
+MIN_RATE_SPREAD = 0.01  # of the measured rate, at least, when (Limit - Remaining) / rate is timed
+MIN_WAITS = 3  # waits it takes to judge whether Retry-After is enough
+MAX_JUDGED = 10_000  # refusals per bucket whose Reset is held to what followed
+
+
+def reset_honest(c: Context) -> Check:
+    """What Reset promises against what happens: for a token bucket, the time until it is full
+    again, (Limit - Remaining) / rate; for a window, when a refused request's window lets the
+    next one through."""
+    m = c.measured
+    expected = "Reset agrees with when the bucket is full again (or the window resets)"
+    streams = [s for s in m.streams if s.has_headers and np.isfinite(s.reset).any()]
+    if not streams or m.rate is None:
+        return _na("reset-honest", ERROR, expected, "no Reset, or no rate measured to check it by")
+    if m.buckets_per_key > 1:
+        return _na("reset-honest", ERROR, expected, f"{m.buckets_per_key} buckets serve each key, "
+                   "and each response's Reset speaks for its own")  # fmt: skip
+    offset = clock_offset(m.streams) if m.reset_semantics == "epoch" else None
+    spread = max(MIN_RATE_SPREAD, 2 * (m.rate_uncertainty or 0.0) / m.rate)
+    hits = np.concatenate([_reset_agrees(s, promised(s, offset), m.rate, spread, m.algorithm)
+                           for s in streams[:10]])  # fmt: skip
+    if not len(hits):
+        return _na("reset-honest", ERROR, expected, "no response to check Reset on")
+    share = float(hits.mean())
+    observed = f"{share:.0%} of {len(hits)} agree"
+    if share >= HONEST_SHARE:
+        return Check("reset-honest", True, ERROR, expected, observed,
+                     f"Reset agrees with what the server does ({observed})")  # fmt: skip
+    return Check("reset-honest", False, ERROR, expected, observed,
+                 f"Reset does not say when the limit resets: only {observed}")  # fmt: skip
+
+
+def clock_offset(streams: list[Stream]) -> float:
+    """How far the server's clock is ahead of the client's.  Date is the server's clock rounded
+    down to the second, so Date - send time comes up to the offset and passes it by no more
+    than a request's way there; a high quantile, so a few slow answers do not move it.  0 when
+    no response said its Date."""
+    ahead = np.concatenate([s.date - s.t for s in streams] or [np.array([])])
+    ahead = ahead[np.isfinite(ahead)]
+    return float(np.quantile(ahead, 0.99)) if len(ahead) else 0.0
+
+
+def promised(s: Stream, offset: float | None) -> np.ndarray:
+    """Seconds from each request's send time until its Reset: an epoch in the server's clock,
+    ``offset`` ahead of the client's; without an offset, a delta."""
+    return s.reset if offset is None else s.reset - (s.t + offset)
+
+
+def _reset_agrees(
+    s: Stream, until: np.ndarray, rate: float, spread: float, algorithm: str
+) -> np.ndarray:
+    if algorithm == "gcra":
+        return _bucket_agrees(s, until, rate, spread)
+    return _window_agrees(s, until)
+
+
+def _bucket_agrees(s: Stream, until: np.ndarray, rate: float, spread: float) -> np.ndarray:
+    """throttled's Reset is ceil(ttl), and ttl lies within one emission interval below the time
+    (Limit - Remaining) / rate the bucket takes to fill up; ``spread``: how far off the measured
+    rate may be."""
+    ok = np.isfinite(until) & np.isfinite(s.remaining) & np.isfinite(s.limit)
+    full = (s.limit[ok] - s.remaining[ok]) / rate
+    off = until[ok] - full
+    slack = TIMING + spread * full
+    return (off >= -1.0 / rate - slack) & (off < 1.0 + slack)
+
+
+def _window_agrees(s: Stream, until: np.ndarray) -> np.ndarray:
+    """For each refusal, whether its Reset told when acceptance resumes: nothing accepted more
+    than a second before it, and the first request sent after it accepted unless another was
+    accepted first (one refused again, with nothing accepted since, came too early).  Refusals
+    that nothing followed are not judged."""
+    rows = np.flatnonzero(s.limited & np.isfinite(until))[:MAX_JUDGED]
+    due = s.t[rows] + until[rows]
+    resumed = next_accepted(s, rows)
+    probe = np.maximum(np.searchsorted(s.t, due + TIMING, side="left"), rows + 1)
+    early = np.append(s.t, np.inf)[resumed] < due - 1.0 - TIMING
+    late = probe < resumed
+    judged = (resumed < len(s)) | (probe < len(s))
+    return ~(early | late)[judged]
+
+
+def next_accepted(s: Stream, rows: np.ndarray) -> np.ndarray:
+    """For each row, the index of the next accepted request in the stream (``len(s)``: none)."""
+    accepted = np.append(np.flatnonzero(s.accepted), len(s))
+    return accepted[np.searchsorted(accepted, rows, side="right")]
+
+
+def retry_after_honest(c: Context) -> Check:
+    """On every 429; and honest: after a refusal, the first request sent once its Retry-After
+    has passed is accepted, unless another was accepted in between (polite clients wait it out;
+    under a hammer, others take what comes back first, and little can be judged)."""
+    expected = "Retry-After on every 429, and a request sent after it is accepted"
+    streams = c.measured.streams
+    refused = sum(int(s.limited.sum()) for s in streams)
+    if not refused:
+        return _na("retry-after-honest", ERROR, expected, "nothing was refused")
+    missing = sum(int((s.limited & ~np.isfinite(s.retry_after)).sum()) for s in streams)
+    if missing == refused and not c.measured.dialect:
+        return Check("retry-after-honest", False, WARNING, expected, "no Retry-After",
+                     "no 429 said when to retry, nor did any response carry rate-limit headers "
+                     "(nginx's limit_req, say): RFC 6585 makes Retry-After optional, but clients "
+                     "can only guess when to come back")  # fmt: skip
+    if missing:
+        return Check("retry-after-honest", False, ERROR, expected,
+                     f"{missing} of {refused} 429s without it",
+                     f"{missing} of {refused} refusals carried no Retry-After")  # fmt: skip
+    hits = np.concatenate([after_waits(s) for s in streams[:20]])
+    if len(hits) < MIN_WAITS:
+        return _na("retry-after-honest", ERROR, expected,
+                   f"all {refused} 429s said how long to wait, but too few requests came back "
+                   "only then to tell whether that was enough (the polite scenario "
+                   "tells)")  # fmt: skip
+    share = float(hits.mean())
+    observed = f"present on all {refused}; {share:.0%} of {len(hits)} requests after it accepted"
+    ok = share >= HONEST_SHARE
+    message = (
+        "every 429 said how long to wait, and waiting that long was enough"
+        if ok
+        else f"after waiting Retry-After, only {share:.0%} of requests were accepted"
+    )
+    return Check("retry-after-honest", ok, ERROR, expected, observed, message)
+
+
+def after_waits(s: Stream) -> np.ndarray:
+    """For each refusal, whether the first request of its bucket sent at or after its
+    Retry-After had passed was accepted; only where nothing was accepted in between (the
+    request accepted first took what came back, so those after it tell nothing).  The wait
+    counts from the answer, as a client's must: the server decided somewhere between the send
+    and the answer, and a wait from the send may end before the server's does."""
+    rows = np.flatnonzero(s.limited & np.isfinite(s.retry_after))
+    due = s.answered[rows] + s.retry_after[rows]
+    probes = np.maximum(np.searchsorted(s.t, due, side="left"), rows + 1)  # never the refusal
+    inside = probes < len(s)
+    rows, probes = rows[inside], probes[inside]
+    quiet = next_accepted(s, rows) >= probes  # none accepted before the probe
+    return s.accepted[probes[quiet]]

@@ -53,6 +53,7 @@ def window_plan(algorithm: str, dialect: str, **kw: object) -> Plan:
     window counter's Reset under a hammer is the time its previous window's count takes to
     fall by one (0.1 s), so there a wrong Reset shows only with a longer window (burst 100)."""
     burst = 100 if algorithm == "sliding-window" else 20
+    kw = {"seconds": 10.0, "per_user": 50.0, **kw}  # enough to judge Reset, in half the time
     return Plan(algorithm=algorithm, dialect=dialect, burst=burst,
                 documented=Documented(10, burst if algorithm == "gcra" else None),
                 **kw)  # type: ignore[arg-type]  # fmt: skip

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_probe_finds_what_hammer_finds_sending_a_fraction(tmp_path: Path) -> None:
-    hammer = mmload_run(tmp_path / "h", "-u", "10", "-t", "20s", "--accounts", "10")
+    hammer = mmload_run(tmp_path / "h", "-u", "10", "-t", "12s", "--accounts", "10")
     probe = mmload_run(tmp_path / "p", "--scenario", "probe", "-u", "10", "-t", "25s",
                        "--accounts", "10")  # fmt: skip
     assert hammer.code == 0 and probe.code == 0, (hammer.err, probe.err)

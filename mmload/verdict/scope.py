@@ -151,9 +151,13 @@ def alike(scope: str, block: Block) -> tuple[str, ...]:
 
 
 def _same_groups(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two labellings of the same rows split them the same way."""
-    pairs = len(np.unique(np.stack([a, b]).astype(np.int64), axis=1).T) if len(a) else 0
-    return pairs == len(np.unique(a)) == len(np.unique(b))
+    """Whether two labellings of the same rows (small non-negative codes) split them the same
+    way: as many distinct pairs as distinct values of each."""
+    if not len(a):
+        return True
+    a, b = a.astype(np.int64), b.astype(np.int64)
+    pairs = len(np.unique(a * (int(b.max()) + 1) + b))  # one flat sort, not one of columns
+    return pairs == np.count_nonzero(np.bincount(a)) == np.count_nonzero(np.bincount(b))
 
 
 def _several_per_key(block: Block, users: int, sources: int) -> Scope:

@@ -72,6 +72,7 @@ class Plan:
     sources: int = 1  # distinct source addresses, users spread over them
     servers: int = 1  # limiters of their own behind a round-robin balancer (a cluster)
     seed: int = 7
+    told: str = ""  # what the run says it keys on (--vary-by); "": as the server does
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -81,7 +82,12 @@ class Plan:
 
     def told_vary_by(self) -> str:
         """What ``mmload run --vary-by`` says of this server: per user when its key is the
-        user's token (header:Authorization is the token too), else per address."""
+        user's token (header:Authorization is the token too), shared for one bucket for all,
+        else per address."""
+        if self.told:
+            return self.told
+        if self.vary_by == "none":
+            return "shared"
         return "user" if self.vary_by in ("user", "header:Authorization") else "address"
 
 

@@ -206,3 +206,14 @@ def test_the_probe_shares_its_burst_out_exactly(total: int, users: int) -> None:
 
     shares = [burst_share(total, users, number) for number in range(users)]
     assert sum(shares) == total and max(shares) - min(shares) <= 1
+
+
+def test_the_key_a_request_is_counted_by_follows_vary_by() -> None:
+    """--vary-by shared counts every request in one key, as the server should bucket them."""
+    from mmload.harness.users import SHARED_KEY, identity
+
+    def key(vary_by: str) -> str:
+        settings: Any = SimpleNamespace(vary_by=vary_by)
+        return identity("addr:a", "user:u", settings).split("|")[0]
+
+    assert (key("address"), key("user"), key("shared")) == ("addr:a", "user:u", SHARED_KEY)

@@ -65,9 +65,10 @@ MORE_SERVERS = [
     for k, algorithm in enumerate(ALGORITHMS)
     for case in (
         (algorithm, _dialect(k), "address", 2, "per-address"),
-        # one bucket for everybody: from one address that is the address's own (--vary-by
-        # has no "none": the run expects per-address, and from one address it is)
+        # one bucket for everybody (--vary-by shared): from one address that is the
+        # address's own, from two it is seen shared
         (algorithm, _dialect(k + 1), "none", 1, "per-address"),
+        (algorithm, _dialect(k + 2), "none", 2, "shared"),
         (algorithm, _dialect(k + 2), "header:Authorization", 1, "per-user"),
         (algorithm, _dialect(k + 3), "header:User-Agent", 2, "per-address"),
     )
@@ -100,10 +101,14 @@ def test_one_bucket_for_several_addresses_is_not_per_address(
 
 def test_from_one_address_a_shared_bucket_is_the_address_s_own(tmp_path: Path) -> None:
     """What cannot be told apart is not held against the server; from two addresses, a server
-    keyed on nothing (vary-by none) is caught like the fault."""
+    keyed on nothing (vary-by none) where the run expects per address is caught like the
+    fault, and one expected shared (--vary-by shared) but keyed per address too."""
     assert judge(tmp_path / "one", Plan(faults=("shared-bucket",))).passed
-    v = judge(tmp_path / "two", Plan(vary_by="none", sources=2, dialect="none"))
+    v = judge(tmp_path / "two", Plan(vary_by="none", sources=2, dialect="none", told="address"))
     assert failed(v) == {"scope-matches"} and v.measured["scope"] == "shared", v.summary
+    v = judge(tmp_path / "three", Plan(sources=2, told="shared"))
+    assert failed(v) == {"scope-matches"} and v.measured["scope"] == "per-address", v.summary
+    assert judge(tmp_path / "four", Plan(told="shared")).passed  # one address: the same
 
 
 @pytest.mark.parametrize("dialect", ["mattermost", "none"])

@@ -93,8 +93,9 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                             "include_in_web_ui": True,
                             "help": "the documented burst (Mattermost's MaxBurst); none when "
                             "--documented-limit is given alone"}),
-    ("--vary-by", {"choices": ("address", "user"), "default": DEFAULTS["vary_by"],
-                   "help": "what the server keys its limit on (Mattermost: address)"}),
+    ("--vary-by", {"choices": ("address", "user", "shared"), "default": DEFAULTS["vary_by"],
+                   "help": "what the server keys its limit on (Mattermost: address; shared: one "
+                   "bucket for every client, as Mattermost with both VaryBy settings off)"}),
     ("--rate-factor", {"type": factor, "default": None, "include_in_web_ui": True,
                        "help": "steady and webhook: offered rate as a multiple of the documented "
                        "limit (steady: 0.5, webhook: 2)"}),

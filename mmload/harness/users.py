@@ -47,10 +47,16 @@ def key_hash(kind: str, secret: str) -> str:
     return kind + ":" + hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
+SHARED_KEY = "all"  # --vary-by shared: every request is expected in the one bucket
+
+
 def identity(source: str, user: str, settings: Settings) -> str:
     """Who sent a request, as the collector records it: the key the client expects the server
     to limit it by (``--vary-by``), its user (a hash of its token) and its source address."""
-    key = user if settings.vary_by == "user" and user else source
+    if settings.vary_by == "shared":
+        key = SHARED_KEY
+    else:
+        key = user if settings.vary_by == "user" and user else source
     return join_identity(key, user, source)
 
 

@@ -100,7 +100,7 @@ def _told(run: dict[str, Any]) -> Documented:
 def expected_scope(run: dict[str, Any]) -> str:
     """What the run was told the server keys on (``--vary-by``); Mattermost's default."""
     vary_by = _settings(run).get("vary_by") or "address"
-    return "per-user" if vary_by == "user" else "per-address"
+    return {"user": "per-user", "shared": "shared"}.get(vary_by, "per-address")
 
 
 def is_mattermost(run: dict[str, Any], expect: str) -> bool:

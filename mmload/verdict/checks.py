@@ -202,7 +202,8 @@ def scope_matches(c: Context, expected_scope: str) -> Check:
                    f"each user sent from an address of its own, so a bucket per user and one per "
                    f"address are the same buckets: {found.evidence}")  # fmt: skip
     ok = expected_scope in same
-    seen = found.scope if found.scope == expected_scope else f"{found.scope}, the same buckets here"
+    seen = (found.scope if found.scope == expected_scope
+            else f"{found.scope} (here the same buckets as {expected_scope})")  # fmt: skip
     message = (f"one bucket {seen}, as expected: {found.evidence}" if ok else
                f"the server keeps one bucket {found.scope}, not {expected_scope}: "
                f"{found.evidence}")  # fmt: skip

@@ -90,9 +90,11 @@ def test_without_host_the_password_is_the_embedded_servers_and_locust_never_sees
 
 
 def test_webhook_is_launched_without_login_options(tmp_path: Path) -> None:
-    command = locust_command(RunOptions(scenario="webhook"), HOST, tmp_path, "h")
+    command = locust_command(RunOptions(scenario="webhook", hook_id="secret-hook"), HOST, tmp_path)
     assert "--api" not in command and "--accounts" not in command
-    command = locust_command(RunOptions(scenario="hammer", users=3), HOST, tmp_path, "")
+    # the hook id goes in the environment (MMLOAD_HOOK_ID), never where ps shows it
+    assert "--hook-id" not in command and "secret-hook" not in command
+    command = locust_command(RunOptions(scenario="hammer", users=3), HOST, tmp_path)
     assert command[command.index("--api") + 1] == "v4"
     assert command[command.index("--accounts") + 1] == "3"
 

@@ -67,9 +67,9 @@ def test_plain_locust_listens_on_loopback_unless_told(monkeypatch: pytest.Monkey
 
 
 def test_mmload_run_web_host(tmp_path: Path) -> None:
-    command = locust_command(RunOptions(web=True), "http://h", tmp_path, "")
+    command = locust_command(RunOptions(web=True), "http://h", tmp_path)
     assert command[command.index("--web-host") + 1] == "127.0.0.1"
-    command = locust_command(RunOptions(web=True, web_host="*"), "http://h", tmp_path, "")
+    command = locust_command(RunOptions(web=True, web_host="*"), "http://h", tmp_path)
     assert command[command.index("--web-host") + 1] == "*"
     done = mmload_run(tmp_path, "--web-host", "0.0.0.0", timeout=30)  # without --web: refused
     assert done.code == 2 and "without --web there is none" in done.err, done.err

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
 from mmload.harness.embedded import EmbeddedServer, ServerError, die_with_parent
-from mmload.harness.options import DEFAULTS, LOGIN_FLAGS, SCENARIO_ONLY
+from mmload.harness.options import DEFAULTS, HOOK_ID_ENV, LOGIN_FLAGS, SCENARIO_ONLY
 from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile, missing, refusal
 from mmload.results.folder import RUN_JSON, SERVER_JSON, new_run_dir, write_json
 
@@ -120,7 +120,7 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
         )
 
 
-def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> list[str]:
+def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
     cmd = [
         sys.executable, "-m", "locust", "-f", str(locustfile(o.scenario)),
         "--host", host, "-u", str(o.users), "-r", str(o.users), "-t", o.run_time,
@@ -140,8 +140,6 @@ def locust_command(o: RunOptions, host: str, run_dir: Path, hook_id: str) -> lis
                         ("--documented-burst", o.documented_burst)):  # fmt: skip
         if value is not None:
             cmd += [flag, value if isinstance(value, str) else f"{value:g}"]
-    if hook_id:
-        cmd += ["--hook-id", hook_id]
     if o.processes:
         cmd += ["--processes", str(o.processes), *_master_port(o.extra)]
     if o.source_ips:
@@ -195,7 +193,9 @@ def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
             hook_id = next(iter(server.hooks.values()), "")  # the scenario posts to a webhook
         print(f"mmload run: {o.scenario} with {o.users} users for {o.run_time} against {host}",
               file=err, flush=True)  # fmt: skip
-        code = _run_locust(locust_command(o, host, run_dir, hook_id), for_locust)
+        if hook_id:  # in the environment, not on the command line, where ps shows it
+            for_locust = {**for_locust, HOOK_ID_ENV: hook_id}
+        code = _run_locust(locust_command(o, host, run_dir), for_locust)
         if server is not None and run_dir.exists():
             write_json(run_dir / SERVER_JSON, server.stats())
     except ServerError as exc:

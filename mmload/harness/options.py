@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+HOOK_ID_ENV = "MMLOAD_HOOK_ID"  # how mmload run gives Locust the hook id: never in argv
 LOCUST_ONLY = ("include_in_web_ui", "is_secret", "env_var")  # kwargs plain argparse lacks
 
 
@@ -103,6 +104,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                      "help": "ramp and probe: seconds per step (default: what the run has "
                      "left, shared out among the steps)"}),
     ("--hook-id", {"default": "", "include_in_web_ui": True, "is_secret": True,
+                   "env_var": HOOK_ID_ENV,
                    "help": "webhook: the incoming hook id to post to (whoever has it can post: "
                    "never written anywhere)"}),
     ("--out", {"default": DEFAULTS["out"], "help": "run folders go under this directory"}),

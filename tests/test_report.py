@@ -19,7 +19,7 @@ from matplotlib.collections import PathCollection
 
 from mmload.cli import main
 from mmload.report import FIGURES, REPORT_HTML, figures, headers, page, write_report
-from mmload.report.data import load, rates, record_stats
+from mmload.report.data import RunView, load, rates, record_stats
 from mmload.results.folder import read_keys
 from mmload.verdict import verify
 from mmload.verdict.output import write as write_verdict
@@ -37,13 +37,17 @@ def lines_by_label(ax) -> dict[str, Any]:
     return {line.get_label(): line for line in ax.get_lines()}
 
 
+def hammer_throughput(tmp_path: Path) -> tuple[RunView, Any, Any, dict[str, Any]]:
+    """A judged hammer's view, its throughput figure, the figure's axes and lines by label."""
+    view = load(judged(tmp_path, Plan()))
+    fig = figures.throughput(view)
+    return view, fig, fig.axes[0], lines_by_label(fig.axes[0])
+
+
 def test_throughput_shows_offered_accepted_limited_and_the_documented_limit(
     tmp_path: Path,
 ) -> None:
-    view = load(judged(tmp_path, Plan()))
-    fig = figures.throughput(view)
-    ax = fig.axes[0]
-    lines = lines_by_label(ax)
+    view, fig, ax, lines = hammer_throughput(tmp_path)
     limit = lines["documented limit 10/s"]
     assert set(limit.get_ydata()) == {10.0}  # the documented value, as a horizontal line
     accepted = np.asarray(lines["accepted"].get_ydata())[:-1]  # the last point closes a step
@@ -64,10 +68,7 @@ def test_throughput_shows_offered_accepted_limited_and_the_documented_limit(
 def test_the_limit_lines_stay_apart_and_the_log_scale_has_ticks_to_its_top(
     tmp_path: Path,
 ) -> None:
-    view = load(judged(tmp_path, Plan()))
-    fig = figures.throughput(view)
-    ax = fig.axes[0]
-    lines = lines_by_label(ax)
+    view, fig, ax, lines = hammer_throughput(tmp_path)
     documented = lines["documented limit 10/s"]
     enforced = next(line for label, line in lines.items() if label.startswith("enforced"))
     assert documented.get_zorder() > lines["accepted"].get_zorder() > enforced.get_zorder()

@@ -218,12 +218,17 @@ def rows_with_429s(driver: Any) -> dict[str, dict[str, str]]:
         row.get("Rate-limit key", ""): row
         for row in rate_limit_rows(driver)
         if row.get("Endpoint") == ME
-        and float(row.get("429/s") or 0) > 0
-        and int(row.get("429s (total)") or 0) > 0
+        and number(row.get("429/s")) > 0
+        and number(row.get("429s (total)")) > 0
     }
     across = rows.get(ALL_KEYS, {})
     ready = any(k.startswith("token:") for k in rows) and enforced(across) != "\u2014"
     return rows if ready else {}
+
+
+def number(cell: str | None) -> float:
+    """A cell's number; 0 for an empty cell or the dash of what is not known yet."""
+    return 0.0 if cell in (None, "", "\u2014") else float(cell)
 
 
 def enforced(row: dict[str, str]) -> str:

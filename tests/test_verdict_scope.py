@@ -108,7 +108,8 @@ def test_from_one_address_a_shared_bucket_is_the_address_s_own(tmp_path: Path) -
     assert failed(v) == {"scope-matches"} and v.measured["scope"] == "shared", v.summary
     v = judge(tmp_path / "three", Plan(sources=2, told="shared"))
     assert failed(v) == {"scope-matches"} and v.measured["scope"] == "per-address", v.summary
-    assert judge(tmp_path / "four", Plan(told="shared")).passed  # one address: the same
+    four = judge(tmp_path / "four", Plan(told="shared"))  # one address: the same bucket
+    assert four.passed and four.measured["scope_alike"] == ["shared"], four.measured
 
 
 @pytest.mark.parametrize("dialect", ["mattermost", "none"])

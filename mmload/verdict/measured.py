@@ -49,6 +49,7 @@ class Measured:
             "model_agreement": _round(self.model_agreement, 4),
             "offered_rate_per_s": _round(self.offered_rate), "fresh_burst": self.fresh_burst,
             "scope_evidence": self.scope.evidence, "buckets": len(self.streams),
+            "scope_alike": list(self.scope.also),  # what these clients cannot tell it from
         }  # fmt: skip
 
 

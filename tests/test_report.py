@@ -170,6 +170,20 @@ def test_the_steps_of_a_stepped_run_are_the_points_of_offered_vs_accepted(tmp_pa
     assert points[0][0] == pytest.approx(offered.mean())  # seconds wholly inside the step
 
 
+def test_a_short_run_whose_load_starts_mid_second_has_its_windows(tmp_path: Path) -> None:
+    """Before, windows of one second began where the load did, mid-second, so no whole second
+    fitted in any: a 6 s hammer had no point in offered-vs-accepted, nor in a comparison."""
+    folder = judged(tmp_path, Plan(seconds=6))
+    run = json.loads((folder / "run.json").read_text())
+    run["load_started"] += 0.78
+    (folder / "run.json").write_text(json.dumps(run))
+    view = load(folder)
+    points = figures.windows(view)
+    assert len(points) >= 3, points
+    assert all(start == int(start) for _, _, start in points)  # whole seconds
+    assert all(abs(accepted - 10) <= 1 for _, accepted, _ in points[1:])  # past the burst
+
+
 def test_headers_show_remaining_limit_reset_and_retry_after_per_key(tmp_path: Path) -> None:
     view = load(judged(tmp_path, Plan(sources=4, users=4)))
     stats = record_stats(view)

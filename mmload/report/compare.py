@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -106,6 +107,14 @@ def _judge_change(base: Row, row: Row, limits: Limits) -> None:
         row.flags.append("verdict")
 
 
+# each run's series in the overlay: (column, label, how it is drawn), offered faint
+SERIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("offered", "offered", {"linewidth": 0.9, "alpha": 0.55}),
+    ("accepted", "accepted", {"linewidth": 1.8}),
+    ("limited", "limited (429)", {"linewidth": 1, "linestyle": "--"}),
+)
+
+
 def throughput(c: Comparison) -> Figure:
     fig, (ax,) = style.figure()
     high = end = 1.0
@@ -113,32 +122,8 @@ def throughput(c: Comparison) -> Figure:
         colour = style.RUN_COLOURS[n % len(style.RUN_COLOURS)]
         t, cols = rates(view)
         name = c.rows[n].name
-        ax.step(
-            t,
-            cols["offered"],
-            where="post",
-            color=colour,
-            linewidth=0.9,
-            alpha=0.55,
-            label=f"{name}: offered",
-        )
-        ax.step(
-            t,
-            cols["accepted"],
-            where="post",
-            color=colour,
-            linewidth=1.8,
-            label=f"{name}: accepted",
-        )
-        ax.step(
-            t,
-            cols["limited"],
-            where="post",
-            color=colour,
-            linewidth=1,
-            linestyle="--",
-            label=f"{name}: limited (429)",
-        )
+        for column, label, look in SERIES:
+            ax.step(t, cols[column], where="post", color=colour, label=f"{name}: {label}", **look)
         high = max(high, float(np.nanmax(cols["offered"], initial=1.0)))
         end = max(end, float(t[-1]) if len(t) else 1.0)
     documented = _documented_rates(c)

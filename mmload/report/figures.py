@@ -120,17 +120,17 @@ def windows(view: RunView) -> list[tuple[float, float, float]]:
     seconds wholly inside one step, of the load (not the logins' second, nor the last, cut-short
     second of a run)."""
     t, c = view.t, view.columns
-    start = float(view.run.get("load_started") or view.start) - view.start
-    whole = (t >= np.ceil(start)) & (t < (t[-1] if len(t) else 0))
+    first = np.ceil(float(view.run.get("load_started") or view.start) - view.start)
+    whole = (t >= first) & (t < (t[-1] if len(t) else 0))
     if not whole.any():
         return []
     steps = view.run.get("steps")
     if isinstance(steps, dict) and steps.get("seconds"):
         origin, width = float(steps["start"]) - view.start, float(steps["seconds"])
         count = len(steps.get("factors") or ()) or len(t)
-    else:
-        origin, count = start, len(t)
-        width = max(1.0, float(np.ceil((t[whole][-1] + 1 - start) / WINDOWS)))
+    else:  # windows of whole seconds from the load's first whole one
+        origin, count = float(first), len(t)
+        width = max(1.0, float(np.ceil((t[whole][-1] + 1 - first) / WINDOWS)))
     which = np.floor((t - origin) / width)
     inside = whole & (which >= 0) & (which < count) & (t + 1 <= origin + (which + 1) * width + 1e-6)
     points = []

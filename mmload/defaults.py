@@ -16,5 +16,7 @@ SEEDED_PASSWORD = "mmload-pass"  # every account `mmload serve` seeds (user1..us
 SEEDED_ACCOUNTS = 100
 SERVE_PORT = 8065  # Mattermost's own port
 
+TOLERANCE = 0.05  # how far an enforced rate or burst may be from the documented one
+
 LOGIN_PHASE = 1.0  # seconds: the load starts this long after Locust's test start (logins first)
 REQUEST_TIMEOUT = 60.0  # seconds a request may wait (to connect, for each next part of its answer)

@@ -8,5 +8,6 @@ class ExitStatus(IntEnum):
     NONCONFORMANT = 1  # the server does not rate-limit the way it advertises or is documented
     USAGE = 2  # bad arguments or configuration
     RUN_FAILED = 3  # the run could not be done: target unreachable, every login failed, ...
+    INCONCLUSIVE = 4  # nothing failed, but what the scenario sets out to verify was not decided
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells expect
     TERMINATED = 143  # SIGTERM (128 + 15)

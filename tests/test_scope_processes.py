@@ -47,5 +47,5 @@ def test_the_scope_is_found_though_processes_reorder_requests(
     plan = replace(plan, users=8, seconds=8, per_user=50)
     v = verify(write_folder(tmp_path / "run", plan, two_processes(plan)))
     m = v.measured
-    assert (m["scope"], m["buckets"], m["buckets_per_key"]) == (scope, buckets, per_key), m
-    assert m["rate_per_s"] is not None and abs(m["rate_per_s"] - 10 * per_key) <= 0.5 * per_key, m
+    assert (m.scope, m.buckets, m.buckets_per_key) == (scope, buckets, per_key), m
+    assert m.rate_per_s is not None and abs(m.rate_per_s - 10 * per_key) <= 0.5 * per_key, m

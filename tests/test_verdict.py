@@ -44,13 +44,13 @@ def test_a_correct_server_passes(
 ) -> None:
     v = judge(tmp_path, correct(algorithm, dialect, vary_by))
     assert v.passed, v.summary
-    rate = v.measured["rate_per_s"]
+    rate = v.measured.rate_per_s
     assert rate is not None and abs(rate - 10) <= 0.5, v.measured
     if algorithm == "gcra":
-        assert v.measured["burst"] == 100 and v.measured["algorithm"] == "gcra"
-    agreement = v.measured["model_agreement"]
+        assert v.measured.burst == 100 and v.measured.algorithm == "gcra"
+    agreement = v.measured.model_agreement
     assert agreement is not None and agreement >= 0.99, v.measured
-    assert v.measured["scope"] == ("per-user" if vary_by == "user" else "per-address")
+    assert v.measured.scope == ("per-user" if vary_by == "user" else "per-address")
 
 
 FAULTS = [
@@ -80,7 +80,7 @@ def test_a_server_stricter_or_laxer_than_documented_fails(tmp_path: Path, algori
         plan.per_sec = per_sec
         v = judge(tmp_path / str(per_sec), plan)
         assert "rate-matches-documented" in failed(v), v.summary
-        assert abs(v.measured["rate_per_s"] - per_sec) <= 0.05 * per_sec, v.measured
+        assert abs(v.measured.rate_per_s - per_sec) <= 0.05 * per_sec, v.measured
 
 
 def test_limiting_below_the_documented_rate_is_caught(tmp_path: Path) -> None:
@@ -138,13 +138,17 @@ def test_the_verdict_is_written_three_ways(tmp_path: Path) -> None:
     assert set(data["measured"]) >= {"rate_per_s", "rate_uncertainty", "burst", "scope",
                                      "buckets_per_key", "algorithm", "reset_semantics",
                                      "model_agreement"}  # fmt: skip
+    assert data["outcome"] == "fail" and data["intent"] == list(v.intent)
     for check in data["checks"]:
-        assert set(check) == {"id", "passed", "severity", "expected", "observed", "message"}
+        assert set(check) == {"id", "passed", "severity", "expected", "observed", "message",
+                              "diagnosis"}  # fmt: skip
+    assert Verdict.from_dict(data) == v  # read back as written
     suite = ET.fromstring((folder / VERDICT_XML).read_text())
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == [c.id for c in v.checks]
     failures = [c.get("name") for c in cases if c.find("failure") is not None]
-    assert failures == ["rate-matches-documented"] and suite.get("failures") == "1"
+    assert failures == ["limit-enforced", "rate-matches-documented"]
+    assert suite.get("failures") == "2"
     summary = (folder / SUMMARY_MD).read_text()
     assert summary.startswith("## ❌") and "| rate-matches-documented | FAIL |" in summary
 
@@ -170,9 +174,9 @@ def test_two_buckets_behind_one_key_are_seen(tmp_path: Path) -> None:
     """A round-robin balancer over two nodes that each keep their own store: two interleaved
     Remaining sequences, and twice the rate per key."""
     v = judge(tmp_path, Plan(servers=2))
-    assert v.measured["buckets_per_key"] == 2, v.measured
-    assert abs(v.measured["rate_per_s"] - 20) <= 1.0 and "rate-matches-documented" in failed(v)
-    assert judge(tmp_path / "one", Plan()).measured["buckets_per_key"] == 1
+    assert v.measured.buckets_per_key == 2, v.measured
+    assert abs(v.measured.rate_per_s - 20) <= 1.0 and "rate-matches-documented" in failed(v)
+    assert judge(tmp_path / "one", Plan()).measured.buckets_per_key == 1
 
 
 @pytest.mark.timeout(60)
@@ -184,4 +188,4 @@ def test_a_header_that_never_changes_is_judged_quickly(tmp_path: Path) -> None:
     rows = [Record(START + k / 5000, 1.0, "GET /x", 200, "addr:1", "token:1", "addr:1", 100, 99, 1,
                    None, None, "", "mattermost", None, "") for k in range(200_000)]  # fmt: skip
     v = verify(write_folder(tmp_path / "run", Plan(), records=rows))
-    assert not v.passed and "limit-enforced" in failed(v) and v.measured["buckets_per_key"] == 1
+    assert not v.passed and "limit-enforced" in failed(v) and v.measured.buckets_per_key == 1

@@ -68,6 +68,6 @@ def check_verdict(folder: Path, run_json: str | None) -> None:
     assert len(v.checks) == len({c.id for c in v.checks}) >= 10
     for check in v.checks:
         assert check.passed in (True, False, None)
-    rate = v.measured["rate_per_s"]
+    rate = v.measured.rate_per_s
     assert rate is None or (math.isfinite(rate) and rate >= 0)
     junit(v), markdown(v, "fuzz"), text(v)  # the writers take anything the verdict gives

@@ -20,7 +20,7 @@ from mmload.limiter.rate import Documented
 from mmload.results.record import Record
 from mmload.server.limiting import ALGORITHMS
 from mmload.verdict import Verdict, verify
-from mmload.verdict.checks import Check
+from mmload.verdict.schema import Check
 from tests.synth import START, Plan, simulate, write_folder
 
 HEADERS = [d for d in dialects.DIALECTS if d != "none"]
@@ -162,11 +162,11 @@ def test_a_documented_burst_alone_keeps_the_run_s_rate(tmp_path: Path) -> None:
     """Before, ``--documented-burst 50`` alone judged a run documented 20/s against 10/s."""
     plan = Plan(per_sec=20, documented=Documented(20, 100))
     folder = write_folder(tmp_path / "run", plan)
-    assert verify(folder, burst=50).documented == {"per_sec": 20, "burst": 50}
+    assert verify(folder, burst=50).documented == Documented(20, 50)
     out, err = io.StringIO(), io.StringIO()
     assert main(["verify", str(folder), "--documented-burst", "50"], out, err) == 1, err.getvalue()
     written = json.loads((folder / "verdict.json").read_text())
-    assert written["documented"] == {"per_sec": 20, "burst": 50}
+    assert written["documented"] == {"per_sec": 20, "burst": 50, "routes": []}
     by_id = {c["id"]: c["passed"] for c in written["checks"]}
     assert by_id["rate-matches-documented"] is True and by_id["burst-matches-documented"] is False
 
@@ -184,7 +184,7 @@ def test_an_epoch_reset_is_read_against_the_server_s_date(tmp_path: Path, ahead:
     for dialect, semantics in (("epoch", "epoch"), ("mattermost", "delta")):
         plan = Plan(dialect=dialect)
         v = judge(tmp_path / dialect, plan, edited(plan, skewed))
-        assert v.measured["reset_semantics"] == semantics, v.measured
+        assert v.measured.reset_semantics == semantics, v.measured
         assert check(v, "reset-honest").passed is True, check(v, "reset-honest")
 
 

@@ -33,7 +33,7 @@ def test_a_limiter_that_sends_no_header_nor_retry_after_passes_with_a_warning(
     """Before, the missing Retry-After failed every run against nginx as an error."""
     v = judge(tmp_path, NGINX_LIKE)
     assert v.passed, v.summary
-    assert abs(v.measured["rate_per_s"] - 10) <= 0.5 and v.measured["burst"] == 20, v.measured
+    assert abs(v.measured.rate_per_s - 10) <= 0.5 and v.measured.burst == 20, v.measured
     passed, severity, message = by_id(v)["retry-after-honest"]
     assert (passed, severity) == (False, "warning") and "RFC 6585" in message
     assert by_id(v)["one-bucket-per-key"][0] is None  # no headers: buckets cannot be told apart
@@ -64,15 +64,19 @@ def probe_through_nginx(step: float) -> list[Record]:
 
 @pytest.mark.parametrize("step", [1.5, 4.0])
 def test_the_probe_s_pause_does_not_bias_the_rate(tmp_path: Path, step: float) -> None:
-    """Before, the acceptance after the probe's pause (tokens piled up meanwhile) was paired
-    with later ones: 12.0/s for steps of 1.5 s (a correct nginx failed), 10.08/s for 4 s."""
+    """The tokens that piled up in the probe's pause make the opening of the acceptance after it
+    unsure by a second: the interval leaves that resumption out rather than widen.  Steps of
+    1.5 s saturate too briefly to measure a rate: inconclusive, never a failure; 4 s steps
+    measure it within 2% and pass."""
     v = verify(write_folder(tmp_path / "run", Plan(documented=Documented(10, 20)),
                             records=probe_through_nginx(step)))  # fmt: skip
-    rate = v.measured["rate_per_s"]
-    assert rate is None or abs(rate - 10) <= 0.02, v.measured
-    assert v.passed, v.summary
-    if step >= 4:
-        assert rate is not None and v.measured["burst"] == 20, v.measured
+    m = v.measured
+    if step < 4:
+        assert m.rate_per_s is None and v.outcome == "inconclusive", v.summary
+        return
+    assert m.rate_low is not None and m.rate_high is not None, m
+    assert m.rate_low <= 10 <= m.rate_high and m.rate_high - m.rate_low <= 0.4, m
+    assert v.passed and m.burst == 20, v.summary
 
 
 def test_retry_after_missing_beside_rate_limit_headers_is_still_an_error(tmp_path: Path) -> None:
@@ -84,16 +88,17 @@ def test_a_round_robin_cluster_is_explained_as_per_node_limiting(tmp_path: Path)
     """Before, the scope was unknown and nothing said why the rate was twice the documented."""
     v = judge(tmp_path, Plan(servers=2))
     m = v.measured
-    assert m["buckets_per_key"] == 2 and m["scope"] == "per-address", m
-    assert abs(m["rate_per_s"] - 20) <= 1.0, m
+    assert m.buckets_per_key == 2 and m.scope == "per-address", m
+    assert abs(m.rate_per_s - 20) <= 1.0, m
     checks = by_id(v)
     assert checks["rate-matches-documented"][0] is False
     assert checks["one-bucket-per-key"][:2] == (False, "warning")
-    for text in (checks["rate-matches-documented"][2], checks["one-bucket-per-key"][2], v.summary):
+    diagnosed = {c.id: c.diagnosis for c in v.checks}
+    for text in (diagnosed["rate-matches-documented"], checks["one-bucket-per-key"][2], v.summary):
         assert "per-node limiting" in text and "2x" in text, text
     assert checks["reset-honest"][0] is None  # each node's Reset speaks for its own bucket
     assert "each of the 2 buckets" in checks["advertised-limit"][2]  # 101: one node's capacity
-    assert m["algorithm"] == "unknown"  # no model of one bucket replays two in turn
+    assert m.algorithm == "unknown"  # no model of one bucket replays two in turn
     assert checks["scope-matches"][0] is True
 
 
@@ -101,19 +106,23 @@ def test_per_user_buckets_behind_a_cluster_are_measured_per_user(tmp_path: Path)
     """Before, the scope was unknown and the rate that of every bucket together (80/s)."""
     v = judge(tmp_path, Plan(servers=2, vary_by="user"))
     m = v.measured
-    assert (m["scope"], m["buckets_per_key"]) == ("per-user", 2), m
-    assert abs(m["rate_per_s"] - 20) <= 1.0, m
+    assert (m.scope, m.buckets_per_key) == ("per-user", 2), m
+    # a resumption says where one node's bucket stands, not the other's: an honest, wide
+    # interval around twice the documented rate, and nowhere near it
+    assert m.rate_low is not None and m.rate_high is not None, m
+    assert m.rate_low <= 20 <= m.rate_high and m.rate_low > 10.5, m
+    assert v.check("rate-matches-documented").passed is False
 
 
 def test_three_nodes_and_two_addresses(tmp_path: Path) -> None:
     v = judge(tmp_path, Plan(servers=3, sources=2))
     m = v.measured
-    assert (m["scope"], m["buckets_per_key"]) == ("per-address", 3), m
-    assert abs(m["rate_per_s"] - 30) <= 1.5, m
+    assert (m.scope, m.buckets_per_key) == ("per-address", 3), m
+    assert abs(m.rate_per_s - 30) <= 1.5, m
 
 
 def test_one_node_or_sticky_balancing_is_one_bucket(tmp_path: Path) -> None:
     v = judge(tmp_path, Plan())
-    assert v.measured["buckets_per_key"] == 1
+    assert v.measured.buckets_per_key == 1
     assert by_id(v)["one-bucket-per-key"][0] is True
     assert "per-node" not in v.summary

@@ -40,9 +40,9 @@ def failed(v: Verdict) -> set[str]:
 
 def assert_correct(v: Verdict, scope: str) -> None:
     assert v.passed, v.summary
-    rate = v.measured["rate_per_s"]
+    rate = v.measured.rate_per_s
     assert rate is not None and abs(rate - 10) <= 0.5, v.measured
-    assert v.measured["scope"] == scope and check(v, "scope-matches") is True, v.measured
+    assert v.measured.scope == scope and check(v, "scope-matches") is True, v.measured
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -51,7 +51,7 @@ def test_per_address_limiting_without_headers_passes(tmp_path: Path, algorithm: 
     measured for everybody together, the scope unknown, and a correct server failed."""
     v = judge(tmp_path, replace(correct(algorithm, "none", "address"), sources=2))
     assert_correct(v, "per-address")
-    assert "each address got" in v.measured["scope_evidence"]
+    assert "each address got" in v.measured.scope_evidence
 
 
 def _dialect(k: int) -> str:
@@ -96,7 +96,7 @@ def test_one_bucket_for_several_addresses_is_not_per_address(
     plan = replace(correct(algorithm, dialect, "address"), sources=2, faults=("shared-bucket",))
     v = judge(tmp_path, quick(plan))
     assert not v.passed and failed(v) == {"scope-matches"}, v.summary
-    assert v.measured["scope"] == "shared"
+    assert v.measured.scope == "shared"
 
 
 def test_from_one_address_a_shared_bucket_is_the_address_s_own(tmp_path: Path) -> None:
@@ -105,11 +105,11 @@ def test_from_one_address_a_shared_bucket_is_the_address_s_own(tmp_path: Path) -
     fault, and one expected shared (--vary-by shared) but keyed per address too."""
     assert judge(tmp_path / "one", Plan(faults=("shared-bucket",))).passed
     v = judge(tmp_path / "two", Plan(vary_by="none", sources=2, dialect="none", told="address"))
-    assert failed(v) == {"scope-matches"} and v.measured["scope"] == "shared", v.summary
+    assert failed(v) == {"scope-matches"} and v.measured.scope == "shared", v.summary
     v = judge(tmp_path / "three", Plan(sources=2, told="shared"))
-    assert failed(v) == {"scope-matches"} and v.measured["scope"] == "per-address", v.summary
+    assert failed(v) == {"scope-matches"} and v.measured.scope == "per-address", v.summary
     four = judge(tmp_path / "four", Plan(told="shared"))  # one address: the same bucket
-    assert four.passed and four.measured["scope_alike"] == ["shared"], four.measured
+    assert four.passed and four.measured.scope_alike == ("shared",), four.measured
 
 
 @pytest.mark.parametrize("dialect", ["mattermost", "none"])
@@ -142,7 +142,7 @@ def test_undecided_buckets_per_key_is_not_applicable_everywhere(tmp_path: Path) 
     case = next(c for c in ET.fromstring((folder / VERDICT_XML).read_text()).iter("testcase")
                 if c.get("name") == "one-bucket-per-key")  # fmt: skip
     assert case.find("skipped") is not None and case.find("failure") is None
-    assert "| one-bucket-per-key | n/a |" in (folder / SUMMARY_MD).read_text()
+    assert "| one-bucket-per-key | undecided |" in (folder / SUMMARY_MD).read_text()
     assert check(judge(tmp_path / "hammer", Plan()), "one-bucket-per-key") is True
 
 
@@ -196,12 +196,17 @@ def test_the_probe_schedule_is_the_probe_scenario_s() -> None:
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_probe_and_hammer_agree(tmp_path: Path, algorithm: str) -> None:
     """The probe offers at most 1.5 x the documented rate, a hammer thousands of times more:
-    the same verdict, the same rate within 2%.  (A window of ``limits`` starts at its first
-    request: at the probe's sparse rate it waits up to a request's gap for it, so the windows
-    admit a little less than under a hammer; that is what they enforce, and it is measured.)"""
+    both intervals hold the configured rate and neither fails.  (A moving window frees each
+    slot one window after it was taken, and at the probe's sparse rate a slot waits up to a
+    request's gap for its next taker: how far that shifted the windows is not known, and the
+    probe's interval is wider, wide enough to leave the rate undecided.)"""
     plan = correct(algorithm, "mattermost", "address")
     hammer = judge(tmp_path / "hammer", plan)
     probe = judge(tmp_path / "probe", replace(plan, scenario="probe"))
-    assert hammer.passed and probe.passed, (hammer.summary, probe.summary)
-    a, b = hammer.measured["rate_per_s"], probe.measured["rate_per_s"]
-    assert a is not None and b is not None and abs(b - a) <= 0.02 * a, (a, b)
+    assert hammer.passed, hammer.summary
+    assert probe.passed or (algorithm == "moving-window" and probe.outcome == "inconclusive"), \
+        probe.summary  # fmt: skip
+    for v in (hammer, probe):
+        m = v.measured
+        assert m.rate_low is not None and m.rate_high is not None, v.summary
+        assert m.rate_low <= 10 <= m.rate_high, (algorithm, m)

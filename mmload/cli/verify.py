@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Compute the verdict of RUN_DIR again from its records: what the server "
         "enforced, against what it advertised and what its documentation says. Writes "
         "verdict.json, verdict.xml (JUnit) and summary.md into the folder. Exit 0 when it "
-        "conforms, 1 when it does not.",
+        "conforms, 1 when it does not, 4 when the run could not decide what its scenario sets "
+        "out to verify.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument(
@@ -76,6 +77,15 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         print(f"mmload verify: could not judge {folder}: {type(exc).__name__}: {exc}", file=err)
         return ExitStatus.RUN_FAILED
     print(output.text(found), file=out, flush=True)
-    if not found.answered:
+    if not found.requests:
         return ExitStatus.RUN_FAILED
-    return ExitStatus.OK if found.passed else ExitStatus.NONCONFORMANT
+    return verdict_exit(found.outcome)
+
+
+def verdict_exit(outcome: str) -> ExitStatus:
+    """0 pass, 1 fail, 4 inconclusive."""
+    from mmload.verdict.schema import FAIL, PASS
+
+    if outcome == PASS:
+        return ExitStatus.OK
+    return ExitStatus.NONCONFORMANT if outcome == FAIL else ExitStatus.INCONCLUSIVE

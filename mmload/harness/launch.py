@@ -216,8 +216,8 @@ def _outcome(code: int, run_dir: Path, out: TextIO, err: TextIO) -> ExitStatus:
         raise RunError(f"Locust exited with code {code} before writing a run folder",
                        ExitStatus.RUN_FAILED)  # fmt: skip
     print(run_dir, file=out, flush=True)
-    if code in (ExitStatus.NONCONFORMANT, ExitStatus.RUN_FAILED, ExitStatus.INTERRUPTED,
-                ExitStatus.TERMINATED):  # fmt: skip
+    if code in (ExitStatus.NONCONFORMANT, ExitStatus.RUN_FAILED, ExitStatus.INCONCLUSIVE,
+                ExitStatus.INTERRUPTED, ExitStatus.TERMINATED):  # fmt: skip
         return ExitStatus(code)
     if code != 0:
         print(f"mmload run: Locust exited with code {code}", file=err)

@@ -217,7 +217,7 @@ class RunSummary:
         """The verdict, from the folder just written: ``mmload verify`` in a process of its own,
         so that the load process never holds every record in memory, and a verdict that fails
         cannot take the run with it.  Its files go beside the records; a nonconforming server
-        makes this process exit 1."""
+        makes this process exit 1, a run that could not decide 4."""
         s = self.settings
         cmd = [sys.executable, "-m", "mmload", "verify", str(self.path),
                "--tolerance", f"{s.tolerance:g}"]  # fmt: skip
@@ -230,6 +230,9 @@ class RunSummary:
         print((done.stdout + done.stderr).rstrip(), file=sys.stderr)
         if done.returncode == ExitStatus.NONCONFORMANT:
             self.env.process_exit_code = int(ExitStatus.NONCONFORMANT)
+        elif done.returncode == ExitStatus.INCONCLUSIVE:
+            if not self.env.process_exit_code:  # an impaired run's 3 says more
+                self.env.process_exit_code = int(ExitStatus.INCONCLUSIVE)
         elif done.returncode != ExitStatus.OK:
             print(f"mmload: could not compute the verdict (exit {done.returncode})",
                   file=sys.stderr)  # fmt: skip

@@ -70,31 +70,77 @@ class Rate:
         return f"{rate} burst {self.burst}" if self.burst else rate
 
 
+_ROUTE = re.compile(r"^\s*([A-Za-z]+)\s+(/\S*)\s*=\s*(.+)$", re.A)
+_ROUTE_EXAMPLE = "write it like 'POST /api/v4/users/login=10/min'"
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """A route documented with a limit of its own: its requests have a bucket of their own."""
+
+    endpoint: str  # "POST /api/v4/users/login", as records name endpoints
+    per_sec: float
+    burst: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> RouteLimit:
+        """``METHOD /path=RATE``; a ValueError otherwise."""
+        m = _ROUTE.match(text)
+        if m is None:
+            raise ValueError(f"cannot read {text!r} as a route's limit; {_ROUTE_EXAMPLE}")
+        method, path, rate = m.groups()
+        return cls(f"{method.upper()} {path}", Rate.parse(rate).per_sec)
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}={self.per_sec:g}/s"
+
+
+def is_route_limit(text: str) -> bool:
+    """Whether ``--documented-limit`` was given a route's limit (``METHOD /path=RATE``)."""
+    return "=" in text
+
+
 @dataclass(frozen=True)
 class Documented:
     """What the documentation promises: a sustained rate and, when it says so, a burst
-    (Mattermost's MaxBurst: a fresh bucket admits ``burst + 1`` at once).
+    (Mattermost's MaxBurst: a fresh bucket admits ``burst + 1`` at once); ``routes`` that have
+    limits (and buckets) of their own.
 
     Saying nothing means Mattermost's documented defaults, 10/s with a burst of 100; a rate
     alone documents no burst, so nothing can be checked against one."""
 
     per_sec: float
     burst: int | None = None
+    routes: tuple[RouteLimit, ...] = ()
 
     @classmethod
-    def resolve(cls, limit: str | None = None, burst: int | None = None) -> Documented:
+    def resolve(
+        cls, limit: str | None = None, burst: int | None = None, routes: tuple[str, ...] = ()
+    ) -> Documented:
+        own = tuple(RouteLimit.parse(r) for r in routes)
         if limit is None:
             default = Rate.parse(defaults.DOCUMENTED_LIMIT)
-            return cls(default.per_sec, defaults.MAX_BURST if burst is None else burst)
-        return cls(Rate.parse(limit).per_sec, burst)
+            return cls(default.per_sec, defaults.MAX_BURST if burst is None else burst, own)
+        return cls(Rate.parse(limit).per_sec, burst, own)
+
+    def for_endpoint(self, endpoint: str) -> Documented:
+        """The limit one route's requests are held to: its own, or the general one."""
+        for route in self.routes:
+            if route.endpoint == endpoint:
+                return Documented(route.per_sec, route.burst)
+        return Documented(self.per_sec, self.burst) if self.routes else self
 
     @property
     def capacity(self) -> int | None:
         """Requests a fresh bucket admits at once, when the burst is documented."""
         return None if self.burst is None else self.burst + 1
 
-    def to_dict(self) -> dict[str, float | int | None]:
-        return {"per_sec": self.per_sec, "burst": self.burst}
+    def to_dict(self) -> dict[str, object]:
+        found: dict[str, object] = {"per_sec": self.per_sec, "burst": self.burst}
+        if self.routes:
+            found["routes"] = [{"endpoint": r.endpoint, "per_sec": r.per_sec,
+                                "burst": r.burst} for r in self.routes]  # fmt: skip
+        return found
 
     def __str__(self) -> str:
         rate = f"{self.per_sec:g}/s"

@@ -103,7 +103,7 @@ def ensure_verdict(view: RunView) -> RunView:
     run): shown, never saved."""
     if view.verdict is None:
         found = verify(view.folder)
-        view.verdict = found.to_dict() if found.answered else None
+        view.verdict = found.to_dict() if found.requests else None
     return view
 
 

@@ -1,65 +1,37 @@
 """The verdict: does the server limit the way it says it does, and the way its documentation says?
 
 Reads only the run folder (``mmload verify`` does it again from disk, also for a killed run's
-folder), never imports Locust.  ``verify(folder)`` returns a :class:`Verdict`; ``write`` leaves
-``verdict.json``, ``verdict.xml`` (JUnit) and ``summary.md`` beside the records.
+folder), never imports Locust, and flows one way: read the records, group them into buckets
+(:mod:`scope`), measure (:mod:`measured`), judge (:mod:`registry`), then say what it comes to
+(:mod:`outcome`, :mod:`diagnose`).  ``verify(folder)`` returns a :class:`Verdict`
+(:mod:`schema`); :mod:`output` writes it beside the records.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mmload import defaults
 from mmload.limiter.rate import Documented, Rate
 from mmload.results.block import Block
 from mmload.results.folder import read_run_or_empty
 from mmload.results.records import load_records
-from mmload.verdict.checks import (
-    CHECKS,
-    ERROR,
-    Check,
-    Context,
-    Unread,
-    mattermost_responses,
-    one_bucket_per_key,
-    per_node,
-    scope_matches,
-)
-from mmload.verdict.header_checks import HEADER_CHECKS
+from mmload.verdict import notes, outcome, registry
+from mmload.verdict.diagnose import diagnose
+from mmload.verdict.findings import Context, Unread
 from mmload.verdict.measured import Measured, measure_run
-from mmload.verdict.streams import decided
+from mmload.verdict.schema import FAIL, INCONCLUSIVE, Advertised, Check, Verdict
+from mmload.verdict.streams import LIMITED, decided
 
-DEFAULT_TOLERANCE = 0.05
+DEFAULT_TOLERANCE = defaults.TOLERANCE
 MALFORMED = "malformed "  # how the collector's header problems begin (mmload.dialects.fields)
 
-
-@dataclass
-class Verdict:
-    passed: bool
-    summary: str
-    measured: dict[str, Any]
-    documented: dict[str, Any]
-    advertised: dict[str, Any]
-    checks: list[Check] = field(default_factory=list)
-    strict: bool = False
-    answered: int = 0  # requests the verdict is about
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed, "summary": self.summary, "measured": self.measured,
-            "documented": self.documented, "advertised": self.advertised, "strict": self.strict,
-            "requests": self.answered,
-            "checks": [c.to_dict() for c in self.checks],
-        }  # fmt: skip
-
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if c.passed is False and c.severity == ERROR]
-
-    def warnings(self) -> list[Check]:
-        return [c for c in self.checks if c.passed is False and c.severity != ERROR]
+__all__ = ["Verdict", "verify"]
 
 
 def _bodies(run: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -75,13 +47,18 @@ def _settings(run: dict[str, Any]) -> dict[str, Any]:
     return settings if isinstance(settings, dict) else {}
 
 
-def documented_of(run: dict[str, Any], limit: str | None, burst: int | None) -> Documented:
+def documented_of(
+    run: dict[str, Any], limit: str | None, burst: int | None, routes: tuple[str, ...] = ()
+) -> Documented:
     """The command line's documentation where given, else what the run was told: a rate given
-    comes with its own burst (none unless given too), a burst alone keeps the run's rate."""
+    comes with its own burst (none unless given too), a burst alone keeps the run's rate;
+    routes given replace the run's."""
     if limit is not None:
-        return Documented.resolve(limit, burst)
+        return Documented.resolve(limit, burst, routes)
     told = _told(run)
-    return told if burst is None else Documented(told.per_sec, burst)
+    if burst is not None:
+        told = replace(told, burst=burst)
+    return replace(told, routes=Documented.resolve(None, None, routes).routes) if routes else told
 
 
 def _told(run: dict[str, Any]) -> Documented:
@@ -92,9 +69,21 @@ def _told(run: dict[str, Any]) -> Documented:
         burst = told.get("burst")
         if burst is not None and (not isinstance(burst, int) or burst < 0):
             raise ValueError(f"burst {burst!r}")
-        return Documented(per_sec, burst)
+        routes = tuple(f"{r['endpoint']}={float(r['per_sec'])}/s"
+                       for r in told.get("routes") or ())  # fmt: skip
+        return Documented.resolve(f"{per_sec}/s", burst, routes)
     except (KeyError, TypeError, ValueError):
         return Documented.resolve()
+
+
+def limited_of(run: dict[str, Any], given: Collection[int] | None) -> tuple[int, ...]:
+    """The statuses that are refusals: given (``--limited-status``), else the run's, else 429."""
+    if given:
+        return tuple(sorted(set(given)))
+    told = _settings(run).get("limited_status")
+    if isinstance(told, list) and told and all(isinstance(s, int) for s in told):
+        return tuple(sorted(set(told)))
+    return LIMITED
 
 
 def expected_scope(run: dict[str, Any]) -> str:
@@ -117,27 +106,42 @@ def verify(
     tolerance: float = DEFAULT_TOLERANCE,
     strict: bool = False,
     expect: str = "",
+    limited: Collection[int] | None = None,
+    routes: tuple[str, ...] = (),
 ) -> Verdict:
+    """``limited``: the statuses that are refusals (``--limited-status``), None: what the run
+    was told, else 429; ``routes``: routes documented with limits of their own."""
     run = read_run_or_empty(folder)
-    documented = documented_of(run, limit, burst)
-    requests = decided(load_records(folder))
-    measured = measure_run(requests, documented)
+    documented = documented_of(run, limit, burst, routes)
+    refusals = limited_of(run, limited)
+    block = load_records(folder)
+    requests = with_routes(decided(block, refusals), documented)
+    measured = measure_run(requests, documented, expected_scope(run))
     context = Context(measured, documented, tolerance, is_mattermost(run, expect), _bodies(run),
-                      unread(requests))  # fmt: skip
-    checks = [check(context) for check in (*CHECKS, *HEADER_CHECKS)]
-    checks[4:4] = [scope_matches(context, expected_scope(run)), one_bucket_per_key(context)]
-    checks.append(mattermost_responses(context))
-    failed = [c for c in checks if c.passed is False and (strict or c.severity == ERROR)]
+                      unread(requests), expected_scope(run), refusals)  # fmt: skip
+    checks = [replace(c, diagnosis=diagnose(c, context)) for c in registry.judge(context)]
+    scenario = str(run.get("scenario") or "")
+    wanted = outcome.intent(scenario, documented)
+    result = outcome.outcome(checks, wanted, strict, len(requests))
     return Verdict(
-        passed=bool(len(requests)) and not failed,
-        summary=_summary(measured, documented, checks, failed, len(requests)),
-        measured=measured.to_dict(),
-        documented=documented.to_dict(),
-        advertised=_advertised(measured),
-        checks=checks,
-        strict=strict,
-        answered=len(requests),
-    )
+        outcome=result,
+        summary=_summary(result, measured, documented, checks, strict, wanted, len(requests)),
+        requests=len(requests), scenario=scenario, intent=wanted,
+        not_verified=outcome.not_verified(checks), limited_status=refusals, strict=strict,
+        measured=measured.part(), documented=documented, advertised=_advertised(measured),
+        checks=tuple(checks), notes=tuple(notes.for_run(block, refusals)),
+    )  # fmt: skip
+
+
+def with_routes(requests: Block, documented: Documented) -> Block:
+    """The requests, each marked with the documented route it went to (a text column
+    ``route``: "" for the general limit), so that each route's requests are buckets apart."""
+    table = ["", *(r.endpoint for r in documented.routes)]
+    names = requests.tables["endpoint"]
+    of_endpoint = np.array([table.index(n) if n in table else 0 for n in names] or [0])
+    requests.codes["route"] = of_endpoint[requests.codes["endpoint"]].astype(np.uint32)
+    requests.tables["route"] = table
+    return requests
 
 
 def unread(requests: Block) -> Unread:
@@ -151,29 +155,48 @@ def unread(requests: Block) -> Unread:
     return Unread(sum(found.values()), len(requests), shown)
 
 
-def _advertised(m: Measured) -> dict[str, Any]:
-    return {"dialect": m.dialect or None, "limit": m.limit, "window": m.window,
-            "reset": m.reset_semantics or None}  # fmt: skip
+def _advertised(m: Measured) -> Advertised:
+    return Advertised(m.dialect or None, m.limit, m.window, m.reset_semantics or None,
+                      m.policies)  # fmt: skip
+
+
+def enforced_words(m: Measured) -> str:
+    """What the server was seen to enforce, in words."""
+    refused = any(s.limited.any() for s in m.streams)
+    i = m.interval
+    if i is not None:
+        high = f"{i.high:.3g}" if np.isfinite(i.high) else "∞"
+        burst = f", burst {m.burst}" if m.burst is not None else ""
+        words = f"enforces {i.rate:.3g}/s ({i.low:.3g}..{high}){burst} ({m.algorithm}, " \
+                f"{m.scope.scope})"  # fmt: skip
+        return words + (f": {m.buckets_per_key} buckets per key" if m.buckets_per_key > 1 else "")
+    if refused:
+        return "refused some requests, too few or too irregular to measure a rate"
+    return f"refused nothing at {m.offered_rate:.3g}/s offered to its busiest bucket"
 
 
 def _summary(
-    m: Measured, documented: Documented, checks: list[Check], failed: list[Check], n: int
+    result: str,
+    m: Measured,
+    documented: Documented,
+    checks: list[Check],
+    strict: bool,
+    wanted: tuple[str, ...],
+    answered: int,
 ) -> str:
-    if not n:
-        return "no verdict: no request was answered"
-    refused = any(s.limited.any() for s in m.streams)
-    if m.rate is not None:
-        burst = f", burst {m.burst}" if m.burst is not None else ""
-        enforced = f"enforces {m.rate:.3g}/s{burst} ({m.algorithm}, {m.scope.scope})"
-        if m.buckets_per_key > 1:
-            enforced += f": {per_node(m)}"
-    elif refused:
-        enforced = "refused some requests, too few to measure a rate"
-    else:
-        enforced = f"refused nothing at {m.offered_rate:.3g}/s offered to its busiest bucket"
-    warnings = [c for c in checks if c.passed is False and c not in failed]
-    if failed:
-        names = ", ".join(c.id for c in failed)
-        return f"FAIL: the server {enforced}; documented {documented}; failed: {names}"
-    note = f"; {len(warnings)} warning(s): {', '.join(c.id for c in warnings)}" if warnings else ""
-    return f"PASS: the server {enforced}; documented {documented}{note}"
+    if not answered:
+        return "INCONCLUSIVE: no request was answered"
+    head = f"the server {enforced_words(m)}; documented {documented}"
+    if result == FAIL:
+        failed = outcome.failed(checks, strict)
+        why = next((c.diagnosis for c in failed if c.diagnosis), "")
+        text = f"FAIL: {head}; failed: {', '.join(c.id for c in failed)}"
+        return text + (f" ({why})" if why else "")
+    undecided = [c for c in checks if c.passed is None and c.id in wanted]
+    if result == INCONCLUSIVE:
+        reason = undecided[0].message.removeprefix("not decided: ") if undecided else ""
+        return (f"INCONCLUSIVE: {head}; not decided: {', '.join(c.id for c in undecided)}"
+                + (f" ({reason})" if reason else ""))  # fmt: skip
+    warnings = [c.id for c in checks if c.passed is False]
+    note = f"; {len(warnings)} warning(s): {', '.join(warnings)}" if warnings else ""
+    return f"PASS: {head}{note}"

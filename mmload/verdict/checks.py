@@ -1,98 +1,126 @@
-"""The checks of a verdict: each compares what the server enforced with what it advertises and
-what its documentation says, and says so in a sentence.
+"""The checks of what the server enforces: whether it limits at all, at which rate and burst,
+by which key, and one bucket per key.  Each compares the evidence with the documentation and
+says so in a sentence; what the run cannot decide it says it cannot (``passed`` None).
 
-Severity: what the server *enforces* is an error when it is wrong (no limit, another rate or
-burst, refusals below the limit, headers that contradict what it does, a dishonest Retry-After);
-where the headers merely *mean* something else than the documentation says, a warning.  A check
-the run cannot decide is not applicable (``passed`` None), never passed.
-"""
+Every timing judgement uses what is known, not a point: the limiter decided each request
+somewhere between its send and its answer, and a rate is an interval (:mod:`rates`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-
 import numpy as np
 
-from mmload.limiter.rate import Documented
 from mmload.results.samples import APPERROR, LIMIT_EXCEEDED
-from mmload.verdict import models, scope
+from mmload.verdict import rates, scope
+from mmload.verdict.findings import Context, Finding, na, undecided
 from mmload.verdict.measured import Measured
 from mmload.verdict.streams import Stream
 
-ERROR, WARNING = "error", "warning"
-HONEST_SHARE = 0.95  # of the cases a header is checked on, the share that must hold
+JUDGED_STREAMS = 5  # the busiest buckets whose enforcement is judged
+SLACK = 2.0  # requests: what rounding and a moment's reordering may add at once
 
 
-@dataclass(frozen=True)
-class Check:
-    id: str
-    passed: bool | None  # None: the run cannot decide it
-    severity: str
-    expected: str
-    observed: str
-    message: str
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Context:
-    measured: Measured
-    documented: Documented
-    tolerance: float
-    mattermost: bool  # the target is Mattermost, whose API documentation the warnings cite
-    bodies: dict[str, dict[str, int]] = field(default_factory=dict)  # status -> shape -> count
-    unread: Unread = field(default_factory=lambda: Unread(0, 0, ""))  # malformed headers
+def offered_beyond(s: Stream, per_sec: float, capacity: int | None, tolerance: float) -> bool:
+    """Whether the stream surely offered its bucket more than the documented limit admits:
+    with a burst, more than capacity + rate x the longest the interval may have lasted; with a
+    rate alone, more than twice the rate over the whole run and a second's worth besides (no
+    sane burst admits that)."""
+    if len(s) < 2:
+        return False
+    rate = per_sec * (1 + tolerance)
+    if capacity is None:
+        span = float(s.answered[-1] - s.t[0])
+        return len(s) > rate * (2 * span + 1) + SLACK
+    over = rates.excess(s.t, s.answered, rate, minus=rates.in_flight(s.t, s.answered))
+    return over > capacity * (1 + tolerance) + SLACK
 
 
-@dataclass(frozen=True)
-class Unread:
-    """Responses whose rate-limit headers could not be read (malformed), of all answered."""
-
-    malformed: int
-    answered: int
-    example: str  # the most frequent problem, as the collector wrote it
-
-
-def _na(check_id: str, severity: str, expected: str, why: str) -> Check:
-    return Check(check_id, None, severity, expected, "-", f"not applicable: {why}")
-
-
-def limit_enforced(c: Context) -> Check:
-    m, doc = c.measured, c.documented
-    expected = f"429s once a bucket is offered more than {doc}"
-    busiest = m.streams[0] if m.streams else None
-    if busiest is None or len(busiest) < 2:
-        return _na("limit-enforced", ERROR, expected, "no request was answered")
-    span = float(busiest.t[-1] - busiest.t[0])
-    allowed = (doc.capacity or 1) + doc.per_sec * span * (1 + c.tolerance)
-    refused = int(busiest.limited.sum())
-    if len(busiest) <= allowed:
-        return _na("limit-enforced", ERROR, expected,
-                   f"the busiest bucket was offered {len(busiest)} requests in {span:.1f} s, "
-                   f"no more than the documented limit admits")  # fmt: skip
-    observed = f"{refused} of {len(busiest)} refused (429)"
-    message = (f"the server limits: {observed}" if refused else
-               f"no request was refused although the busiest bucket was offered "
-               f"{len(busiest)} in {span:.1f} s, far beyond {doc}")  # fmt: skip
-    return Check("limit-enforced", bool(refused), ERROR, expected, observed, message)
+def through(s: Stream, per_sec: float, capacity: int, tolerance: float) -> str:
+    """Why more got through than the documented limit admits ("" when it did not): more
+    acceptances in some interval than capacity + rate x its longest possible length."""
+    t, a = s.t[s.accepted], s.answered[s.accepted]
+    rate = per_sec * (1 + tolerance)
+    got = rates.excess(t, a, rate, minus=rates.in_flight(t, a))
+    if got > capacity * (1 + tolerance) + SLACK:
+        return (f"{got:.0f} requests went through beyond {rate:.3g}/s in one interval, more "
+                f"than the {capacity} at once the documentation allows")  # fmt: skip
+    return ""
 
 
-def rate_matches(c: Context) -> Check:
+def limit_enforced(c: Context) -> Finding:
+    """Refusals once a bucket is offered more than documented, and never more through than
+    the documented limit admits.  A bucket that refused nothing was offered too little to tell,
+    unless it was surely offered more than the documented limit admits."""
+    m = c.measured
+    expected = f"refusals once a bucket is offered more than {c.documented}"
+    judged = [s for s in m.streams[:JUDGED_STREAMS] if len(s) >= 2]
+    if not judged:
+        return undecided(expected, "no request was answered")
+    limited = []
+    for s in judged:
+        doc = c.documented.for_endpoint(_route(s, c))
+        refused = int(s.limited.sum())
+        if not refused and offered_beyond(s, doc.per_sec, doc.capacity, c.tolerance):
+            span = float(s.answered[-1] - s.t[0])
+            return Finding(False, expected, "no refusal",
+                           f"no request was refused although a bucket was offered {len(s)} in "
+                           f"{span:.1f} s, far beyond {doc}")  # fmt: skip
+        why = through(s, doc.per_sec, doc.capacity, c.tolerance) if refused and \
+            doc.capacity is not None else ""  # fmt: skip
+        if why:
+            return Finding(False, expected, f"{refused} of {len(s)} refused, but too many "
+                           "accepted", f"the server refuses some requests, but {why}")  # fmt: skip
+        if refused:
+            limited.append((s, doc))
+    if not limited:
+        busiest = judged[0]
+        span = float(busiest.answered[-1] - busiest.t[0])
+        return undecided(expected, f"nothing was refused, and the busiest bucket was offered "
+                         f"{len(busiest)} requests in {span:.1f} s, no more than the documented "
+                         f"limit admits: the limit is at least that, but the client never "
+                         f"offered more")  # fmt: skip
+    s, doc = limited[0]
+    observed = f"{int(s.limited.sum())} of {len(s)} refused"
+    if doc.capacity is None and m.interval is None:  # nothing bounds what got through
+        return undecided(expected, f"{observed}, but no bucket stayed saturated long enough to "
+                         "show that the server holds it to a rate (and no burst is documented "
+                         "to hold what got through to)", observed)  # fmt: skip
+    return Finding(True, expected, observed,
+                   f"the server limits: {observed}, and no more got through than {doc} "
+                   "admits")  # fmt: skip
+
+
+def _route(s: Stream, c: Context) -> str:
+    """The documented route a stream's requests all go to ("" for the general limit)."""
+    return s.route if s.route in {r.endpoint for r in c.documented.routes} else ""
+
+
+def rate_matches(c: Context) -> Finding:
+    """The enforced rate's interval against the documented rate and the tolerance: inside,
+    outside, or across its edge (then the run cannot say)."""
     m, doc = c.measured, c.documented
     expected = f"{doc.per_sec:g}/s ± {c.tolerance:.0%}"
-    if m.rate is None:
-        return _na("rate-matches-documented", ERROR, expected,
-                   "no bucket was saturated long enough to measure its rate")  # fmt: skip
-    observed = f"{m.rate:.3f}/s ± {m.rate_uncertainty or 0:.3f}"
-    off = (m.rate - doc.per_sec) / doc.per_sec
-    message = f"the server enforces {observed}, {off:+.1%} from the documented {doc.per_sec:g}/s"
-    if m.buckets_per_key > 1:
-        message += f" ({m.rate / m.buckets_per_key:.3g}/s from each): {per_node(m)}"
-    return Check("rate-matches-documented", abs(off) <= c.tolerance, ERROR, expected, observed,
-                 message)  # fmt: skip
+    i = m.interval
+    if i is None:
+        return undecided(expected, "no bucket was saturated long enough to measure its rate")
+    observed = _interval_words(i)
+    low, high = doc.per_sec * (1 - c.tolerance), doc.per_sec * (1 + c.tolerance)
+    off = (i.rate - doc.per_sec) / doc.per_sec
+    nodes = f" ({i.rate / m.buckets_per_key:.3g}/s from each of {m.buckets_per_key} buckets)" \
+        if m.buckets_per_key > 1 else ""  # fmt: skip
+    message = (f"the server enforces {observed}, {off:+.1%} from the documented "
+               f"{doc.per_sec:g}/s{nodes}")  # fmt: skip
+    if i.within(low, high):
+        return Finding(True, expected, observed, message)
+    if i.outside(low, high):
+        return Finding(False, expected, observed, message)
+    return undecided(expected, f"the enforced rate lies in {observed}, which reaches across "
+                     f"the tolerance's edge ({low:.4g}..{high:.4g}/s): a longer or harder "
+                     "saturated load narrows it", observed)  # fmt: skip
+
+
+def _interval_words(i: rates.RateInterval) -> str:
+    high = f"{i.high:.4g}" if np.isfinite(i.high) else "∞"
+    return f"{i.rate:.4g}/s ({i.low:.4g}..{high}/s over {i.seconds:.1f} s saturated)"
 
 
 def per_node(m: Measured) -> str:
@@ -105,119 +133,101 @@ def per_node(m: Measured) -> str:
             "one node")  # fmt: skip
 
 
-def one_bucket_per_key(c: Context) -> Check:
-    """A key is served by one bucket; a round-robin balancer over nodes that each keep their own
-    store gives it one per node.  What that does to the rate and burst, their checks judge."""
-    m = c.measured
-    expected = "one bucket per key"
-    if not any(s.has_headers for s in m.streams):
-        why = "without rate-limit headers, buckets behind one key cannot be told apart"
-        return _na("one-bucket-per-key", WARNING, expected, why)
-    if not scope.chain_counts(m.streams):
-        why = "no bucket drained quickly enough to count the sequences its Remaining falls in"
-        return _na("one-bucket-per-key", WARNING, expected, why)
-    k = m.buckets_per_key
-    observed = f"{k} bucket{'s' if k > 1 else ''} per key"
-    if k == 1:
-        return Check("one-bucket-per-key", True, WARNING, expected, observed,
-                     "Remaining falls in one sequence per key while it drains")  # fmt: skip
-    message = f"Remaining falls in {k} interleaved sequences per key: {per_node(m)}"
-    return Check("one-bucket-per-key", False, WARNING, expected, observed, message)
-
-
-def burst_matches(c: Context) -> Check:
+def burst_matches(c: Context) -> Finding:
+    """What a bucket let through at once beyond the rate, against the documented burst.  More
+    than documented fails whatever the bucket held at the start; less fails only where a bucket
+    was shown full (its headers said so, or a pause refilled it): a bucket a previous run left
+    half empty holds less, and is no evidence."""
     m, doc = c.measured, c.documented
-    if doc.burst is None:
-        return _na("burst-matches-documented", ERROR, "-", "the documentation gives no burst")
+    if doc.burst is None or doc.capacity is None:
+        return na("-", "the documentation gives no burst")
     expected = f"{doc.capacity} at once (burst {doc.burst})"
-    if m.capacity is None or m.burst is None:
-        return _na("burst-matches-documented", ERROR, expected,
-                   "no bucket was drained, so its capacity was not reached")  # fmt: skip
-    observed = f"{m.capacity:.0f} beyond the rate (burst {m.burst})"
-    slack = max(2.0, c.tolerance * (doc.burst + 1))
-    ok = abs(m.capacity - (doc.burst + 1)) <= slack
-    word = "matches" if ok else ("exceeds" if m.capacity > doc.burst + 1 else "falls short of")
-    nodes = f" ({per_node(m)})" if m.buckets_per_key > 1 else ""
-    return Check("burst-matches-documented", ok, ERROR, expected, observed,
-                 f"at most {m.capacity:.0f} requests went through beyond the steady rate in "
-                 f"any interval; that {word} the documented burst of {doc.burst} "
-                 f"({doc.capacity} at once){nodes}")  # fmt: skip
+    b = m.capacity_bounds
+    if b is None or m.burst is None:
+        return undecided(expected, "no rate was measured, so what went through beyond it is not "
+                         "known")  # fmt: skip
+    slack = max(SLACK, c.tolerance * doc.capacity)
+    observed = f"{b.point:.0f} beyond the rate (burst {m.burst}; at least {b.low:.0f})"
+    nodes = f" ({m.buckets_per_key} buckets per key)" if m.buckets_per_key > 1 else ""
+    if b.low > doc.capacity + slack:
+        return Finding(False, expected, observed,
+                       f"at least {b.low:.0f} requests went through at once beyond the steady "
+                       f"rate: more than the documented burst of {doc.burst} "
+                       f"({doc.capacity} at once){nodes}")  # fmt: skip
+    if b.high >= doc.capacity - slack:
+        full = "" if b.full_high is not None else " (no response said the bucket was full)"
+        return Finding(True, expected, observed,
+                       f"at most {b.point:.0f} requests went through beyond the steady rate in "
+                       f"any interval: that matches the documented burst of {doc.burst} "
+                       f"({doc.capacity} at once){full}{nodes}")  # fmt: skip
+    if b.full_high is not None and b.full_high < doc.capacity - slack:
+        return Finding(False, expected, observed,
+                       f"from a full bucket, at most {b.full_high:.0f} requests went through "
+                       f"beyond the steady rate: fewer than the documented burst of "
+                       f"{doc.burst} ({doc.capacity} at once){nodes}")  # fmt: skip
+    return undecided(expected, f"at most {b.high:.0f} went through at once, fewer than "
+                     f"documented, but no bucket was shown full (a previous run may have "
+                     "left it half empty: its headers' Remaining, or a pause long enough to "
+                     "refill it, would tell)", observed)  # fmt: skip
 
 
-def no_limiting_below(c: Context) -> Check:
-    """Refusals a bucket of the documented rate and burst (none: one at a time), fed the
-    server's own acceptances, would not have made; the tolerance in the server's favour."""
-    m, doc = c.measured, c.documented
-    expected = f"no 429 while a bucket stays within {doc}"
-    refused = sum(int(s.limited.sum()) for s in m.streams)
-    if not refused:
-        return Check("no-limiting-below-limit", True, ERROR, expected, "no 429",
-                     "nothing was refused")  # fmt: skip
-    capacity = max(1, int((doc.capacity or 1) * (1 - c.tolerance)))
-    documented = models.Params(doc.per_sec * (1 - c.tolerance), capacity, 1, 1.0)
-    early = sum(_early_refusals(documented, s) for s in m.streams[:20])
-    observed = f"{early} of {refused} refusals came below the documented limit"
-    ok = early <= max(2, 0.01 * refused)
-    message = (
-        f"every refusal came once its bucket had had {doc}"
-        if ok
-        else f"{early} requests were refused although their bucket was within {doc}"
-    )
-    return Check("no-limiting-below-limit", ok, ERROR, expected, observed, message)
-
-
-def _early_refusals(params: models.Params, s: Stream) -> int:
-    """Refusals the documented bucket would have admitted.  It changes only at acceptances
-    (tat = max(t, tat) + EI), so it is stepped through those alone and every refusal is then
-    compared with the state after the acceptance before it."""
-    ei = 1.0 / params.rate
-    dvt = ei * params.capacity
-    accepted = s.t[s.accepted]
-    tats = np.empty(len(accepted))
-    tat = -np.inf
-    for k, t in enumerate(accepted.tolist()):
-        tat = max(t, tat) + ei
-        tats[k] = tat
-    refused = s.t[s.limited]
-    if not len(accepted):
-        return len(refused)  # a fresh documented bucket admits the first request
-    before = np.searchsorted(accepted, refused, side="left") - 1  # the acceptance before each
-    tat_then = np.where(before >= 0, tats[np.maximum(before, 0)], -np.inf)
-    admits = refused >= np.maximum(refused, tat_then) + ei - dvt
-    return int(admits.sum())
-
-
-def scope_matches(c: Context, expected_scope: str) -> Check:
+def scope_matches(c: Context) -> Finding:
     """The run said what the server keys its limit on (``--vary-by``): does it?  Where the
     clients cannot tell the expected scope from another (one address: its bucket is everybody's;
     each user from an address of its own: per user is per address), only what they can tell is
     held against the server: from several addresses, one bucket for all is not one per address."""
-    found = c.measured.scope
+    found, expected_scope = c.measured.scope, c.expected_scope
     expected = f"a bucket {expected_scope}"
     if found.scope == "unknown":
-        return _na("scope-matches", ERROR, expected, f"the scope was not found: {found.evidence}")
+        return undecided(expected, f"the scope was not found: {found.evidence}")
     same = {found.scope, *found.also}
     if expected_scope in same and {"per-address", "per-user"} <= same:
-        return _na("scope-matches", ERROR, expected,
-                   f"each user sent from an address of its own, so a bucket per user and one per "
-                   f"address are the same buckets: {found.evidence}")  # fmt: skip
+        return undecided(
+            expected,
+            f"each user sent from an address of its own, so a bucket per "
+            f"user and one per address are the same buckets: {found.evidence}",
+        )
     ok = expected_scope in same
     seen = (found.scope if found.scope == expected_scope
             else f"{found.scope} (here the same buckets as {expected_scope})")  # fmt: skip
     message = (f"one bucket {seen}, as expected: {found.evidence}" if ok else
                f"the server keeps one bucket {found.scope}, not {expected_scope}: "
                f"{found.evidence}")  # fmt: skip
-    return Check("scope-matches", ok, ERROR, expected, found.scope, message)
+    return Finding(ok, expected, found.scope, message)
 
 
-def mattermost_responses(c: Context) -> Check:
+def one_bucket_per_key(c: Context) -> Finding:
+    """A key is served by one bucket; a round-robin balancer over nodes that each keep their own
+    store gives it one per node.  What that does to the rate and burst, their checks judge."""
+    m = c.measured
+    expected = "one bucket per key"
+    if not any(s.has_headers for s in m.streams):
+        why = "without rate-limit headers, buckets behind one key cannot be told apart"
+        return undecided(expected, why)
+    if not scope.chain_counts(m.streams):
+        why = "no bucket drained quickly enough to count the sequences its Remaining falls in"
+        return undecided(expected, why)
+    k = m.buckets_per_key
+    observed = f"{k} bucket{'s' if k > 1 else ''} per key"
+    if k == 1:
+        return Finding(True, expected, observed, "Remaining falls in one sequence per key while "
+                       "it drains")  # fmt: skip
+    return Finding(
+        False,
+        expected,
+        observed,
+        f"Remaining falls in {k} interleaved sequences per key: {per_node(m)}",
+    )
+
+
+def mattermost_responses(c: Context) -> Finding:
     """Mattermost answers a 429 with ``limit exceeded`` and other errors with AppError JSON; a
     proxy in front of it answers with its own pages.  Not what the server enforces: a warning."""
     expected = "429: 'limit exceeded'; other errors: AppError JSON"
     if not c.mattermost:
-        return _na("mattermost-responses", WARNING, expected, "the target is not Mattermost")
+        return na(expected, "the target is not Mattermost")
     if not c.bodies:
-        return _na("mattermost-responses", WARNING, expected, "no error response was looked at")
+        return na(expected, "no error response was looked at")
     odd = []
     for status, shapes in sorted(c.bodies.items()):
         want = LIMIT_EXCEEDED if status == "429" else APPERROR
@@ -226,16 +236,8 @@ def mattermost_responses(c: Context) -> Check:
             odd.append(f"{status}: " + ", ".join(f"{n} {shape}" for shape, n in others.items()))
     looked = ", ".join(f"{sum(v.values())} {k}" for k, v in sorted(c.bodies.items()))
     if not odd:
-        return Check("mattermost-responses", True, WARNING, expected, f"as expected ({looked})",
-                     "error responses look like Mattermost's")  # fmt: skip
-    return Check("mattermost-responses", False, WARNING, expected, "; ".join(odd),
-                 "some error responses do not look like Mattermost's (a proxy answering in its "
-                 "place?): " + "; ".join(odd))  # fmt: skip
-
-
-CHECKS: tuple[Callable[[Context], Check], ...] = (
-    limit_enforced,
-    rate_matches,
-    burst_matches,
-    no_limiting_below,
-)
+        return Finding(True, expected, f"as expected ({looked})",
+                       "error responses look like Mattermost's")  # fmt: skip
+    return Finding(False, expected, "; ".join(odd),
+                   "some error responses do not look like Mattermost's (a proxy answering in "
+                   "its place?): " + "; ".join(odd))  # fmt: skip

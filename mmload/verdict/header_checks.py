@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from mmload.limiter.rate import Documented
-from mmload.verdict.checks import ERROR, WARNING, Check, Context, _na
-from mmload.verdict.honesty import reset_honest, retry_after_honest
+from mmload.verdict.findings import Context, Finding, na
+from mmload.verdict.schema import WARNING
 from mmload.verdict.streams import Stream
 
 FIELDS = {"limit": "Limit", "remaining": "Remaining", "reset": "Reset", "window": "the window"}
@@ -17,7 +17,7 @@ def _with_headers(c: Context) -> list[Stream]:
     return [s for s in c.measured.streams if s.has_headers]
 
 
-def advertised_limit(c: Context) -> Check:
+def advertised_limit(c: Context) -> Finding:
     """One limit per key, and what it means: the burst capacity, the per-second rate, or a quota
     per window, by what was enforced (without a measured rate: by the documented values).  A
     limit that contradicts what is enforced is an error; where Mattermost's API documentation
@@ -25,32 +25,39 @@ def advertised_limit(c: Context) -> Check:
     m = c.measured
     expected = "one limit per key, agreeing with enforcement"
     if m.limit is None or not _with_headers(c):
-        return _na("advertised-limit", ERROR, expected, "no response advertised a limit")
-    varying = [s.name for s in _with_headers(c)
-               if len(np.unique(s.limit[np.isfinite(s.limit)])) > 1]  # fmt: skip
+        return na(expected, "no response advertised a limit")
+    varying = [s.name for s in _with_headers(c) if _varies(s)]
     if varying:
-        return Check("advertised-limit", False, ERROR, expected, "it changes",
+        return Finding(False, expected, "it changes",
                      f"the advertised limit changes within a key ({varying[0]})")  # fmt: skip
     observed = f"{m.limit:g}" + (f" per {m.window:g} s" if m.window else "")
     k = m.buckets_per_key  # several buckets per key: each answer speaks for its own
     meaning = _meaning(m.limit, m.window, m.rate and m.rate / k, m.capacity and m.capacity / k,
                        c.tolerance)  # fmt: skip
     if meaning == "unexplained":
-        return Check("advertised-limit", False, ERROR, expected, observed,
+        return Finding(False, expected, observed,
                      f"the server advertises {observed} but enforces {m.rate:.3g}/s with "
                      f"{m.capacity:.0f} at once")  # fmt: skip
     if meaning == "unknown":
         meaning = _documented_meaning(m.limit, m.window, c.documented, c.tolerance)
     if meaning == "unknown":
-        return _na("advertised-limit", ERROR, expected,
+        return na(expected,
                    f"no rate was measured, and {observed} is neither the documented "
                    f"{c.documented.per_sec:g}/s nor its burst capacity")  # fmt: skip
     if _mattermost_headers(c) and not meaning.endswith("rate"):
         return _against_api_doc(c, meaning, observed)
     each = f" of each of the {k} buckets behind a key" if k > 1 else ""
-    return Check("advertised-limit", True, ERROR, expected, observed,
+    return Finding(True, expected, observed,
                  f"the advertised limit {observed} is {_words(meaning, c)}{each}"
                  f"{_as_documented(meaning, c)}")  # fmt: skip
+
+
+def _varies(s: Stream) -> bool:
+    """Whether one policy of the stream's (an IETF response names the one it speaks of) ever
+    advertised two limits."""
+    known = np.isfinite(s.limit)
+    pairs = np.unique(np.stack([s.policy[known].astype(np.float64), s.limit[known]]), axis=1)
+    return len(np.unique(pairs[0])) < pairs.shape[1]
 
 
 def _meaning(
@@ -98,7 +105,7 @@ def _mattermost_headers(c: Context) -> bool:
     return c.mattermost and c.measured.dialect in ("mattermost", "epoch")
 
 
-def _against_api_doc(c: Context, meaning: str, observed: str) -> Check:
+def _against_api_doc(c: Context, meaning: str, observed: str) -> Finding:
     """Mattermost's API documentation says Limit is requests per second: a warning."""
     m = c.measured
     limit = m.limit or 0.0
@@ -107,11 +114,11 @@ def _against_api_doc(c: Context, meaning: str, observed: str) -> Check:
     what = {"capacity": f"the burst capacity (MaxBurst + 1){each}",
             "documented capacity": "the documented burst capacity (MaxBurst + 1)",
             "quota": f"a quota per window of about {limit / (m.rate or 1):.0f} s"}  # fmt: skip
-    return Check("advertised-limit", False, WARNING, "requests per second (the API doc)",
+    return Finding(False, "requests per second (the API doc)",
                  observed,
                  f"X-Ratelimit-Limit {limit:g} is {what[meaning]}, not the maximum number of "
                  f"requests per second the API documentation describes; the server enforces "
-                 f"{_rate(m.rate)}")  # fmt: skip
+                 f"{_rate(m.rate)}", severity=WARNING)  # fmt: skip
 
 
 def _words(meaning: str, c: Context) -> str:
@@ -128,19 +135,19 @@ def _rate(rate: float | None) -> str:
     return "no measurable rate" if rate is None else f"{rate:.3g}/s"
 
 
-def remaining_consistent(c: Context) -> Check:
+def remaining_consistent(c: Context) -> Finding:
     streams = _with_headers(c)
     expected = "0 <= Remaining <= Limit, falling while draining, 0 when refused"
     known = [s for s in streams if np.isfinite(s.remaining).any()]
     if not known:
-        return _na("remaining-consistent", ERROR, expected, "no response said what remains")
+        return na(expected, "no response said what remains")
     total = sum(len(s) for s in known)
     outside = sum(int(((s.remaining < 0) | (s.remaining > s.limit)).sum()) for s in known)
     refused_left = sum(int((s.limited & (s.remaining > 0)).sum()) for s in known)
     stuck = [s.name for s in known if _stuck(s)]
     bad = outside + refused_left
     if bad <= 0.005 * total and not stuck:
-        return Check("remaining-consistent", True, ERROR, expected, "consistent",
+        return Finding(True, expected, "consistent",
                      "Remaining stays within 0..Limit, falls while a bucket drains and is 0 "
                      "on refusals")  # fmt: skip
     parts = []
@@ -150,10 +157,8 @@ def remaining_consistent(c: Context) -> Check:
         parts.append(f"{refused_left} refusals with Remaining above 0")
     if stuck:
         parts.append(f"it does not fall while the bucket drains ({stuck[0]})")
-    return Check(
-        "remaining-consistent",
+    return Finding(
         False,
-        ERROR,
         expected,
         "; ".join(parts),
         "Remaining contradicts what the server enforces: " + "; ".join(parts),
@@ -170,49 +175,49 @@ def _stuck(s: Stream) -> bool:
     return len(head) >= 5 and head[-1] >= head[0]
 
 
-def reset_semantics(c: Context) -> Check:
+def reset_semantics(c: Context) -> Finding:
     """Delta or epoch, against what documents it: Mattermost's API doc says an epoch, the IETF
     drafts a delta; for the X-Ratelimit names elsewhere, nothing says which."""
     m = c.measured
     if not m.reset_semantics:
-        return _na("reset-semantics", WARNING, "-", "no response said when the limit resets")
+        return na("-", "no response said when the limit resets")
     if m.dialect.startswith("ietf"):
         ok = m.reset_semantics == "delta"
         message = ("Reset is a delta in seconds, as the IETF draft says" if ok else
                    "Reset is a UTC epoch, while the IETF draft says it is a delta in "
                    "seconds")  # fmt: skip
-        return Check("reset-semantics", ok, WARNING, "delta seconds (the IETF draft)",
+        return Finding(ok, "delta seconds (the IETF draft)",
                      m.reset_semantics, message)  # fmt: skip
     if not _mattermost_headers(c):
-        return _na("reset-semantics", WARNING, "-", f"Reset is {m.reset_semantics} seconds, and "
+        return na("-", f"Reset is {m.reset_semantics} seconds, and "
                    "no documentation says which it should be")  # fmt: skip
     ok = m.reset_semantics == "epoch"
     message = ("X-Ratelimit-Reset is a UTC epoch, as the API documentation says" if ok else
                "X-Ratelimit-Reset is a delta (seconds until the bucket is full again), while "
                "the API documentation says it is the remaining UTC epoch seconds")  # fmt: skip
-    return Check("reset-semantics", ok, WARNING, "UTC epoch seconds (the API doc)",
+    return Finding(ok, "UTC epoch seconds (the API doc)",
                  m.reset_semantics, message)  # fmt: skip
 
 
-def limited_response_shape(c: Context) -> Check:
+def limited_response_shape(c: Context) -> Finding:
     """A 429 carries every rate-limit header its bucket's other responses carry."""
     expected = "429s carry the rate-limit headers the other responses carry"
     m = c.measured
     if not m.dialect:
-        return _na("limited-response-shape", ERROR, expected, "no response carried rate-limit "
+        return na(expected, "no response carried rate-limit "
                    "headers")  # fmt: skip
     refused = [s for s in m.streams if s.limited.any()]
     if not refused:
-        return _na("limited-response-shape", ERROR, expected, "nothing was refused")
+        return na(expected, "nothing was refused")
     usual = _usual_fields(m.streams)
     lacking = [_lacking(s, _usual_fields([s]) if s.accepted.any() else usual) for s in refused]
     total = sum(int(s.limited.sum()) for s in refused)
     short = sum(n for n, _ in lacking)
     if short <= 0.01 * total:
-        return Check("limited-response-shape", True, ERROR, expected, f"{m.dialect} headers",
+        return Finding(True, expected, f"{m.dialect} headers",
                      f"429s carry the {m.dialect} headers too")  # fmt: skip
     names = [FIELDS[f] for f in FIELDS if any(f in fields for _, fields in lacking)]
-    return Check("limited-response-shape", False, ERROR, expected,
+    return Finding(False, expected,
                  f"{short} of {total} 429s without {', '.join(names)}",
                  f"{short} of {total} refusals lacked rate-limit headers ({', '.join(names)}) "
                  f"that the other responses of their bucket carry")  # fmt: skip
@@ -235,21 +240,17 @@ def _lacking(s: Stream, fields: list[str]) -> tuple[int, set[str]]:
     return int(short.sum()), {f for f, gone in missing.items() if gone.any()}
 
 
-def headers_well_formed(c: Context) -> Check:
+def headers_well_formed(c: Context) -> Finding:
     """Rate-limit headers that cannot be read are ignored, as the IETF draft says to; a server
     that sends them advertises nothing a client can use.  Not what it enforces: a warning."""
     expected = "rate-limit headers a client can read"
     u = c.unread
     if not u.malformed:
         if not c.measured.dialect:
-            return _na("headers-well-formed", WARNING, expected, "no rate-limit header was sent")
-        return Check("headers-well-formed", True, WARNING, expected, "all well-formed",
+            return na(expected, "no rate-limit header was sent")
+        return Finding(True, expected, "all well-formed",
                      "every rate-limit header could be read")  # fmt: skip
     observed = f"{u.malformed} of {u.answered} responses"
-    return Check("headers-well-formed", False, WARNING, expected, observed,
+    return Finding(False, expected, observed,
                  f"{observed} had rate-limit headers that could not be read, and were ignored "
                  f"(e.g. {u.example})")  # fmt: skip
-
-
-HEADER_CHECKS = (advertised_limit, remaining_consistent, reset_semantics, reset_honest,
-                 retry_after_honest, limited_response_shape, headers_well_formed)  # fmt: skip

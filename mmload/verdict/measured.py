@@ -1,4 +1,9 @@
-"""Everything the verdict measures about a run, in one pass over its buckets."""
+"""Everything the verdict measures about a run: its buckets (split once, by the scope found),
+each bucket's rate with its interval, the capacity, the family of limiter, what the headers say.
+
+The rate is measured twice: first as a token bucket would have it, to fit the models
+(:mod:`mmload.verdict.models`), then by the family they found, whose phase rules the interval
+needs (:mod:`mmload.verdict.rates`)."""
 
 from __future__ import annotations
 
@@ -8,22 +13,39 @@ import numpy as np
 
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
-from mmload.verdict import measure, models, scope
-from mmload.verdict.streams import Stream, split
+from mmload.verdict import models, rates, scope
+from mmload.verdict.rates import RateInterval
+from mmload.verdict.schema import Measured as MeasuredPart
+from mmload.verdict.schema import Policy
+from mmload.verdict.streams import REFUSED, Stream, split
 
 EPOCH_ABOVE = 1e9  # without a Date to hold it to, a Reset above this is a UNIX time
 # what a window model takes from the headers: beyond these, the headers are no limit to replay
 MAX_QUOTA = 1_000_000  # requests per window
 MIN_WINDOW, MAX_WINDOW = 0.001, 86_400.0 * 366  # seconds
+MEASURED_STREAMS = 20  # the busiest buckets whose rate is measured
+CAPACITY_STREAMS = 5  # ... and whose capacity
+WINDOWS = ("fixed-window", "moving-window", "sliding-window", "window")
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What a bucket let through at once beyond the rate: ``point`` as sent; ``low``, which
+    it surely holds; ``high``, the most the observation allows; ``full_high``, the same from
+    moments the bucket was shown full (None: never shown full)."""
+
+    point: float
+    low: float
+    high: float
+    full_high: float | None
 
 
 @dataclass
 class Measured:
     streams: list[Stream]  # one per bucket, busiest first
     scope: scope.Scope
-    rate: float | None
-    rate_uncertainty: float | None
-    capacity: float | None  # the most any interval let through beyond the rate
+    interval: RateInterval | None
+    capacity_bounds: Capacity | None
     fresh_burst: int | None  # what the busiest bucket let through before its first refusal
     buckets_per_key: int
     algorithm: str
@@ -34,27 +56,48 @@ class Measured:
     limit: float | None  # the most common advertised Limit (or IETF q)
     window: float | None  # seconds, when the dialect says
     reset_semantics: str  # delta, epoch, or "" without Reset
+    policies: tuple[Policy, ...] = ()
+
+    @property
+    def rate(self) -> float | None:
+        return None if self.interval is None else self.interval.rate
+
+    @property
+    def rate_uncertainty(self) -> float | None:
+        i = self.interval
+        return None if i is None else (min(i.high, 10 * i.rate) - i.low) / 2
+
+    @property
+    def capacity(self) -> float | None:
+        return None if self.capacity_bounds is None else self.capacity_bounds.point
 
     @property
     def burst(self) -> int | None:
         """Measured MaxBurst: the capacity less the one request a bucket always admits."""
         return None if self.capacity is None else max(0, round(self.capacity) - 1)
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "rate_per_s": _round(self.rate), "rate_uncertainty": _round(self.rate_uncertainty),
-            "burst": self.burst, "scope": self.scope.scope,
-            "buckets_per_key": self.buckets_per_key, "algorithm": self.algorithm,
-            "reset_semantics": self.reset_semantics or "none",
-            "model_agreement": _round(self.model_agreement, 4),
-            "offered_rate_per_s": _round(self.offered_rate), "fresh_burst": self.fresh_burst,
-            "scope_evidence": self.scope.evidence, "buckets": len(self.streams),
-            "scope_alike": list(self.scope.also),  # what these clients cannot tell it from
-        }  # fmt: skip
+    def part(self) -> MeasuredPart:
+        """What verdict.json says of it."""
+        i, c = self.interval, self.capacity_bounds
+        return MeasuredPart(
+            rate_per_s=_round(self.rate), rate_low=_round(i.low if i else None),
+            rate_high=_round(i.high if i and np.isfinite(i.high) else None),
+            rate_uncertainty=_round(self.rate_uncertainty),
+            saturated_seconds=round(i.seconds, 3) if i else 0.0, burst=self.burst,
+            burst_low=None if c is None else max(0, int(np.floor(c.low)) - 1),
+            burst_high=None if c is None else max(0, int(np.ceil(c.high)) - 1),
+            bucket_full=None if c is None else c.full_high is not None,
+            scope=self.scope.scope, scope_evidence=self.scope.evidence,
+            scope_alike=self.scope.also, per_route="endpoint" in self.scope.grouping,
+            buckets=len(self.streams), buckets_per_key=self.buckets_per_key,
+            algorithm=self.algorithm, model_agreement=_round(self.model_agreement, 4),
+            reset_semantics=self.reset_semantics or "none",
+            offered_rate_per_s=_round(self.offered_rate) or 0.0, fresh_burst=self.fresh_burst,
+        )  # fmt: skip
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
+    return None if value is None else round(float(value), digits)
 
 
 def _most_common_text(block: Block, column: str) -> str:
@@ -72,38 +115,90 @@ def _mode(values: np.ndarray) -> float | None:
     return float(found[np.argmax(counts)])
 
 
-def measure_run(decided: Block, documented: Documented) -> Measured:
-    inferred = scope.infer(decided, documented.per_sec)
-    streams = split(decided, inferred.grouping)
-    estimates = [e for s in streams if (e := measure.enforced_rate(s)) is not None]
-    combined = measure.combine(estimates)
-    rate, uncertainty = combined if combined else (None, None)
-    capacity = None
-    if rate is not None:
-        busiest = [s for s in streams if s.limited.any()][:5]
-        capacity = float(np.median([measure.max_excess(s.t[s.accepted], rate) for s in busiest]))
-    accepted = decided.take(decided.numbers["status"] != 429)
-    dialect = _most_common_text(accepted, "dialect")
-    limit = _mode(accepted.numbers["limit"])
-    window = _mode(accepted.numbers["window"])
+def measure_run(decided: Block, documented: Documented, expected_scope: str) -> Measured:
+    inferred = scope.infer(decided, documented.per_sec, expected_scope)
+    streams = split(decided, inferred.grouping + ("+route" if documented.routes else ""))
+    _name_routes(streams, decided.tables["endpoint"], documented)
+    measured = streams[:MEASURED_STREAMS]
     buckets = scope.buckets_per_key(streams)
-    # several buckets behind each key answer in turn: no one model of one bucket replays that
-    params = _params(rate, capacity, limit, window, streams) if buckets == 1 else None
+    first = rates.combine([i for s in measured if (i := rates.first_rate(s, buckets))])
+    accepted = decided.take(decided.numbers[REFUSED] == 0)
+    limit, window = _mode(accepted.numbers["limit"]), _mode(accepted.numbers["window"])
+    capacity = _capacity(streams, first, documented) if first else None
+    params = (_params(first.rate, capacity.point, limit, window, streams)
+              if first and capacity and buckets == 1 else None)  # fmt: skip
     algorithm, agreement = (
-        models.best(params, streams, limit is not None, uncertainty or 0.0) if params
-        else ("unknown", None)
+        models.best(params, streams, limit is not None, (first.high - first.low) / 2)
+        if params and first else ("unknown", None)
     )  # fmt: skip
+    interval = rates.combine([i for s in measured if (i := rates.quick_rate(s, buckets))])
+    if first is not None and algorithm in WINDOWS:
+        interval = rates.combine([i for s in measured if (i := _family_rate(s, algorithm, first))])
+        capacity = _capacity(streams, interval, documented) if interval else None
     return Measured(
-        streams, inferred, rate, uncertainty, capacity,
-        measure.fresh_burst(streams[0]) if streams else None, buckets,
-        algorithm, agreement, params, measure.offered_rate(streams[0]) if streams else 0.0,
-        dialect, limit, window, _reset_semantics(decided),
+        streams, inferred, interval, capacity,
+        rates.fresh_burst(streams[0]) if streams else None, buckets, algorithm, agreement,
+        params, rates.offered_rate(streams[0]) if streams else 0.0,
+        _most_common_text(accepted, "dialect"), limit, window, _reset_semantics(decided),
     )  # fmt: skip
+
+
+def _name_routes(streams: list[Stream], endpoints: list[str], documented: Documented) -> None:
+    """Mark each stream of a documented route's requests with that route."""
+    routes = {r.endpoint for r in documented.routes}
+    for s in streams:
+        first = endpoints[int(s.endpoint[0])] if len(s) else ""
+        if first in routes and bool(np.all(s.endpoint == s.endpoint[0])):
+            s.route = first
+
+
+def _family_rate(s: Stream, algorithm: str, first: RateInterval) -> RateInterval | None:
+    """The interval by the rules of the family found: a sliding window counter keeps its phase
+    on the clock's grid; other windows (and a family not known) shift with a late opener.
+    Either needs the limiter saturated: no pause of a token's time between requests."""
+    r = rates.resumptions(s)
+    idle = 1.0 / first.high if np.isfinite(first.high) else np.inf
+    drift = np.zeros(len(s)) if algorithm == "sliding-window" else rates.window_drift(s, r)
+    return rates.interval(s, r, drift, idle)
+
+
+def _capacity(streams: list[Stream], rate: RateInterval, documented: Documented) -> Capacity:
+    """Over the busiest buckets that refused something (the median of each bound)."""
+    busiest = [s for s in streams if s.limited.any()][:CAPACITY_STREAMS] or streams[:1]
+    points, lows, highs, fulls = [], [], [], []
+    for s in busiest:
+        points.append(rates.max_excess(s.t[s.accepted], rate.rate))
+        high = rate.high if np.isfinite(rate.high) else 10 * rate.rate
+        lows.append(rates.capacity_low(s, high))
+        highs.append(rates.capacity_high(s, rate.low))
+        starts = full_rows(s, documented, rate.low)
+        if len(starts):
+            fulls.append(rates.capacity_high(s, rate.low, starts))
+    return Capacity(float(np.median(points)), float(np.median(lows)), float(np.median(highs)),
+                    float(np.median(fulls)) if fulls else None)  # fmt: skip
+
+
+def full_rows(s: Stream, documented: Documented, rate_low: float) -> np.ndarray:
+    """Acceptances that found their bucket full: Remaining at the top (Limit - 1, or the most it
+    ever said); without headers, after a pause long enough to refill the documented bucket at
+    the lowest rate measured.  The stream's first request: only if its headers say so."""
+    accepted = s.accepted
+    known = accepted & np.isfinite(s.remaining)
+    if known.any():
+        limits = s.limit[known]
+        top = (float(np.nanmax(limits)) - 1 if np.isfinite(limits).any()
+               else float(np.max(s.remaining[known])))  # fmt: skip
+        return np.flatnonzero(known & (s.remaining >= top - 1e-9))
+    capacity = documented.capacity
+    if capacity is None or rate_low <= 0 or len(s) < 2:
+        return np.empty(0, dtype=np.int64)
+    pause = s.t[1:] - s.answered[:-1]
+    return np.flatnonzero(accepted[1:] & (pause >= capacity / rate_low)) + 1
 
 
 def _params(
-    rate: float | None,
-    capacity: float | None,
+    rate: float,
+    capacity: float,
     limit: float | None,
     window: float | None,
     streams: list[Stream],
@@ -111,9 +206,9 @@ def _params(
     """The models' parameters: GCRA's from what was measured; a window's quota from the
     advertised limit (or the first burst) and its length from quota / rate, in whole seconds
     as ``limits`` keeps them (its windows are aligned to multiples of their length)."""
-    if rate is None or capacity is None or rate <= 0:
+    if rate <= 0:
         return None
-    quota = limit if limit and limit >= 1 else measure.fresh_burst(streams[0]) or capacity
+    quota = limit if limit and limit >= 1 else rates.fresh_burst(streams[0]) or capacity
     quota = min(quota, MAX_QUOTA)  # a header may say anything; a model holds that many
     shown = window if window and MIN_WINDOW <= window <= MAX_WINDOW else None
     length = shown or min(max(1, round(quota / rate)), MAX_WINDOW)  # windows are whole seconds

@@ -1,58 +1,68 @@
-"""A verdict written three ways: ``verdict.json`` (everything), ``verdict.xml`` (JUnit, one
-testcase per check, for CI test reports) and ``summary.md`` (CI step summaries, people)."""
+"""A verdict written three ways: ``verdict.json`` (everything, :mod:`schema`), ``verdict.xml``
+(JUnit, one testcase per check, for CI test reports) and ``summary.md`` (CI step summaries,
+people); and as text for a terminal."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from mmload.results.folder import write_json
-from mmload.verdict import Verdict
-from mmload.verdict.checks import ERROR, Check
+from mmload.results.folder import write_text
+from mmload.verdict import schema
+from mmload.verdict.schema import ERROR, FAIL, PASS, Check, Measured, Verdict
 
-VERDICT_JSON = "verdict.json"
+VERDICT_JSON = schema.VERDICT_JSON
 VERDICT_XML = "verdict.xml"
 SUMMARY_MD = "summary.md"
+MARKS = {PASS: "✅", FAIL: "❌"}  # anything else: inconclusive
+HEADINGS = {PASS: "PASS", FAIL: "FAIL"}
 
 
 def write(folder: Path, verdict: Verdict) -> None:
-    write_json(folder / VERDICT_JSON, verdict.to_dict())
-    _write_text(folder / VERDICT_XML, junit(verdict))
-    _write_text(folder / SUMMARY_MD, markdown(verdict, folder.name))
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    schema.write_json(folder, verdict)
+    write_text(folder / VERDICT_XML, junit(verdict))
+    write_text(folder / SUMMARY_MD, markdown(verdict, folder.name))
 
 
 def status(check: Check, strict: bool = False) -> str:
     if check.passed is None:
-        return "n/a"
+        return "undecided" if check.message.startswith("not decided") else "n/a"
     if check.passed:
         return "pass"
     return "FAIL" if check.severity == ERROR or strict else "warning"
 
 
+def heading(verdict: Verdict) -> str:
+    """PASS, FAIL or INCONCLUSIVE."""
+    return HEADINGS.get(verdict.outcome, "INCONCLUSIVE")
+
+
 def junit(verdict: Verdict) -> str:
+    """Failures for failed checks; an inconclusive run's undecided checks of its intent are
+    errors (the run could not say), other undecided checks skipped."""
     suite = ET.Element("testsuite", name="mmload rate limits", tests=str(len(verdict.checks)))
-    failures = skipped = 0
+    failures = errors = skipped = 0
     for check in verdict.checks:
         case = ET.SubElement(suite, "testcase", classname="mmload.verdict", name=check.id)
         state = status(check, verdict.strict)
         detail = f"expected: {check.expected}\nobserved: {check.observed}\n{check.message}"
-        if state == "n/a":
-            ET.SubElement(case, "skipped", message=check.message)
-            skipped += 1
-        elif state == "FAIL":
+        if check.diagnosis:
+            detail += f"\nlikely cause: {check.diagnosis}"
+        if state == "FAIL":
             ET.SubElement(case, "failure", message=check.message).text = detail
             failures += 1
+        elif check.passed is None and check.id in verdict.intent:
+            ET.SubElement(case, "error", message=check.message).text = detail
+            errors += 1
+        elif check.passed is None:
+            ET.SubElement(case, "skipped", message=check.message)
+            skipped += 1
         elif state == "warning":
             ET.SubElement(case, "system-out").text = "warning: " + detail
     suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
     suite.set("skipped", str(skipped))
-    ET.SubElement(suite, "system-out").text = verdict.summary
+    ET.SubElement(suite, "system-out").text = "\n".join([verdict.summary, *verdict.notes])
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -62,53 +72,63 @@ def _cell(text: str) -> str:
 
 def markdown(verdict: Verdict, title: str) -> str:
     m, d = verdict.measured, verdict.documented
-    mark = "✅" if verdict.passed else "❌"
-    burst = "not documented" if d.get("burst") is None else d["burst"]
+    mark = MARKS.get(verdict.outcome, "❔")
+    burst = "not documented" if d.burst is None else d.burst
     lines = [
-        f"## {mark} Rate limits: {title}",
+        f"## {mark} Rate limits: {title} ({heading(verdict)})",
         "",
         verdict.summary,
         "",
+        *[f"> {note}" for note in verdict.notes],
+        "",
         "| | documented | advertised | enforced |",
         "|---|---|---|---|",
-        f"| rate | {d['per_sec']:g}/s | {_advertised_rate(verdict)} | {_rate(m)} |",
-        f"| burst | {burst} | - | {m.get('burst') if m.get('burst') is not None else '-'} |",
-        f"| scope | - | - | {m.get('scope')} ({m.get('buckets_per_key')} bucket(s) per key) |",
-        f"| algorithm | - | - | {m.get('algorithm')} (model agreement "
-        f"{_share(m.get('model_agreement'))}) |",
+        f"| rate | {d.per_sec:g}/s | {_advertised_rate(verdict)} | {rate_text(m)} |",
+        f"| burst | {burst} | - | {'-' if m.burst is None else m.burst} |",
+        f"| scope | - | - | {m.scope} ({m.buckets_per_key} bucket(s) per key"
+        f"{', per route' if m.per_route else ''}) |",
+        f"| algorithm | - | - | {m.algorithm} (model agreement {_share(m.model_agreement)}) |",
         "",
         "| check | result | expected | observed | |",
         "|---|---|---|---|---|",
     ]
     for check in verdict.checks:
+        cause = f" Likely cause: {check.diagnosis}" if check.diagnosis else ""
         lines.append(
             f"| {check.id} | {status(check, verdict.strict)} | {_cell(check.expected)} | "
-            f"{_cell(check.observed)} | {_cell(check.message)} |"
+            f"{_cell(check.observed)} | {_cell(check.message + cause)} |"
         )
+    if verdict.not_verified:
+        lines += ["", f"Not verified: {', '.join(verdict.not_verified)}."]
     return "\n".join(lines) + "\n"
 
 
-def _rate(m: dict[str, object]) -> str:
-    rate, plus = m.get("rate_per_s"), m.get("rate_uncertainty")
-    return "-" if rate is None else f"{rate}/s ± {plus}"
+def rate_text(m: Measured) -> str:
+    """The enforced rate and the interval it surely lies in."""
+    if m.rate_per_s is None:
+        return "-"
+    high = "∞" if m.rate_high is None else f"{m.rate_high:g}"
+    return f"{m.rate_per_s:g}/s ({m.rate_low:g}..{high})"
 
 
 def _advertised_rate(verdict: Verdict) -> str:
     a = verdict.advertised
-    if a.get("limit") is None:
+    if a.limit is None:
         return "-"
-    window = f" per {a['window']:g} s" if a.get("window") else ""
-    return f"{a['dialect']}: {a['limit']:g}{window}"
+    window = f" per {a.window:g} s" if a.window else ""
+    return f"{a.dialect}: {a.limit:g}{window}"
 
 
-def _share(value: object) -> str:
-    return "-" if not isinstance(value, float) else f"{value:.1%}"
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def text(verdict: Verdict) -> str:
-    """For a terminal: the summary, then one line per check."""
+    """For a terminal: the summary, the notes, then one line per check."""
     width = max((len(c.id) for c in verdict.checks), default=10)
-    lines = [verdict.summary]
+    lines = [verdict.summary, *(f"note: {n}" for n in verdict.notes)]
     for check in verdict.checks:
-        lines.append(f"  {status(check, verdict.strict):7} {check.id:{width}}  {check.message}")
+        lines.append(f"  {status(check, verdict.strict):9} {check.id:{width}}  {check.message}")
+        if check.diagnosis:
+            lines.append(f"  {'':9} {'':{width}}  likely cause: {check.diagnosis}")
     return "\n".join(lines)

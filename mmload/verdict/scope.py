@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mmload.results.block import Block
-from mmload.verdict.measure import combine, enforced_rate
+from mmload.verdict.rates import combine, first_rate
 from mmload.verdict.streams import Stream, distinct, split, stream
 
 ONE_BY_ONE = 0.9  # share of steps that must fall by one for a group to be one bucket
@@ -81,7 +81,7 @@ def _bucket_order(r: np.ndarray, quick: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def _refill_time(s: Stream) -> float:
     """Half the time a token takes to come back, from the stream's own acceptances."""
-    estimate = enforced_rate(s)
+    estimate = first_rate(s)
     rate = (
         estimate.rate
         if estimate
@@ -99,20 +99,53 @@ def _one_bucket(streams: list[Stream]) -> tuple[bool, str]:
     return share >= ONE_BY_ONE, f"{share:.0%} of {steps} draining steps fall by one"
 
 
-def infer(block: Block, documented_rate: float) -> Scope:
+def infer(block: Block, documented_rate: float, expected: str = "per-address") -> Scope:
+    """The scope, and how to split the requests into buckets.  When the requests do not tell,
+    the buckets are the keys the run expected (``--vary-by``: ``expected``), never one bucket
+    for everybody: many clients each below the limit are not one client above it."""
     users, sources = distinct(block, "user"), distinct(block, "source")
     whole = split(block, "all")
     if not whole:
         return Scope("unknown", "all", "no request was answered")
+    routes = _routes(block)
     if whole[0].has_headers:
-        found = _with_headers(block, whole, users, sources)
+        found = _with_headers(block, whole, users, sources, routes)
     else:
-        found = _without_headers(block, documented_rate, users, sources)
+        found = _without_headers(block, documented_rate, users, sources, routes)
+    if found.scope == "unknown":
+        return replace(found, grouping="key", evidence=f"{found.evidence}; the buckets are "
+                       f"taken to be the run's keys ({expected}, as --vary-by says)")  # fmt: skip
     return replace(found, also=alike(found.scope, block))
 
 
-def _with_headers(block: Block, whole: list[Stream], users: int, sources: int) -> Scope:
-    if users <= 1 and sources <= 1:
+def _routes(block: Block) -> bool:
+    """Whether the requests went to several endpoints, enough of each to tell buckets apart."""
+    counts = np.bincount(block.codes["endpoint"])
+    return int((counts >= MIN_STEPS).sum()) > 1
+
+
+# grouping, scope, words: each key's routes apart, finest first
+ROUTE_GROUPINGS = (("user+endpoint", "per-user", "user"), ("source+endpoint", "per-address",
+                   "address"), ("endpoint", "shared", "route"))  # fmt: skip
+
+
+def _per_route(block: Block, users: int, sources: int) -> Scope | None:
+    """Buckets per route: each route of each key drains a bucket of its own (a server that
+    limits routes apart), which a key's requests alone show as interleaved sequences."""
+    for grouping, kind, noun in ROUTE_GROUPINGS:
+        if (kind == "per-user" and users <= 1) or (kind == "per-address" and sources <= 1):
+            continue
+        apart, why = _one_bucket(split(block, grouping))
+        if apart:
+            kind = _together(sources) if kind == "shared" else kind
+            return Scope(kind, grouping, f"each route of each {noun} drains its own bucket: {why}")
+    return None
+
+
+def _with_headers(
+    block: Block, whole: list[Stream], users: int, sources: int, routes: bool
+) -> Scope:
+    if users <= 1 and sources <= 1 and not routes:
         return Scope("unknown", "all", "one client: nobody to share a bucket with")
     together, why = _one_bucket(whole)
     if together:
@@ -125,7 +158,8 @@ def _with_headers(block: Block, whole: list[Stream], users: int, sources: int) -
         apart, why = _one_bucket(split(block, "user"))
         if apart:
             return Scope("per-user", "user", f"each user drains its own bucket: {why}")
-    return _several_per_key(block, users, sources)
+    by_route = _per_route(block, users, sources) if routes else None
+    return by_route or _several_per_key(block, users, sources)
 
 
 def _together(sources: int) -> str:
@@ -178,20 +212,24 @@ def _several_per_key(block: Block, users: int, sources: int) -> Scope:
     return Scope("unknown", "all", "Remaining falls one by one for no grouping of clients")
 
 
-def _without_headers(block: Block, documented_rate: float, users: int, sources: int) -> Scope:
+def _without_headers(
+    block: Block, documented_rate: float, users: int, sources: int, routes: bool
+) -> Scope:
     """Without headers, n buckets of a rate r and one bucket of n x r admit the same requests
     in all; only who gets them differs.  So: does each user's own steady rate match the
     documented one (a bucket each), each address's (a bucket per address: n addresses get n x r
     in all, as nginx's ``limit_req`` keyed on the client address gives), or everybody's together
     (one bucket)?  Finest first: a coarser grouping's rate is its finer keys' rates added up."""
     close = 0.15 * documented_rate
-    together = enforced_rate(stream("all", block))
+    together = first_rate(stream("all", block))
     in_all = "" if together is None else f" ({together.rate:.3g}/s in all)"
-    for grouping, kind, more in (("user", "per-user", users > 1),
-                                 ("source", "per-address", sources > 1)):  # fmt: skip
+    tried = [("user", "per-user", "user", users > 1), ("source", "per-address", "address",
+              sources > 1)] + [(g, k, f"route of each {n}", routes and (k != "per-user" or
+              users > 1)) for g, k, n in ROUTE_GROUPINGS]  # fmt: skip
+    for grouping, kind, noun, more in tried:
         own = _own_rate(block, grouping) if more else None
         if own is not None and abs(own - documented_rate) <= close:
-            noun = "user" if grouping == "user" else "address"
+            kind = _together(sources) if kind == "shared" else kind
             why = f"no headers; each {noun} got {own:.3g}/s, the documented rate{in_all}"
             return Scope(kind, grouping, why)
     if (users > 1 or sources > 1) and together and abs(together.rate - documented_rate) <= close:
@@ -207,8 +245,8 @@ def _without_headers(block: Block, documented_rate: float, users: int, sources: 
 def _own_rate(block: Block, grouping: str) -> float | None:
     """The steady rate each key of the grouping got (the median over the keys), None if none
     was saturated long enough."""
-    own = combine([e for s in split(block, grouping) if (e := enforced_rate(s)) is not None])
-    return None if own is None else own[0]
+    own = combine([e for s in split(block, grouping) if (e := first_rate(s)) is not None])
+    return None if own is None else own.rate
 
 
 def buckets_per_key(streams: list[Stream]) -> int:

@@ -10,13 +10,14 @@ the order the limiter saw.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 
 from mmload.results.block import Block
 
-GROUPINGS = ("all", "source", "user")  # one bucket; one per source address; one per user
+LIMITED = (429,)  # the statuses that are refusals unless the run says otherwise
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Stream:
     date: np.ndarray
     status: np.ndarray
     answered: np.ndarray  # when the answer came back (send time + latency), UNIX seconds
+    endpoint: np.ndarray  # codes into the block's endpoint table
+    policy: np.ndarray  # codes into the block's policy table (the IETF policy a response names)
+    route: str = ""  # the documented route all its requests went to, "" for the general limit
 
     def __len__(self) -> int:
         return len(self.t)
@@ -47,32 +51,53 @@ class Stream:
         return bool(np.isfinite(self.remaining).any() or np.isfinite(self.limit).any())
 
     def take(self, rows: np.ndarray | slice) -> Stream:
-        return Stream(self.name, *(getattr(self, f)[rows] for f in _COLUMNS))
+        columns = {f: getattr(self, f)[rows] for f in _COLUMNS}
+        return Stream(self.name, **columns, route=self.route)
 
 
 _COLUMNS = ("t", "limited", "limit", "remaining", "reset", "retry_after", "window", "date",
-            "status", "answered")  # fmt: skip
+            "status", "answered", "endpoint", "policy")  # fmt: skip
+REFUSED = "refused"  # the column decided() adds: 1 where the status is one of the refusals
 
 
-def decided(block: Block) -> Block:
-    """The requests the limiter decided on (those answered), in send order."""
+def decided(block: Block, limited: Collection[int] = LIMITED) -> Block:
+    """The requests the limiter decided on (those answered), in send order, each marked refused
+    or not by ``limited``, the statuses the run counts as refusals."""
     kept = block.take(block.numbers["status"] > 0)
-    return kept.take(np.argsort(kept.numbers["sent"], kind="stable"))
+    kept = kept.take(np.argsort(kept.numbers["sent"], kind="stable"))
+    refused = np.isin(kept.numbers["status"], np.array(sorted(limited), dtype=np.int32))
+    kept.numbers[REFUSED] = refused.astype(np.float64)
+    return kept
 
 
 def stream(name: str, block: Block) -> Stream:
     n = block.numbers
+    refused = n[REFUSED] > 0 if REFUSED in n else n["status"] == 429
     return Stream(
-        name, n["sent"], n["status"] == 429, n["limit"], n["remaining"], n["reset"],
-        n["retry_after"], n["window"], n["date"], n["status"], n["sent"] + n["latency_ms"] / 1e3,
+        name, n["sent"], refused, n["limit"], n["remaining"], n["reset"], n["retry_after"],
+        n["window"], n["date"], n["status"], n["sent"] + n["latency_ms"] / 1e3,
+        block.codes["endpoint"], block.codes["policy"],
     )  # fmt: skip
+
+
+def grouping_codes(block: Block, grouping: str) -> tuple[np.ndarray, list[str]]:
+    """Codes and names of a grouping: a text column, or several joined by "+" (one value per
+    combination, e.g. ``key+endpoint``: a bucket per key and route)."""
+    columns = grouping.split("+")
+    codes = block.codes[columns[0]].astype(np.int64)
+    names = list(block.tables[columns[0]])
+    for column in columns[1:]:
+        table = block.tables[column]
+        codes = codes * max(len(table), 1) + block.codes[column]
+        names = [f"{a} {b}".strip() for a in names for b in table]
+    return codes, names
 
 
 def split(block: Block, grouping: str) -> list[Stream]:
     """One stream per value of ``grouping`` (all requests together for "all"), biggest first."""
     if grouping == "all":
         return [stream("all", block)] if len(block) else []
-    codes, table = block.codes[grouping], block.tables[grouping]
+    codes, table = grouping_codes(block, grouping)
     order = np.lexsort((block.numbers["sent"], codes))  # by value, in send order within each
     whole = stream("", block.take(order))
     sorted_codes = codes[order]

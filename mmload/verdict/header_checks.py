@@ -56,8 +56,12 @@ def _varies(s: Stream) -> bool:
     """Whether one policy of the stream's (an IETF response names the one it speaks of) ever
     advertised two limits."""
     known = np.isfinite(s.limit)
-    pairs = np.unique(np.stack([s.policy[known].astype(np.float64), s.limit[known]]), axis=1)
-    return len(np.unique(pairs[0])) < pairs.shape[1]
+    policy, limit = s.policy[known], s.limit[known]
+    for code in np.flatnonzero(np.bincount(policy)) if len(policy) else ():
+        values = limit[policy == code]
+        if values.min() != values.max():
+            return True
+    return False
 
 
 def _meaning(

@@ -1,9 +1,12 @@
 """``mmload compare``: runs of different configurations side by side, with the difference
-flagged, and exit 1 when a run fails where the base passed."""
+flagged, and exit 1 when a run fails where the base passed (one inconclusive where the base
+passed is flagged as no longer verified, and is no regression)."""
 
 from __future__ import annotations
 
 import io
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +16,7 @@ from mmload.cli import main
 from mmload.report import compare as comparing
 from mmload.report import style
 from mmload.report.compare_page import COMPARE_HTML, COMPARE_MD, HEAD
-from mmload.verdict import verify
+from mmload.verdict import schema, verify
 from mmload.verdict.output import write as write_verdict
 from tests.htmlpage import Page
 from tests.synth import Plan, write_folder
@@ -33,6 +36,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "same": judged(tmp, "same", Plan(seconds=20, seed=8)),
         "lax": judged(tmp, "lax", Plan(seconds=20, faults=("lax",))),
         "burst": judged(tmp, "burst", Plan(seconds=20, burst=200)),
+        "gentle": judged(tmp, "gentle", Plan(seconds=20, per_user=0.2)),  # inconclusive
     }
 
 
@@ -126,3 +130,47 @@ def test_compare_needs_two_run_folders(tmp_path: Path, runs: dict[str, Path]) ->
     assert code == 2 and "at least two run folders" in err
     code, _, err = run_compare(runs["base"], tmp_path, "--out", tmp_path / "out")
     assert code == 2 and "is not a run folder" in err
+
+
+def test_a_run_no_longer_verified_is_flagged_but_is_no_regression(
+    tmp_path: Path, runs: dict[str, Path]
+) -> None:
+    """A hammer too gentle to reach the limit decides nothing it set out to: where the base
+    passed, that is flagged, and the compare still exits 0, for nothing failed."""
+    code, out, _ = run_compare(runs["base"], runs["gentle"], "--out", tmp_path / "out")
+    assert code == 0, out
+    found = comparing.compare([runs["base"], runs["gentle"]])
+    row = found.rows[1]
+    assert (row.outcome, row.heading, row.passed) == ("inconclusive", "INCONCLUSIVE", False)
+    assert comparing.UNVERIFIED in row.flags and "verdict" not in row.flags
+    assert found.regressions == [] and found.unverified == ["gentle"]
+    assert "**No longer verified**: gentle inconclusive where the base passed" in out
+    assert "**Regression**" not in out
+    text = (tmp_path / "out" / COMPARE_HTML).read_text()
+    assert '<div class="verdict INCONCLUSIVE"><b>No longer verified</b> — gentle' in text
+    page = Page()
+    page.feed(text)
+    rows = {row[0]: row for row in page.rows if len(row) == 11}
+    assert rows["gentle"][1] == "INCONCLUSIVE"
+    assert comparing.UNVERIFIED in rows["gentle"][10].split(", ")
+    # the other way round: a run verified where the base could not say is a change of verdict
+    back = comparing.compare([runs["gentle"], runs["base"]])
+    assert "verdict" in back.rows[1].flags and comparing.UNVERIFIED not in back.rows[1].flags
+    assert back.regressions == back.unverified == []
+
+
+def test_a_rate_is_flagged_only_when_it_surely_moved(tmp_path: Path, runs: dict[str, Path]) -> None:
+    """The point estimates moved by 8%, beyond the 5% tolerance, but each rate surely lies in
+    an interval the other's overlaps: no rate change; apart, it is one."""
+    unsure = shutil.copytree(runs["same"], tmp_path / "unsure")
+    verdict = schema.read(unsure)
+    assert verdict is not None
+    wide = replace(verdict.measured, rate_per_s=10.8, rate_low=9.5, rate_high=12.0)
+    schema.write_json(unsure, replace(verdict, measured=wide))
+    row = comparing.compare([runs["base"], unsure]).rows[1]
+    assert row.deltas["rate"] == "+8.0% (within the intervals)"
+    assert "rate" not in row.flags
+    apart = replace(wide, rate_low=10.7, rate_high=10.9)
+    schema.write_json(unsure, replace(verdict, measured=apart))
+    row = comparing.compare([runs["base"], unsure]).rows[1]
+    assert row.deltas["rate"] == "+8.0%" and "rate" in row.flags

@@ -7,9 +7,13 @@ tests/test_verdict_live.py.
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import math
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +22,13 @@ import pytest
 from matplotlib.collections import PathCollection
 
 from mmload.cli import main
-from mmload.report import FIGURES, REPORT_HTML, figures, headers, page, write_report
+from mmload.report import FIGURES, REPORT_HTML, figures, headers, page, style, write_report
 from mmload.report.data import RunView, load, rates, record_stats
 from mmload.results.folder import read_keys
-from mmload.verdict import verify
+from mmload.verdict import schema, verify
+from mmload.verdict.output import status
 from mmload.verdict.output import write as write_verdict
+from mmload.verdict.schema import Verdict
 from tests.htmlpage import Page
 from tests.synth import Plan, write_folder
 
@@ -30,6 +36,14 @@ from tests.synth import Plan, write_folder
 def judged(tmp_path: Path, plan: Plan, name: str = "run") -> Path:
     folder = write_folder(tmp_path / name, plan)
     write_verdict(folder, verify(folder))
+    return folder
+
+
+def rewritten(folder: Path, change: Callable[[Verdict], Verdict]) -> Path:
+    """The folder, its verdict changed as a verdict of another run could have been."""
+    found = schema.read(folder)
+    assert found is not None
+    schema.write_json(folder, change(found))
     return folder
 
 
@@ -75,7 +89,7 @@ def test_the_limit_lines_stay_apart_and_the_log_scale_has_ticks_to_its_top(
     assert enforced.get_linewidth() > 3 * documented.get_linewidth()  # a band, not a line
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend[:4] == ["offered", "accepted", "limited (429)", "documented limit 10/s"]
-    assert legend[4].startswith("enforced (measured) 10/s ± ") and len(legend) == 5
+    assert legend[4].startswith("enforced (measured) 10/s (") and len(legend) == 5
     fig.draw_without_rendering()
     columns = {round(t.get_window_extent().x0) for t in fig.legends[0].get_texts()}
     assert len(columns) == 3  # 3 + 2, not 4 + 1
@@ -90,7 +104,7 @@ def test_the_limit_lines_stay_apart_and_the_log_scale_has_ticks_to_its_top(
 
 def test_the_limit_lines_of_four_buckets_are_readable(tmp_path: Path) -> None:
     view = load(judged(tmp_path, Plan(sources=4, users=4)))
-    assert view.measured["buckets"] == 4
+    assert view.measured.buckets == 4
     ax = figures.throughput(view).axes[0]
     lines = lines_by_label(ax)
     four = lines["documented × 4 buckets = 40/s"]
@@ -119,11 +133,58 @@ def test_a_faulty_server_is_a_fail_in_the_title_and_its_measured_rate_is_drawn(
     view = load(judged(tmp_path, Plan(faults=("lax",))))
     fig = figures.throughput(view)
     assert fig.get_suptitle().splitlines()[1].startswith("FAIL: enforced ")
-    measured = view.measured["rate_per_s"]
+    measured = view.measured.rate_per_s
+    assert measured is not None
     lines = lines_by_label(fig.axes[0])
     enforced = [line for label, line in lines.items() if label.startswith("enforced")]
     assert enforced[0].get_ydata()[0] == pytest.approx(measured)
     assert measured > 10 * 1.05
+
+
+def enforced_interval(ax) -> tuple[float, float]:
+    """Where the throughput figure's band says the enforced rate surely lies."""
+    (band,) = [p for p in ax.patches if p.get_gid() == style.INTERVAL]
+    ys = band.get_patch_transform().transform(band.get_path().vertices)[:, 1]
+    return float(ys.min()), float(ys.max())
+
+
+def test_the_enforced_band_spans_where_the_rate_surely_lies(tmp_path: Path) -> None:
+    """Two nodes behind a balancer each limit on their own: the rate (about 20/s) is measured
+    unsurely, and the band spans the whole interval it surely lies in, about the estimate."""
+    view = load(judged(tmp_path, Plan(servers=2)))
+    m = view.measured
+    assert m.rate_per_s is not None and m.rate_low is not None and m.rate_high is not None
+    assert m.rate_high - m.rate_low > 4  # wide enough to see
+    ax = figures.throughput(view).axes[0]
+    assert enforced_interval(ax) == pytest.approx((m.rate_low, m.rate_high))
+    label = f"enforced (measured) 20/s ({m.rate_low:.4g}..{m.rate_high:.4g}/s)"
+    assert label in lines_by_label(ax)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "drawn", "words"),
+    [
+        (15.0, None, (15.0, 20.0), "(at least 15/s)"),  # nothing bounds it above
+        (None, None, (17.0, 23.0), "(17..23/s)"),  # written before intervals: ± uncertainty
+    ],
+)
+def test_an_enforced_rate_without_an_upper_bound_is_drawn_up_to_its_estimate(
+    tmp_path: Path,
+    low: float | None,
+    high: float | None,
+    drawn: tuple[float, float],
+    words: str,
+) -> None:
+    def unbounded(v: Verdict) -> Verdict:
+        measured = replace(v.measured, rate_per_s=20.0, rate_low=low, rate_high=high,
+                           rate_uncertainty=3.0)  # fmt: skip
+        return replace(v, measured=measured)
+
+    view = load(rewritten(judged(tmp_path, Plan()), unbounded))
+    ax = figures.throughput(view).axes[0]
+    assert enforced_interval(ax) == pytest.approx(drawn)
+    assert f"enforced (measured) 20/s {words}" in lines_by_label(ax)
+    assert math.isfinite(ax.get_ylim()[1])
 
 
 def test_offered_vs_accepted_has_the_ideal_knee_on_the_documented_limit(tmp_path: Path) -> None:
@@ -244,21 +305,79 @@ def test_the_page_has_the_verdict_every_check_and_embedded_figures(tmp_path: Pat
     assert '<div class="verdict FAIL"><b>FAIL</b>' in text
     page = Page()
     page.feed(text)
-    verdict = json.loads((folder / "verdict.json").read_text())
+    verdict = schema.read(folder)
+    assert verdict is not None
     by_id = {row[1]: row[0] for row in page.rows if len(row) == 5}
-    for check in verdict["checks"]:
-        expected = {None: "n/a", True: "pass"}.get(check["passed"])
-        if expected is None:
-            expected = "FAIL" if check["severity"] == "error" else "warning"
-        assert by_id[check["id"]] == expected, check["id"]
+    for check in verdict.checks:
+        assert by_id[check.id] == status(check, verdict.strict), check.id
     assert by_id["rate-matches-documented"] == "FAIL"
+    assert by_id["retry-after-honest"] == "undecided"  # a hammer cannot tell: not n/a
+    assert by_id["mattermost-responses"] == "n/a"
     table = {row[0]: row[1:] for row in page.rows if len(row) == 4}
     assert table["rate"][0] == "10/s"
-    assert table["rate"][2].startswith(f"{verdict['measured']['rate_per_s']:.4g}/s")
+    m = verdict.measured
+    assert m.rate_per_s is not None and m.rate_low is not None and m.rate_high is not None
+    assert table["rate"][2].startswith(f"{m.rate_per_s:.4g}/s (surely {m.rate_low:.4g}..")
     assert len(page.imgs) == len(FIGURES)
     assert all(str(img["src"]).startswith("data:image/png;base64,") for img in page.imgs)
     assert "script" not in page.tags  # nothing runs, nothing is fetched
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
+
+
+def test_an_inconclusive_run_says_so_with_its_notes_and_what_it_did_not_verify(
+    tmp_path: Path,
+) -> None:
+    """A hammer too gentle to reach the limit is no pass: the banner says INCONCLUSIVE in a
+    colour of its own, with the verdict's notes under it and every check it could not decide;
+    in the checks, those undecided are told from those that do not apply."""
+    note = "503s in a rate limiter's pattern: run again with --limited-status 429,503"
+    folder = judged(tmp_path, Plan(scenario="hammer", per_user=0.2))
+    verdict = schema.read(rewritten(folder, lambda v: replace(v, notes=(note,))))
+    assert verdict is not None and verdict.outcome == "inconclusive"
+    write_report(folder)
+    text = (folder / REPORT_HTML).read_text()
+    assert '<div class="verdict INCONCLUSIVE"><b>INCONCLUSIVE</b> — the server refused ' in text
+    assert ".INCONCLUSIVE{" in text and "PASS</b>" not in text and "FAIL</b>" not in text
+    banner = text.index("<b>INCONCLUSIVE</b>")
+    assert banner < text.index(f"<li>{html.escape(note)}</li>") < text.index("<h2>Checks</h2>")
+    shown = re.search(r'<p class="unverified"><b>Not verified:</b> ([^<]*)\.</p>', text)
+    assert shown is not None and shown.group(1).split(", ") == list(verdict.not_verified)
+    found = Page()
+    found.feed(text)
+    by_id = {row[1]: row[0] for row in found.rows if len(row) == 5}
+    assert by_id["rate-matches-documented"] == "undecided"  # the hammer set out to decide it
+    assert by_id["retry-after-honest"] == "n/a"  # nothing was refused: nothing to decide
+    assert 'class="badge b-undecided"' in text and 'class="badge b-na"' in text
+    title = figures.throughput(load(folder)).get_suptitle().splitlines()[1]
+    assert title.startswith("INCONCLUSIVE: no rate measured (documented 10/s, burst 100); ")
+    assert "not decided" in title
+
+
+def test_the_verdict_s_own_notes_come_under_its_banner(tmp_path: Path) -> None:
+    """nginx's limit_req refuses with 503 unless told otherwise: the verdict notes the pattern
+    and says how to run again, and the page shows it before the checks."""
+    folder = judged(tmp_path, Plan(refuse_status=503))
+    verdict = schema.read(folder)
+    assert verdict is not None and "--limited-status 429,503" in verdict.notes[0]
+    write_report(folder)
+    text = (folder / REPORT_HTML).read_text()
+    shown = text.index(f"<li>{html.escape(verdict.notes[0])}</li>")
+    assert text.index('<div class="verdict FAIL">') < shown < text.index("<h2>Checks</h2>")
+
+
+def test_a_failed_check_s_likely_cause_is_beside_its_message(tmp_path: Path) -> None:
+    folder = judged(tmp_path, Plan(servers=2))
+    verdict = schema.read(folder)
+    assert verdict is not None
+    failed = verdict.check("rate-matches-documented")
+    assert failed.passed is False and "per-node limiting" in failed.diagnosis
+    write_report(folder)
+    found = Page()
+    found.feed((folder / REPORT_HTML).read_text())
+    messages = {row[1]: row[4] for row in found.rows if len(row) == 5}
+    assert messages[failed.id].startswith(failed.message)
+    assert messages[failed.id].endswith(f"likely cause: {failed.diagnosis}")
+    assert "likely cause" not in messages["no-limiting-below-limit"]  # it passed
 
 
 def test_a_folder_without_a_verdict_gets_one_computed_and_says_so(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "each run's start), tabulate measured rate, burst, 429 share, p95 latency and verdict "
         "with deltas against the first run, and flag changes beyond tolerance. Writes "
         "compare.html, compare.md and the PNGs into --out. Exit 1 when a run fails where the "
-        "base passed.",
+        "base passed; a run inconclusive where the base passed is flagged (no longer "
+        "verified) but is no regression.",
     )
     p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="the first is the base")
     p.add_argument(

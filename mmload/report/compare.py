@@ -1,6 +1,7 @@
 """Runs side by side: the first is the base, each other run's figures get a delta against it,
 and a change beyond tolerance is flagged.  A run whose verdict went from pass to fail is a
-regression (``mmload compare`` exits 1)."""
+regression (``mmload compare`` exits 1); one that went from pass to inconclusive is flagged as no
+longer verified, which is no regression: nothing failed, the run just could not say."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mmload.report import figures, style
-from mmload.report.data import RunView, ensure_verdict, load, rates, record_stats
+from mmload.report.data import RunView, ensure_verdict, load, rate_interval, rates, record_stats
+from mmload.verdict.output import heading
+from mmload.verdict.schema import FAIL, INCONCLUSIVE, PASS
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,10 @@ class Limits:
 @dataclass
 class Row:
     name: str
-    passed: bool | None
+    outcome: str | None  # pass, fail or inconclusive; None: no verdict
+    heading: str  # PASS, FAIL, INCONCLUSIVE or "no verdict"
     rate: float | None
+    rate_range: tuple[float, float] | None  # where the rate surely lies (high: inf, unbounded)
     burst: float | None
     limited_share: float | None
     p95_ms: float | None
@@ -35,9 +40,14 @@ class Row:
     deltas: dict[str, str] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
 
+    @property
+    def passed(self) -> bool | None:
+        return None if self.outcome is None else self.outcome == PASS
+
 
 MEASURES = ("rate", "burst", "limited_share", "p95_ms")  # what a row compares
 HEADINGS = {"limited_share": "429 share", "p95_ms": "p95 accepted"}  # a measure's column
+UNVERIFIED = "no longer verified"  # the flag of a run inconclusive where the base passed
 
 
 @dataclass
@@ -49,7 +59,13 @@ class Comparison:
     def regressions(self) -> list[str]:
         """Runs that fail where the base passed."""
         base = self.rows[0]
-        return [r.name for r in self.rows[1:] if base.passed and r.passed is False]
+        return [r.name for r in self.rows[1:] if base.passed and r.outcome == FAIL]
+
+    @property
+    def unverified(self) -> list[str]:
+        """Runs that are inconclusive where the base passed: no regression, but no pass."""
+        base = self.rows[0]
+        return [r.name for r in self.rows[1:] if base.passed and r.outcome == INCONCLUSIVE]
 
 
 def compare(folders: list[Path], limits: Limits | None = None) -> Comparison:
@@ -75,15 +91,17 @@ def _row(view: RunView, name: str) -> Row:
     totals = view.run.get("totals") or {}
     offered = totals.get("offered") or view.total("offered")
     limited = totals.get("limited") or view.total("limited")
-    m = view.measured
+    m, v = view.measured, view.verdict
     return Row(
         name=name,
-        passed=view.passed,
-        rate=m.get("rate_per_s"),
-        burst=m.get("burst"),
+        outcome=view.outcome,
+        heading="no verdict" if v is None else heading(v),
+        rate=m.rate_per_s,
+        rate_range=rate_interval(m),
+        burst=m.burst,
         limited_share=(limited / offered) if offered else None,
         p95_ms=record_stats(view, keys=0).latency_p95.get("accepted"),
-        summary=str((view.verdict or {}).get("summary") or "no verdict"),
+        summary="no verdict" if v is None else v.summary,
     )
 
 
@@ -101,10 +119,24 @@ def _judge_change(base: Row, row: Row, limits: Limits) -> None:
             change = (b - a) / a if a else (0.0 if b == a else float("inf"))
             row.deltas[name] = f"{change:+.1%}"
             moved = change > limits.latency if name == "p95_ms" else abs(change) > limits.tolerance
+        if moved and name == "rate" and not _apart(base.rate_range, row.rate_range, a, limits):
+            row.deltas[name] += " (within the intervals)"
+            moved = False
         if moved:
             row.flags.append(HEADINGS.get(name, name))
-    if base.passed is not None and row.passed is not None and base.passed != row.passed:
-        row.flags.append("verdict")
+    if base.outcome is not None and row.outcome is not None and base.outcome != row.outcome:
+        row.flags.append(UNVERIFIED if base.passed and row.outcome == INCONCLUSIVE else "verdict")
+
+
+def _apart(
+    base: tuple[float, float] | None, run: tuple[float, float] | None, rate: float, limits: Limits
+) -> bool:
+    """The rate surely moved beyond tolerance: the intervals the two rates surely lie in are
+    further apart than the tolerance allows (one unknown: the point estimates decide)."""
+    if base is None or run is None:
+        return True
+    gap = max(run[0] - base[1], base[0] - run[1])
+    return gap > limits.tolerance * rate
 
 
 # each run's series in the overlay: (column, label, how it is drawn), offered faint
@@ -137,7 +169,7 @@ def throughput(c: Comparison) -> Figure:
     style.title(
         fig,
         f"Throughput of {len(c.views)} runs (base: {c.rows[0].name})",
-        "; ".join(f"{r.name}: {word(r.passed)}" for r in c.rows),
+        "; ".join(f"{r.name}: {r.heading}" for r in c.rows),
     )
     return fig
 
@@ -170,7 +202,3 @@ def offered_vs_accepted(c: Comparison) -> Figure:
 
 def _documented_rates(c: Comparison) -> list[float]:
     return sorted({r for v in c.views if (r := v.documented_rate)})
-
-
-def word(passed: bool | None) -> str:
-    return "no verdict" if passed is None else "PASS" if passed else "FAIL"

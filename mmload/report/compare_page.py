@@ -8,6 +8,7 @@ from pathlib import Path
 from mmload.report import compare as comparing
 from mmload.report import page, style
 from mmload.report.compare import Comparison, Row
+from mmload.results.folder import write_text
 
 COMPARE_HTML = "compare.html"
 COMPARE_MD = "compare.md"
@@ -30,8 +31,8 @@ def cells(row: Row) -> list[str]:
     d = row.deltas
     return [
         row.name,
-        comparing.word(row.passed),
-        style.rate(row.rate),
+        row.heading,
+        _rate(row),
         d.get("rate", "base"),
         "–" if row.burst is None else f"{row.burst:g}",
         d.get("burst", "base"),
@@ -43,10 +44,24 @@ def cells(row: Row) -> list[str]:
     ]
 
 
+def _rate(row: Row) -> str:
+    if row.rate is None:
+        return "–"
+    return style.rate(row.rate) + (
+        f" ({style.rate_range(*row.rate_range)})" if row.rate_range else ""
+    )
+
+
 def markdown(c: Comparison) -> str:
     lines = [f"# mmload compare: {len(c.rows)} runs, base {c.rows[0].name}", ""]
     if c.regressions:
         lines += [f"**Regression**: {', '.join(c.regressions)} fail(s) where the base passed.", ""]
+    if c.unverified:
+        lines += [
+            f"**No longer verified**: {', '.join(c.unverified)} inconclusive where the "
+            "base passed (no regression: nothing failed, but the run could not say).",
+            "",
+        ]
     lines += ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     lines += ["| " + " | ".join(x.replace("|", "/") for x in cells(r)) + " |" for r in c.rows]
     lines += ["", *(f"- {r.name}: {r.summary}" for r in c.rows), ""]
@@ -60,15 +75,9 @@ def html(c: Comparison, figures: style.Embedded) -> str:
         if row.flags:
             line[-1] = f'<span class="badge b-FAIL">{line[-1]}</span>'
         rows.append(line)
-    banner = (
-        f'<div class="verdict FAIL"><b>Regression</b> — {page.esc(", ".join(c.regressions))} '
-        "fail(s) where the base passed</div>"
-        if c.regressions
-        else '<div class="verdict NONE">No run went from pass to fail.</div>'
-    )
     body = [
         f"<h1>mmload compare: {len(c.rows)} runs</h1>",
-        banner,
+        *banners(c),
         "<h2>Runs against the base (the first)</h2>",
         page.table(HEAD, rows, raw=True),
         "<h2>Verdicts</h2>",
@@ -85,6 +94,23 @@ def html(c: Comparison, figures: style.Embedded) -> str:
     )
 
 
+def banners(c: Comparison) -> list[str]:
+    """Runs that fail where the base passed, runs inconclusive where it passed, or neither."""
+    found = []
+    if c.regressions:
+        found.append(
+            f'<div class="verdict FAIL"><b>Regression</b> — {page.esc(", ".join(c.regressions))} '
+            "fail(s) where the base passed</div>"
+        )
+    if c.unverified:
+        found.append(
+            '<div class="verdict INCONCLUSIVE"><b>No longer verified</b> — '
+            f"{page.esc(', '.join(c.unverified))} inconclusive where the base passed: no "
+            "regression, nothing failed, but the run could not say</div>"
+        )
+    return found or ['<div class="verdict NONE">No run went from pass to fail.</div>']
+
+
 def write(c: Comparison, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     drawn = {
@@ -92,6 +118,6 @@ def write(c: Comparison, out: Path) -> list[Path]:
         "offered-vs-accepted": (comparing.offered_vs_accepted(c), "accepted against offered"),
     }
     written, embedded = style.save_all(drawn, out)
-    written.append(style.write_text(out / COMPARE_MD, markdown(c)))
-    written.append(style.write_text(out / COMPARE_HTML, html(c, embedded)))
+    written.append(write_text(out / COMPARE_MD, markdown(c)))
+    written.append(write_text(out / COMPARE_HTML, html(c, embedded)))
     return written

@@ -1,26 +1,28 @@
 """What a report shows, read from a run folder alone: the run's settings, its verdict, its
 timeline as numpy columns, and per-key header series from its records.
 
-Everything here reads files written by :mod:`mmload.results` and :mod:`mmload.verdict.output`;
-nothing needs the process that ran the load.
+Everything here reads files written by :mod:`mmload.results`, and the verdict through
+:mod:`mmload.verdict.schema` (its typed :class:`Verdict`); nothing needs the process that ran
+the load.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mmload.limiter.rate import Documented
 from mmload.results.folder import read_run_or_empty
 from mmload.results.records import RECORDS_BIN, load_records
 from mmload.results.tally import outcome_codes
 from mmload.results.timeline import COLUMNS
 from mmload.results.timeline_file import TIMELINE_CSV, read_timeline
-from mmload.verdict import verify
-from mmload.verdict.output import VERDICT_JSON
+from mmload.verdict import documented_of, schema, verify
+from mmload.verdict.schema import Measured, Verdict
 
 EPOCH_FLOOR = 1e9  # a Reset value above this is an epoch, not a delta
 SHORTEST = 0.25  # s: a last second cut shorter than this holds too few requests to be a rate
@@ -37,7 +39,7 @@ class NotARunFolder(ValueError):
 class RunView:
     folder: Path
     run: dict[str, Any]
-    verdict: dict[str, Any] | None
+    verdict: Verdict | None
     verdict_saved: bool  # False: computed for this report, not in the folder
     start: float  # epoch second the run's time axis starts at
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # timeline, NaN for None
@@ -53,25 +55,31 @@ class RunView:
         return self.columns["second"] - self.start
 
     @property
-    def documented(self) -> dict[str, Any]:
-        found = (self.verdict or {}).get("documented")
-        if isinstance(found, dict):
-            return found
-        settings = self.run.get("settings") or {}
-        return settings.get("documented_limit") or {}
+    def documented(self) -> Documented:
+        """What the verdict held the server to; without one, what the run was told."""
+        return self.verdict.documented if self.verdict else documented_of(self.run, None, None)
 
     @property
     def documented_rate(self) -> float | None:
-        rate = self.documented.get("per_sec")
-        return float(rate) if rate else None
+        return self.documented.per_sec or None
 
     @property
-    def measured(self) -> dict[str, Any]:
-        return (self.verdict or {}).get("measured") or {}
+    def measured(self) -> Measured:
+        return self.verdict.measured if self.verdict else Measured()
+
+    @property
+    def outcome(self) -> str | None:
+        """pass, fail or inconclusive; None without a verdict."""
+        return None if self.verdict is None else self.verdict.outcome
 
     @property
     def passed(self) -> bool | None:
-        return None if self.verdict is None else bool(self.verdict.get("passed"))
+        return None if self.verdict is None else self.verdict.passed
+
+    @property
+    def limited_status(self) -> tuple[int, ...]:
+        """The statuses the verdict counted as refusals (the timeline's "limited")."""
+        return self.verdict.limited_status if self.verdict else (429,)
 
     def total(self, column: str) -> float:
         return float(np.nansum(self.columns[column])) if len(self.columns[column]) else 0.0
@@ -88,7 +96,7 @@ def load(folder: Path) -> RunView:
     if not (folder / RECORDS_BIN).is_file() or not (folder / TIMELINE_CSV).is_file():
         raise NotARunFolder(f"{folder} is not a run folder (it has no {RECORDS_BIN})")
     run = read_run_or_empty(folder)
-    saved = _read_verdict(folder)
+    saved = schema.read(folder)
     rows = read_timeline(folder)
     columns = {
         c: np.array([np.nan if r.get(c) is None else r[c] for r in rows], dtype=np.float64)
@@ -103,16 +111,19 @@ def ensure_verdict(view: RunView) -> RunView:
     run): shown, never saved."""
     if view.verdict is None:
         found = verify(view.folder)
-        view.verdict = found.to_dict() if found.requests else None
+        view.verdict = found if found.requests else None
     return view
 
 
-def _read_verdict(folder: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((folder / VERDICT_JSON).read_text())
-    except (OSError, ValueError):
+def rate_interval(m: Measured) -> tuple[float, float] | None:
+    """Where the enforced rate surely lies (its high end infinite when nothing bounds it from
+    above); rate ± uncertainty for a verdict written before it said; None: no rate measured."""
+    if m.rate_per_s is None:
         return None
-    return data if isinstance(data, dict) else None
+    if m.rate_low is not None:
+        return m.rate_low, math.inf if m.rate_high is None else m.rate_high
+    err = m.rate_uncertainty or 0.0
+    return m.rate_per_s - err, m.rate_per_s + err
 
 
 def rates(view: RunView) -> tuple[np.ndarray, dict[str, np.ndarray]]:

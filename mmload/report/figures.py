@@ -11,23 +11,36 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mmload.report import callouts, style
-from mmload.report.data import RunView, rates
+from mmload.report.data import RunView, rate_interval, rates
+from mmload.verdict.output import heading
+from mmload.verdict.schema import INCONCLUSIVE
 
 WINDOWS = 15  # offered-vs-accepted: about this many points when the run has no steps
 
 
 def verdict_line(view: RunView) -> str:
-    if view.verdict is None:
+    """PASS, FAIL or INCONCLUSIVE, what was enforced against what was documented, and for an
+    inconclusive run what it set out to decide and could not."""
+    v = view.verdict
+    if v is None:
         return "no verdict"
-    head = "PASS" if view.passed else "FAIL"
-    m, doc = view.measured, view.documented
-    enforced = f"enforced {style.rate(m.get('rate_per_s'))}"
-    if m.get("burst") is not None:
-        enforced += f", burst {m['burst']}"
-    documented = f"documented {style.rate(doc.get('per_sec'))}"
-    if doc.get("burst") is not None:
-        documented += f", burst {doc['burst']}"
-    return f"{head}: {enforced} ({documented})"
+    m, doc = v.measured, v.documented
+    enforced = (
+        "no rate measured" if m.rate_per_s is None else f"enforced {style.rate(m.rate_per_s)}"
+    )
+    if m.burst is not None:
+        enforced += f", burst {m.burst}"
+    documented = f"documented {style.rate(doc.per_sec)}"
+    if doc.burst is not None:
+        documented += f", burst {doc.burst}"
+    line = f"{heading(v)}: {enforced} ({documented})"
+    undecided = [c.id for c in v.checks if c.passed is None and c.id in v.intent]
+    if v.outcome != INCONCLUSIVE or not undecided:
+        return line
+    named = f"{line}; not decided: {', '.join(undecided)}"
+    return (
+        named if len(named) <= style.TITLE_CHARS else f"{line}; {len(undecided)} checks not decided"
+    )
 
 
 def headline(view: RunView) -> str:
@@ -37,13 +50,13 @@ def headline(view: RunView) -> str:
 
 
 def _buckets(view: RunView) -> int:
-    found = view.measured.get("buckets")
-    return int(found) if isinstance(found, (int, float)) and found > 1 else 1
+    return max(view.measured.buckets, 1)
 
 
 def limit_lines(ax: Axes, view: RunView) -> None:
     """The documented limit (and times the buckets the verdict found, when more than one), on
-    top, and under them the enforced rate the verdict measured, as a band."""
+    top, and under them the enforced rate the verdict measured, as a band over where it surely
+    lies (from its low end to the point estimate when nothing bounds it from above)."""
     documented = view.documented_rate
     buckets = _buckets(view)
     if documented:
@@ -55,13 +68,16 @@ def limit_lines(ax: Axes, view: RunView) -> None:
                 linestyle=":",
                 label=f"documented × {buckets} buckets = {style.rate(documented * buckets)}",
             )
-    measured = view.measured.get("rate_per_s")
-    if measured:
-        err = view.measured.get("rate_uncertainty") or 0
-        each = f"{style.rate(measured)} ± {err:.2g}"
+    measured, found = view.measured.rate_per_s, rate_interval(view.measured)
+    if measured and found:
+        low, high = found
+        each = f"{style.rate(measured)} ({style.rate_range(low, high)})"
+        top = max(measured, low) if np.isinf(high) else high  # unbounded: up to the estimate
         style.enforced_band(
             ax,
             measured * buckets,
+            low * buckets,
+            top * buckets,
             f"enforced (measured) {each}"
             + (f" × {buckets} = {style.rate(measured * buckets)}" if buckets > 1 else ""),
         )
@@ -78,8 +94,14 @@ def throughput(view: RunView) -> Figure:
         ax.step(
             t, c["accepted"], where="post", color=style.ACCEPTED, linewidth=1.8, label="accepted"
         )
+        refusals = ", ".join(str(s) for s in view.limited_status)
         ax.step(
-            t, c["limited"], where="post", color=style.LIMITED, linewidth=1.2, label="limited (429)"
+            t,
+            c["limited"],
+            where="post",
+            color=style.LIMITED,
+            linewidth=1.2,
+            label=f"limited ({refusals})",
         )
         if view.total("errors"):
             ax.step(t, c["errors"], where="post", color=style.ERRORS, linewidth=1.2, label="errors")

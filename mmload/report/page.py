@@ -1,6 +1,7 @@
 """``report.html``: one self-contained file (figures embedded as data URIs, no script, nothing
-fetched) with the verdict and every check at the top, what was documented, advertised and
-enforced, the run's settings (run.json never holds secrets) and the figures."""
+fetched) with the verdict at the top (PASS, FAIL or INCONCLUSIVE, its notes, what it did not
+verify, and every check with its likely cause), what was documented, advertised and enforced,
+the run's settings (run.json never holds secrets) and the figures."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mmload.report.data import RecordStats, RunView
-from mmload.report.style import Embedded, rate
+from mmload.report.data import RecordStats, RunView, rate_interval
+from mmload.report.style import Embedded, rate, rate_range
 from mmload.results.folder import read_server
-from mmload.verdict.checks import Check
-from mmload.verdict.output import status
+from mmload.verdict.output import heading, status
+from mmload.verdict.schema import Advertised, Measured, Verdict
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#212529;
@@ -25,11 +26,14 @@ th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e9ecef;vertical-a
 th{background:#f1f3f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{padding:12px 16px;border-radius:6px;font-size:16px;margin:12px 0}
 .PASS{background:#d3f9d8;color:#1b5e20}.FAIL{background:#ffe3e3;color:#a61e1e}
-.NONE{background:#f1f3f5;color:#495057}
+.INCONCLUSIVE{background:#fff3bf;color:#7a4f01}.NONE{background:#f1f3f5;color:#495057}
 .badge{display:inline-block;min-width:64px;text-align:center;border-radius:4px;padding:1px 6px;
 font-weight:600;font-size:12px}
 .b-pass{background:#d3f9d8;color:#1b5e20}.b-FAIL{background:#ffa8a8;color:#7d0b0b}
 .b-warning{background:#ffec99;color:#6b4e00}.b-na{background:#e9ecef;color:#495057}
+.b-undecided{background:#fff;color:#8a4b00;border:1px dashed #f08c00;padding:0 5px}
+.cause{display:block;margin-top:3px;color:#a61e1e}
+p.unverified{margin:6px 0 0}
 img{width:100%;height:auto;border:1px solid #e9ecef;margin:6px 0 18px}
 .muted{color:#868e96}ul.notes li{margin:3px 0}
 """
@@ -47,71 +51,109 @@ def table(head: Sequence[str], rows: Iterable[Sequence[object]], raw: bool = Fal
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def check_rows(verdict: dict[str, Any]) -> list[list[str]]:
-    strict = bool(verdict.get("strict"))
+def check_rows(verdict: Verdict) -> list[list[str]]:
+    """One row per check: its state (pass, FAIL, warning, undecided, n/a), what was expected
+    and observed, and its message with, for a failed check, its likely cause."""
     rows = []
-    for c in verdict.get("checks") or []:
-        check = Check(**{k: c.get(k) for k in Check.__dataclass_fields__})
-        state = status(check, strict)
+    for check in verdict.checks:
+        state = status(check, verdict.strict)
         css = "na" if state == "n/a" else state
+        cause = f'<span class="cause">likely cause: {esc(check.diagnosis)}</span>'
         rows.append(
             [
                 f'<span class="badge b-{css}">{esc(state)}</span>',
                 esc(check.id),
                 esc(check.expected),
                 esc(check.observed),
-                esc(check.message),
+                esc(check.message) + (cause if check.diagnosis else ""),
             ]
         )
     return rows
 
 
 def banner(view: RunView) -> str:
-    if view.verdict is None:
+    """PASS, FAIL or INCONCLUSIVE and the verdict's summary; then its notes, and the checks
+    it could not decide."""
+    v = view.verdict
+    if v is None:
         return '<div class="verdict NONE">No verdict: no request was judged.</div>'
-    word = "PASS" if view.passed else "FAIL"
-    note = (
+    word = heading(v)
+    computed = (
         ""
         if view.verdict_saved
-        else (
-            ' <span class="muted">(computed for this report: the folder has no verdict.json)</span>'
-        )
+        else ' <span class="muted">(computed for this report: the folder has no verdict.json '
+        "it could read)</span>"
     )
-    summary = esc(str(view.verdict.get("summary") or "").removeprefix(f"{word}: "))
-    return f'<div class="verdict {word}"><b>{word}</b> — {summary}{note}</div>'
+    summary = esc(v.summary.removeprefix(f"{word}: "))
+    parts = [f'<div class="verdict {word}"><b>{word}</b> — {summary}{computed}</div>']
+    if v.notes:
+        parts += ['<ul class="notes">', *(f"<li>{esc(n)}</li>" for n in v.notes), "</ul>"]
+    if v.not_verified:
+        parts.append(
+            f'<p class="unverified"><b>Not verified:</b> {esc(", ".join(v.not_verified))}.</p>'
+        )
+    return "\n".join(parts)
 
 
 def limits_table(view: RunView) -> str:
     doc, m = view.documented, view.measured
-    adv = (view.verdict or {}).get("advertised") or {}
-    window = f" per {adv['window']:g} s" if isinstance(adv.get("window"), (int, float)) else ""
-    unc = m.get("rate_uncertainty")
-    enforced = rate(m.get("rate_per_s")) + (f" ± {unc:.2g}" if unc is not None else "")
+    adv = view.verdict.advertised if view.verdict else Advertised()
+    window = f" per {adv.window:g} s" if adv.window else ""
     rows = [
-        ["rate", rate(doc.get("per_sec")), "", enforced],
-        ["burst", _or_dash(doc.get("burst")), "", _or_dash(m.get("burst"))],
-        ["Limit header", "", _or_dash(adv.get("limit")) + window, ""],
-        ["Reset", "", _or_dash(adv.get("reset")), _or_dash(m.get("reset_semantics"))],
-        ["dialect", "", _or_dash(adv.get("dialect")), ""],
-        [
-            "scope",
-            "",
-            "",
-            f"{_or_dash(m.get('scope'))} ({_or_dash(m.get('buckets'))} bucket(s), "
-            f"{_or_dash(m.get('buckets_per_key'))} per key)",
-        ],
-        ["algorithm", "", "", _or_dash(m.get("algorithm"))],
-        ["model agreement", "", "", _share(m.get("model_agreement"))],
+        ["rate", rate(doc.per_sec), "", _enforced_rate(m)],
+        ["burst", _or_dash(doc.burst), "", _enforced_burst(m)],
+        *(
+            [f"route {r.endpoint}", f"{rate(r.per_sec)}, burst {_or_dash(r.burst)}", "", ""]
+            for r in doc.routes
+        ),
+        ["Limit header", "", _or_dash(adv.limit) + window, ""],
+        *([["policies", "", _policies(adv), ""]] if adv.policies else []),
+        ["Reset", "", _or_dash(adv.reset), _or_dash(m.reset_semantics)],
+        ["dialect", "", _or_dash(adv.dialect), ""],
+        ["scope", "", "", _scope(m)],
+        ["algorithm", "", "", _or_dash(m.algorithm)],
+        ["model agreement", "", "", _share(m.model_agreement)],
     ]
     return table(["", "documented", "advertised (headers)", "enforced (measured)"], rows)
+
+
+def _enforced_rate(m: Measured) -> str:
+    found = rate_interval(m)
+    if found is None:
+        offered = m.offered_rate_per_s
+        busiest = f"; the busiest bucket was offered {rate(offered)}" if offered else ""
+        return f"– (not measured{busiest})"
+    over = f", over {m.saturated_seconds:.3g} s saturated" if m.saturated_seconds else ""
+    return f"{rate(m.rate_per_s)} (surely {rate_range(*found)}{over})"
+
+
+def _enforced_burst(m: Measured) -> str:
+    if m.burst is None:
+        return "–"
+    if m.burst_low is None or m.burst_high is None or m.burst_low == m.burst_high:
+        return str(m.burst)
+    return f"{m.burst} (surely {m.burst_low}..{m.burst_high})"
+
+
+def _scope(m: Measured) -> str:
+    routes = ", per route" if m.per_route else ""
+    found = f"{m.scope} ({m.buckets} bucket(s), {m.buckets_per_key} per key{routes})"
+    return found + (f"; these clients cannot tell it from {', '.join(m.scope_alike)}"
+                    if m.scope_alike else "")  # fmt: skip
+
+
+def _policies(adv: Advertised) -> str:
+    return ", ".join(
+        f"{p.name} {p.quota:g}" + (f" per {p.window:g} s" if p.window else "") for p in adv.policies
+    )
 
 
 def _or_dash(value: object) -> str:
     return "–" if value in (None, "") else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _share(value: object) -> str:
-    return f"{value:.2%}" if isinstance(value, (int, float)) else "–"
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
 
 
 def run_rows(view: RunView, stats: RecordStats) -> list[list[str]]:
@@ -234,7 +276,7 @@ def render(view: RunView, stats: RecordStats, figures: Embedded) -> str:
         banner(view),
         "<h2>Checks</h2>",
         table(["", "check", "expected", "observed", "message"], check_rows(view.verdict), raw=True)
-        if view.verdict
+        if view.verdict and view.verdict.checks
         else '<p class="muted">none</p>',
         "<h2>Documented, advertised, enforced</h2>",
         limits_table(view),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, SymmetricalLogLocator
+
+from mmload.results.folder import write_bytes
 
 OFFERED = "#9aa5b1"
 ACCEPTED = "#2b8a3e"
@@ -30,6 +33,7 @@ WIDTH, HEIGHT, DPI = 10.0, 4.6, 100  # shown at 1000 px wide in the HTML
 TOP, BOTTOM, LEFT, RIGHT, RIGHT_AXIS, LEGEND_ROW = 0.72, 0.62, 0.85, 0.3, 0.85, 0.24
 # Above the figure's title, a line of it, below it, and an axes' own title.
 TITLE_TOP, TITLE_LINE, TITLE_GAP, AXES_TITLE = 0.1, 0.2, 0.2, 0.24
+TITLE_CHARS = 120  # a title's second line at most: what fits across a figure
 
 
 def figure(
@@ -51,7 +55,7 @@ def figure(
 def title(fig: Figure, first: str, second: str = "") -> None:
     """The figure's title, a fixed distance from its top whatever its height, and the axes
     just below it (and below the first axes' own title, if it has one)."""
-    text = first if not second else first + "\n" + textwrap.shorten(second, 120)
+    text = first if not second else first + "\n" + textwrap.shorten(second, TITLE_CHARS)
     height = fig.get_figheight()
     fig.suptitle(text, fontsize=11, x=0.01, y=1 - TITLE_TOP / height, ha="left", va="top")
     top = TITLE_TOP + TITLE_LINE * (1 + bool(second)) + TITLE_GAP
@@ -138,11 +142,18 @@ def documented_line(ax: Axes, limit: float, linestyle: str = "--", label: str = 
                label=label or f"documented limit {rate(limit)}")  # fmt: skip
 
 
-def enforced_band(ax: Axes, value: float, label: str) -> None:
-    """The enforced rate the verdict measured: a broad pale band under the series, which the
-    documented line (thin, dashed, on top) runs along where the two agree."""
+INTERVAL = "enforced-interval"  # the id of the band where the enforced rate surely lies
+
+
+def enforced_band(ax: Axes, value: float, low: float, high: float, label: str) -> None:
+    """The enforced rate the verdict measured: a broad pale line under the series at its point
+    estimate, which the documented line (thin, dashed, on top) runs along where the two agree,
+    and as pale a band over ``low..high``, where it surely lies (wider than the line only when
+    the measurement is unsure)."""
     ax.axhline(value, color=ENFORCED, alpha=0.2, linewidth=7, solid_capstyle="butt", zorder=1.5,
                label=label)  # fmt: skip
+    if high > low:
+        ax.axhspan(low, high, color=ENFORCED, alpha=0.1, linewidth=0, zorder=1.4, gid=INTERVAL)
 
 
 def logins(ax: Axes, until: float) -> None:
@@ -160,14 +171,18 @@ def rate(value: float | None) -> str:
     return "?" if value is None else f"{value:.4g}/s"
 
 
+def rate_range(low: float, high: float) -> str:
+    """Where a rate surely lies: ``9.998..10/s``, or ``at least 14.4/s`` when nothing bounds it
+    from above."""
+    return f"at least {rate(low)}" if math.isinf(high) else f"{low:.4g}..{rate(high)}"
+
+
 def png(fig: Figure, path: Path | None = None) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     data = buffer.getvalue()
     if path is not None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_bytes(path, data)
     return data
 
 
@@ -182,14 +197,6 @@ def save_all(drawn: dict[str, tuple[Figure, str]], folder: Path) -> tuple[list[P
         embedded.append((name, png(fig, path), alt))
         written.append(path)
     return written, embedded
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Whole or not at all: a reader never sees half a page."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
 
 
 def spans(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mmload.results.tally import OUTCOMES
+from mmload.results.record import OUTCOMES
 
 RUN_JSON = "run.json"
 KEYS_CSV = "keys.csv"
@@ -36,12 +36,16 @@ def new_run_dir(out: str | os.PathLike[str], scenario: str, now: datetime | None
     return path
 
 
-def write_text(path: Path, text: str) -> Path:
+def write_bytes(path: Path, data: bytes) -> Path:
     """Whole or not at all: a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    return write_bytes(path, text.encode())
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

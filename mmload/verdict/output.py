@@ -107,6 +107,8 @@ def rate_text(m: Measured) -> str:
     """The enforced rate and the interval it surely lies in."""
     if m.rate_per_s is None:
         return "-"
+    if m.rate_low is None:  # a verdict.json from before intervals: the point alone
+        return f"{m.rate_per_s:g}/s"
     high = "∞" if m.rate_high is None else f"{m.rate_high:g}"
     return f"{m.rate_per_s:g}/s ({m.rate_low:g}..{high})"
 

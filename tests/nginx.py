@@ -4,9 +4,9 @@ on 127.0.0.1 and a free port.
 
 ``proxy_http`` writes what the tests put in front of reference servers: an ``upstream`` of them
 (round-robin, or ``ip_hash`` for sticky balancing) and, optionally, ``limit_req`` with
-``limit_req_status 429``.  The limit is in a location that proxies: nginx's ``return`` runs in
-the rewrite phase, before ``limit_req``'s preaccess phase, so a location that answers with
-``return`` is never limited.
+``limit_req_status 429``, or without it (nginx's default: 503).  The limit is in a location that
+proxies: nginx's ``return`` runs in the rewrite phase, before ``limit_req``'s preaccess phase, so
+a location that answers with ``return`` is never limited.
 
 No pytest here: the benches import this module too (``bench/common.py``).
 """
@@ -55,10 +55,12 @@ class NginxError(Exception):
 @dataclass(frozen=True)
 class Limit:
     """``limit_req`` by client address: ``per_sec`` requests a second, ``burst`` more at once
-    (``nodelay``: refused, not queued, beyond it)."""
+    (``nodelay``: refused, not queued, beyond it), refused with ``status`` (``limit_req_status``;
+    None: nginx's default, 503)."""
 
     per_sec: int
     burst: int
+    status: int | None = 429
 
 
 def nginx_conf(tmp: Path, http: str) -> str:
@@ -83,8 +85,9 @@ def proxy_http(
     address with ``sticky`` (``ip_hash``); limiting every route when ``limit`` says how."""
     zone, limit_req = "", ""
     if limit is not None:
-        zone = (f"limit_req_zone $binary_remote_addr zone=api:1m rate={limit.per_sec}r/s; "
-                "limit_req_status 429;")  # fmt: skip
+        zone = f"limit_req_zone $binary_remote_addr zone=api:1m rate={limit.per_sec}r/s;"
+        if limit.status is not None:
+            zone += f" limit_req_status {limit.status};"
         burst = f" burst={limit.burst}" if limit.burst else ""  # nginx refuses "burst=0"
         limit_req = f"limit_req zone=api{burst} nodelay;"
     servers = " ".join(f"server {url.removeprefix('http://')};" for url in backends)

@@ -63,3 +63,27 @@ def test_serve_takes_the_limiters_options_with_limiting_on_and_nothing_else_off(
     assert ignored_without_limiting(parser.parse_args(["serve", "--no-rate-limit"])) == []
     both = parser.parse_args(["serve", "--no-rate-limit", "--per-sec", "5", "--fault", "lax"])
     assert ignored_without_limiting(both) == ["--per-sec", "--fault"]
+
+
+@pytest.mark.parametrize("command", [["verify", "RUN"], ["run"]])
+@pytest.mark.parametrize("text", ["abc", "200", "99", "600", "", "429,"])
+def test_limited_status_refuses_what_is_not_an_error_status(
+    command: list[str], text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One parser for mmload run, mmload verify and Locust's options: exit 2, a usage line and
+    the reason, never a traceback."""
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--limited-status", text], io.StringIO(), io.StringIO())
+    assert exc.value.code == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert f"mmload {command[0]}: error: argument --limited-status" in err
+    assert "Traceback" not in err
+
+
+def test_verify_takes_limited_status_and_defaults_to_what_the_run_was_told() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["verify", "RUN"]).limited_status is None
+    given = parser.parse_args(["verify", "RUN", "--limited-status", "503,429,503"])
+    assert given.limited_status == (429, 503)
+    assert parser.parse_args(["run"]).limited_status == (429,)
+    assert parser.parse_args(["run", "--limited-status", "503"]).limited_status == (503,)

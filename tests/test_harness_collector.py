@@ -19,7 +19,7 @@ from locust.runners import STATE_RUNNING, STATE_STOPPED, MasterRunner, WorkerNod
 from requests.structures import CaseInsensitiveDict
 
 from mmload import dialects
-from mmload.harness.capture import IDENTITY, LIMITED_SUFFIX, Capture, join_identity
+from mmload.harness.capture import IDENTITY, Capture, join_identity, limited_suffix
 from mmload.harness.collector import FINISH, MESSAGE, Collector, grace_seconds, register
 from mmload.harness.options import Settings, add_arguments
 from mmload.harness.users import LoginFailed, Tokens
@@ -65,7 +65,7 @@ def test_capture_records_what_each_dialect_says(dialect: str, kind: type) -> Non
     wall = 1_764_387_160.0
     for k, d in enumerate(decisions):
         status = 429 if d.limited else 200
-        name = ME + LIMITED_SUFFIX if d.limited else ME
+        name = ME + limited_suffix(429) if d.limited else ME
         fire(capture, response(status, dialects.render(dialect, d, wall, 11), kind), name, 1000 + k)
     records = list(capture.take().records())
     assert [r.endpoint for r in records] == [ME] * 3  # the 429 suffix is Locust's, not ours
@@ -111,7 +111,7 @@ def test_capture_keeps_the_shape_of_the_first_error_bodies_and_the_servers_versi
     for k in range(30):
         limited = response(429, [("X-Version-Id", "10.5.0.7.abc.false")])
         limited.content = b"limit exceeded\n"
-        fire(capture, limited, name=ME + LIMITED_SUFFIX, sent=1000 + k)
+        fire(capture, limited, name=ME + limited_suffix(429), sent=1000 + k)
     broken = response(500, [])
     broken.content = b"<html>bad gateway</html>"
     fire(capture, broken)
@@ -216,6 +216,52 @@ def test_worker_batches_reach_the_master_exactly(tmp_path: Path) -> None:
     records = list(read_records(folder))
     assert len(records) == 51 and sorted(r.sent for r in records) == [r.sent for r in records]
     assert sum(row["offered"] or 0 for row in read_timeline(folder)) == 51
+
+
+def test_a_worker_learns_the_runs_refusals_from_the_master_and_503s_are_limited(
+    tmp_path: Path,
+) -> None:
+    """A worker started on its own (without --limited-status) counts what the master was told:
+    Locust updates its options with the spawn message, before test_start.  The users named the
+    503s ``... [503 limited]``; the records carry the plain endpoint."""
+    runner, worker = worker_collector(tmp_path / "w", 0)
+    env = environment(tmp_path, "--limited-status", "429,503")
+    master_runner = FakeMaster(env, ["w0"])
+    env.runner = master_runner
+    master = register(env, "hammer")
+    vars(worker.env.parsed_options)["limited_status"] = [429, 503]  # as msgpack delivers it
+    worker.env.events.test_start.fire(environment=worker.env)
+    for k in range(20):
+        status = 503 if k % 4 == 0 else 200
+        name = ME + limited_suffix(503) if status == 503 else ME
+        fire(worker.capture, response(status, []), name=name, sent=2000 + k / 10)
+    fire(worker.capture, response(500, []), sent=2001.5)
+    worker.finish()
+    for _, data in runner.sent:
+        master_runner.custom_messages[MESSAGE][0](msg=SimpleNamespace(data=data, node_id="w0"))
+    master.finish()
+    folder = tmp_path / "run"
+    run = read_run(folder)
+    assert run["settings"]["limited_status"] == [429, 503]
+    assert run["totals"] == {"offered": 21, "accepted": 15, "limited": 5, "error": 1}
+    assert run["endpoints"] == {ME: {"200": 15, "500": 1, "503": 5}}
+    timeline = read_timeline(folder)
+    assert sum(row["limited"] or 0 for row in timeline) == 5
+    assert sum(row["errors"] or 0 for row in timeline) == 1
+
+
+def test_logins_all_refused_say_with_which_status(tmp_path: Path) -> None:
+    env = environment(tmp_path, "--limited-status", "429,503")
+    env.create_local_runner()
+    collector = register(env, "hammer")
+    login = "POST /api/v4/users/login"
+    for k in range(3):
+        fire(collector.capture, response(503, []), name=login + limited_suffix(503), sent=3000 + k)
+    collector.flush()
+    assert collector.summary is not None
+    assert collector.summary.failure() == (
+        "no login succeeded (3 attempts, 3 of them answered 503 (rate-limited))"
+    )
 
 
 def test_a_row_stays_open_while_its_requests_can_still_be_answered(tmp_path: Path) -> None:

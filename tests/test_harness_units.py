@@ -15,7 +15,14 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerNode, WorkerRunner
 
 from mmload.harness import accounts
-from mmload.harness.options import LOGIN_FLAGS, SCENARIO_ONLY, Settings, add_arguments
+from mmload.harness.options import (
+    LOGIN_FLAGS,
+    SCENARIO_ONLY,
+    Settings,
+    add_arguments,
+    limited_statuses,
+    status_list,
+)
 from mmload.harness.pacing import Pacer, grid_slot, steps
 from mmload.harness.plugin import worker_offsets
 from mmload.harness.scenarios import USES, acts_on, refusal
@@ -150,6 +157,42 @@ def test_bad_option_values_are_refused(argv: list[str], capsys: Any) -> None:
         parse(*argv)
     assert exc.value.code == 2
     assert argv[0] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "statuses"),
+    [("429", (429,)), ("503", (503,)), ("429,503", (429, 503)), ("503, 429,503", (429, 503)),
+     ("400,599", (400, 599))],
+)  # fmt: skip
+def test_limited_status_takes_error_statuses_sorted_once_each(
+    text: str, statuses: tuple[int, ...]
+) -> None:
+    assert limited_statuses(text) == statuses
+    assert limited_statuses(status_list(statuses)) == statuses  # what mmload run hands on
+    settings = Settings.from_options(parse("--limited-status", text))
+    assert settings.limited_status == frozenset(statuses)
+    assert settings.public()["limited_status"] == list(statuses)  # run.json: sorted ints
+
+
+def test_limited_status_is_429_unless_told() -> None:
+    assert Settings.from_options(parse()).limited_status == frozenset({429})
+    assert Settings.from_options(None).public()["limited_status"] == [429]
+    # as a worker gets the master's options (msgpack: a list)
+    told = SimpleNamespace(limited_status=[503, 429])
+    assert Settings.from_options(told).limited_status == frozenset({429, 503})
+
+
+@pytest.mark.parametrize(
+    "text", ["abc", "200", "99", "600", "", ",", " ", "429,", "429,,503", "4_29", "+429", "٤٢٩",
+             "429.0", "1e3", "-429"],
+)  # fmt: skip
+def test_limited_status_refuses_what_is_not_an_error_status(text: str, capsys: Any) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse("--limited-status", text)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--limited-status" in err and "Traceback" not in err
+    assert "400" in err or "at least one" in err
 
 
 @pytest.mark.parametrize(

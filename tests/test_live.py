@@ -218,3 +218,20 @@ def test_live_csv_names_the_rows_across_keys() -> None:
     ]
     assert cells[0]["enforced"] == "12.0" and cells[0]["remaining"] == ""  # median of 10, 14
     assert cells[1]["enforced"] == "" and cells[1]["requests"] == str(6 * (40 + 34))
+
+
+def test_the_statuses_a_run_counts_as_refusals_are_limited_in_the_view() -> None:
+    """nginx's 503s, told (``--limited-status 429,503``): limited, and the estimate sees the
+    saturated seconds; not told: errors, and no estimate."""
+    records = [r._replace(status=503) if r.status == 429 else r for r in saturated(range(100, 110))]
+    told, untold = (Live(Documented.resolve(), limited=frozenset({429, 503})),
+                    Live(Documented.resolve()))  # fmt: skip
+    for live in (told, untold):
+        live.add(Block.from_records(records))
+    (row,) = told.view(now=112.0)["rows"]
+    assert (row["limited"], row["refused"], row["errors"], row["enforced"]) == (30.0, 300, 0, 10.0)
+    assert told.view(now=112.0)["limited_label"] == "limited"
+    assert told.view(now=112.0)["limited_status"] == [429, 503]
+    (row,) = untold.view(now=112.0)["rows"]
+    assert (row["limited"], row["refused"], row["errors"], row["enforced"]) == (0.0, 0, 300, None)
+    assert untold.view(now=112.0)["limited_label"] == "429"

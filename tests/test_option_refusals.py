@@ -99,6 +99,13 @@ def test_webhook_is_launched_without_login_options(tmp_path: Path) -> None:
     assert command[command.index("--accounts") + 1] == "3"
 
 
+def test_mmload_run_hands_the_refusal_statuses_to_locust(tmp_path: Path) -> None:
+    command = locust_command(RunOptions(), HOST, tmp_path)
+    assert command[command.index("--limited-status") + 1] == "429"
+    command = locust_command(RunOptions(limited_status=(429, 503)), HOST, tmp_path)
+    assert command[command.index("--limited-status") + 1] == "429,503"
+
+
 def parsed(*argv: str) -> argparse.Namespace:
     """As Locust parses mmload's options (the same defaults)."""
     parser = argparse.ArgumentParser()

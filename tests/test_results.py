@@ -12,7 +12,7 @@ import pytest
 
 from mmload.results.block import Block, FrameError
 from mmload.results.folder import read_keys, write_keys
-from mmload.results.record import Record
+from mmload.results.record import LIMITED, Record, limited_label, outcome, outcome_codes
 from mmload.results.records import (
     RECORDS_BIN,
     RecordsWriter,
@@ -158,6 +158,58 @@ def test_tally_merges_and_counts_logins() -> None:
     assert a.logins() == {"succeeded": 3, "limited": 1, "attempted": 5}
     assert a.totals() == {"offered": 5, "accepted": 3, "limited": 1, "error": 1}
     assert a.by_key == {"k": {"accepted": 3, "limited": 1, "error": 1}}
+
+
+def test_outcome_takes_the_statuses_a_run_counts_as_refusals() -> None:
+    """429 by default; told 429 and 503 (nginx's limit_req), a 503 is limited too, and the
+    vectorised form agrees with the scalar one status by status."""
+    statuses = [0, 200, 201, 302, 400, 401, 429, 500, 503, 599]
+    nginx = frozenset({429, 503})
+    assert sorted(LIMITED) == [429]
+    assert [outcome(s) for s in statuses] == ["error", "accepted", "accepted", "accepted",
+                                              "error", "error", "limited", "error", "error",
+                                              "error"]  # fmt: skip
+    assert outcome(503, nginx) == "limited" and outcome(503) == "error"
+    assert outcome(429, frozenset({503})) == "error"  # only what the run was told
+    for limited in (LIMITED, nginx, frozenset({503})):
+        codes = outcome_codes(np.array(statuses, dtype=np.int32), limited).tolist()
+        expected = [("accepted", "limited", "error").index(outcome(s, limited)) for s in statuses]
+        assert codes == expected
+    assert limited_label() == "429" and limited_label(frozenset({503})) == "503"
+    assert limited_label(nginx) == "limited"
+
+
+def test_timeline_and_tally_count_503_as_limited_only_when_told() -> None:
+    login = "POST /api/v4/users/login"
+    records = [rec(1.2, 200), rec(1.3, 503), rec(1.4, 503), rec(1.5, 429), rec(1.6, 500),
+               rec(1.7, 503, endpoint=login), rec(1.8, 200, endpoint=login)]  # fmt: skip
+    block = Block.from_records(records)
+    told, untold = Timeline(frozenset({429, 503})), Timeline()
+    told.add(block)
+    untold.add(block)
+    (s,) = told.drain()
+    assert (s.offered, s.accepted, s.limited, s.errors) == (7, 2, 4, 1)
+    assert sum(s.limited_ms.values()) == 4
+    (s,) = untold.drain()
+    assert (s.offered, s.accepted, s.limited, s.errors) == (7, 2, 1, 4)
+    nginx = Tally(frozenset({429, 503}))
+    nginx.add(block)
+    assert nginx.totals() == {"offered": 7, "accepted": 2, "limited": 4, "error": 1}
+    assert nginx.logins() == {"succeeded": 1, "limited": 1, "attempted": 2}
+    assert nginx.login_refusals() == [503]
+    assert nginx.by_key == {"k": {"accepted": 2, "limited": 4, "error": 1}}
+    plain = Tally()
+    plain.add(block)
+    assert plain.totals() == {"offered": 7, "accepted": 2, "limited": 1, "error": 4}
+    assert plain.logins()["limited"] == 0 and plain.login_refusals() == []
+    # across processes (as msgpack'd), the tally keeps what it was told
+    again = Tally.from_dict(nginx.to_dict())
+    assert again.limited == frozenset({429, 503}) and again.totals() == nginx.totals()
+    merged = Tally(frozenset({429, 503}))
+    merged.merge(again)
+    merged.merge(again)
+    assert merged.totals()["limited"] == 8 and merged.by_key["k"]["limited"] == 8
+    assert Tally.from_dict({"by_endpoint": {}, "by_key": {}}).limited == LIMITED
 
 
 def test_the_timeline_file_rewrites_provisional_rows_and_readers_merge_seconds(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mmload.exitcodes import ExitStatus
-from mmload.harness.options import fraction, non_negative, rate_text
+from mmload.harness.options import fraction, limited_statuses, non_negative, rate_text
 from mmload.results.records import RECORDS_BIN
 
 
@@ -53,6 +53,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="hold the headers to Mattermost's API documentation, or to none "
         "(default: Mattermost when the server says it is, X-Version-Id)",
     )
+    p.add_argument(
+        "--limited-status",
+        type=limited_statuses,
+        default=None,
+        metavar="STATUS[,STATUS]",
+        help="the HTTP statuses that are refusals, e.g. 429,503 (default: what the run was "
+        "told, else 429)",
+    )
     p.set_defaults(command=verify)  # fmt: skip
 
 
@@ -67,7 +75,7 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     try:
         found = verdicts.verify(
             folder, args.documented_limit, args.documented_burst, args.tolerance, args.strict,
-            args.expect,
+            args.expect, limited=_given(args.limited_status),
         )  # fmt: skip
         output.write(folder, found)
     except OSError as exc:
@@ -80,6 +88,11 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     if not found.requests:
         return ExitStatus.RUN_FAILED
     return verdict_exit(found.outcome)
+
+
+def _given(statuses: tuple[int, ...] | None) -> frozenset[int] | None:
+    """--limited-status as the verdict takes it; None: what the run was told, else 429."""
+    return None if statuses is None else frozenset(statuses)
 
 
 def verdict_exit(outcome: str) -> ExitStatus:

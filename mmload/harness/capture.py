@@ -20,13 +20,22 @@ from geventhttpclient.header import Headers as FastHeaders  # FastHttpUser's res
 
 from mmload import dialects
 from mmload.results.block import Block
+from mmload.results.record import LIMITABLE
 from mmload.results.samples import SAMPLED, Samples, shape
 
-LIMITED_SUFFIX = " [429 limited]"  # users rename 429s so Locust's own stats show them apart
+
+def limited_suffix(status: int) -> str:
+    """What users add to a refused request's name so that Locust's own stats show refusals
+    apart, by status: ``GET /api/v4/users/me [503 limited]``."""
+    return f" [{status} limited]"
+
+
 # The context entry with who sent a request: "key|user|source", one str made once per user, so
 # the listener appends a reference and the three columns are split per distinct value.
 IDENTITY = "mmload_identity"
-_CUT = -len(LIMITED_SUFFIX)
+# the suffix of each status a run may count as refused: the capture takes it off again, whatever
+# the run's refusals are (the users added it only to those)
+_SUFFIXES = {status: limited_suffix(status) for status in LIMITABLE}
 _NAMES = dialects.CAPTURED
 _SNAPSHOT_NUMBERS = ("limit", "remaining", "reset", "retry_after", "retry_at", "window", "date")
 _FORGET_AT = 50_000  # distinct values remembered before starting afresh (epoch Resets grow)
@@ -133,6 +142,7 @@ class Capture:
         fast, get, names, now = FastHeaders, _dict_get, _NAMES, time.time
         server, note_server = self.server, self._note_server
         looked, note_body = self._looked_at, self._note_body
+        suffixes = _SUFFIXES
 
         def on_request(
             request_type: str,
@@ -158,8 +168,10 @@ class Capture:
                 snapshot = ids[raw]
             except (KeyError, TypeError):  # new values, or a repeated header's (unhashable) list
                 snapshot = new_snapshot(raw)
-            if status == 429 and name.endswith(LIMITED_SUFFIX):
-                name = name[:_CUT]
+            if status >= 400:
+                suffix = suffixes.get(status)
+                if suffix is not None and name.endswith(suffix):
+                    name = name[: -len(suffix)]
             if exception is not None:
                 if 0 < status < 400:  # answered, but cut short or unusable: not an acceptance
                     exception, status = f"HTTP {status}, then: {exception}", 0

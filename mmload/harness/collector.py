@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import gevent
@@ -63,10 +64,11 @@ class Collector:
         self.settings = settings
         self.capture = Capture()
         warm = self.capture.warm_up()  # and the aggregates' and the frame's first calls too
-        Timeline().add(warm)
-        Tally().add(warm)
+        Timeline(settings.limited_status).add(warm)
+        Tally(settings.limited_status).add(warm)
         warm.encode()
-        self.seconds = Timeline()  # open seconds: a worker's since its last batch; the master's
+        # open seconds: a worker's since its last batch; the master's
+        self.seconds = Timeline(settings.limited_status)
         self.counters: dict[str, int] = {}  # events users note (re-logins, ...): summed up
         self.viewers: list[Callable[[Block], None]] = []  # the web UI's live view, if any
         worker = isinstance(environment.runner, WorkerRunner)
@@ -84,10 +86,19 @@ class Collector:
 
     # once a second
     def start(self) -> None:
+        if self.summary is None:  # a worker: the master's options have come with the spawn
+            self._told(Settings.from_options(self.env.parsed_options))
         if self.summary is not None and self.summary.load_started is None:
             self.summary.load_started = load_start(self.env)
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush_forever)
+
+    def _told(self, settings: Settings) -> None:
+        """A worker started on its own (``locust --worker``) learns the run's refusals from
+        the master's options, which Locust sends with the spawn message."""
+        if settings.limited_status != self.settings.limited_status:
+            self.settings = replace(self.settings, limited_status=settings.limited_status)
+            self.seconds.limited = settings.limited_status
 
     def _flush_forever(self) -> None:
         while True:
@@ -100,7 +111,7 @@ class Collector:
     def take(self) -> tuple[Block, Tally, dict[str, int]]:
         """This process's news since last time: a block of records, its tally, counters."""
         block = self.capture.take()
-        tally = Tally()
+        tally = Tally(self.settings.limited_status)
         tally.add(block)
         counters, self.counters = self.counters, {}
         return block, tally, counters

@@ -19,7 +19,13 @@ from urllib.parse import urlsplit
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
 from mmload.harness.embedded import EmbeddedServer, ServerError, die_with_parent
-from mmload.harness.options import DEFAULTS, HOOK_ID_ENV, LOGIN_FLAGS, SCENARIO_ONLY
+from mmload.harness.options import (
+    DEFAULTS,
+    HOOK_ID_ENV,
+    LOGIN_FLAGS,
+    SCENARIO_ONLY,
+    status_list,
+)
 from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile, missing, refusal
 from mmload.results.folder import RUN_JSON, SERVER_JSON, new_run_dir, write_json
 
@@ -48,6 +54,7 @@ class RunOptions:
     out: str = DEFAULTS["out"]
     processes: int = 0
     source_ips: str | None = None  # checked by its argparse type: loopback or this machine's
+    limited_status: tuple[int, ...] = DEFAULTS["limited_status"]  # the refusals: 429
     web: bool = False
     web_host: str = "127.0.0.1"  # where the web UI listens (--web): this machine only
     server_args: list[str] = field(default_factory=list)  # for the embedded `mmload serve`
@@ -127,7 +134,7 @@ def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
         "--exit-code-on-error", "0",
         "--run-dir", str(run_dir),
         "--vary-by", o.vary_by, "--request-timeout", f"{o.request_timeout:g}",
-        "--tolerance", f"{o.tolerance:g}",
+        "--tolerance", f"{o.tolerance:g}", "--limited-status", status_list(o.limited_status),
     ]  # fmt: skip
     if o.scenario in AUTHENTICATED:
         cmd += ["--api", o.api or DEFAULTS["api"], "--accounts", _locust_accounts(o)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from mmload import defaults
 from mmload.harness import source_ips
 from mmload.limiter.rate import Documented, Rate
+from mmload.results.record import LIMITABLE, LIMITED
 
 DEFAULTS: dict[str, Any] = {
     "api": "v4",
@@ -24,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "request_timeout": defaults.REQUEST_TIMEOUT,
     "tolerance": 0.05,
     "source_ips": "",  # none: the address the system picks
+    "limited_status": tuple(sorted(LIMITED)),  # Mattermost's 429
 }
 
 
@@ -37,6 +40,32 @@ def rate_text(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+_STATUS = re.compile(r"[0-9]{3}")  # ASCII digits only: int() also takes "+429", "4_29", "٤٢٩"
+
+
+def limited_statuses(text: str) -> tuple[int, ...]:
+    """``--limited-status``: comma-separated HTTP statuses that are refusals, each 400..599
+    (``429,503``), sorted and once each (a tuple: Locust sends parsed options to its workers
+    as msgpack, which has no sets)."""
+    items = [item.strip() for item in text.split(",")]
+    if not any(items):
+        raise argparse.ArgumentTypeError("give at least one HTTP status, e.g. 429 or 429,503")
+    statuses = set()
+    for item in items:
+        if not _STATUS.fullmatch(item) or int(item) not in LIMITABLE:
+            raise argparse.ArgumentTypeError(
+                f"a refusal is an HTTP error status from {LIMITABLE.start} to "
+                f"{LIMITABLE.stop - 1}, not {item!r} (write e.g. 429,503)"
+            )
+        statuses.add(int(item))
+    return tuple(sorted(statuses))
+
+
+def status_list(statuses: Collection[int]) -> str:
+    """Statuses as ``--limited-status`` takes them: ``429,503``."""
+    return ",".join(str(s) for s in sorted(statuses))
 
 
 def non_negative(text: str) -> int:
@@ -126,6 +155,11 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                       "help": "send from these local addresses, the users taking them in turn "
                       "across all processes: a range 127.0.0.1-127.0.0.4 or a list "
                       "127.0.0.1,127.0.0.2 (loopback, or assigned to this machine)"}),
+    ("--limited-status", {"type": limited_statuses, "default": DEFAULTS["limited_status"],
+                          "metavar": "STATUS[,STATUS]",
+                          "help": "the HTTP statuses that are refusals (limited, not failed), "
+                          "comma-separated, e.g. 429,503 for nginx's limit_req, which answers "
+                          "503 unless limit_req_status says otherwise (default 429)"}),
     ("--request-timeout", {"type": seconds, "default": DEFAULTS["request_timeout"],
                            "help": "seconds a request may wait to connect, and then for each "
                            "next part of its answer, before it is an error (default 60); not a "
@@ -135,7 +169,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 SHARED_WITH_RUN = (
     "--api", "--accounts", "--password", "--documented-limit", "--documented-burst", "--out",
     "--vary-by", "--rate-factor", "--step-time", "--request-timeout", "--tolerance", "--strict",
-    "--expect", "--source-ips",
+    "--expect", "--source-ips", "--limited-status",
 )  # fmt: skip
 SCENARIO_ONLY = {"rate_factor": "--rate-factor", "step_time": "--step-time", "hook_id": "--hook-id"}
 PASSWORD_FLAG = "--password (or MMLOAD_PASSWORD)"
@@ -185,6 +219,7 @@ class Settings:
     strict: bool
     expect: str
     source_ips: str  # as given: see addresses()
+    limited_status: frozenset[int]  # the statuses that are refusals (Mattermost's: 429)
 
     @classmethod
     def from_options(cls, options: Any) -> Settings:
@@ -212,6 +247,7 @@ class Settings:
             strict=bool(get("strict", False)),
             expect=get("expect", "") or "",
             source_ips=str(get("source_ips") or ""),
+            limited_status=frozenset(int(s) for s in get("limited_status") or LIMITED),
         )
 
     def source_of(self, number: int) -> str:
@@ -238,4 +274,5 @@ class Settings:
             "strict": self.strict,
             "expect": self.expect,
             "source_ips": self.source_ips or None,
+            "limited_status": sorted(self.limited_status),
         }

@@ -14,10 +14,11 @@ from locust.env import Environment
 
 import mmload
 from mmload.exitcodes import ExitStatus
-from mmload.harness.options import Settings
+from mmload.harness.options import Settings, status_list
 from mmload.harness.pacing import step_length
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
 from mmload.results.outages import error_share_note, find_outages, stopped_users_note
+from mmload.results.record import limited_label
 from mmload.results.records import RECORDS_BIN, RecordsWriter
 from mmload.results.samples import Samples, merge
 from mmload.results.tally import Tally
@@ -42,7 +43,7 @@ class RunSummary:
         self.path.mkdir(parents=True, exist_ok=True)
         self.records = RecordsWriter(self.path / RECORDS_BIN, settings.max_records)
         self.timeline = TimelineWriter(self.path)
-        self.tally = Tally()
+        self.tally = Tally(settings.limited_status)
         self.counters: dict[str, int] = {}
         self.missing_workers: list[str] = []
         self.notes: list[str] = []  # what a reader of the run should know, in sentences
@@ -133,7 +134,8 @@ class RunSummary:
         return (
             f"mmload {elapsed:5.0f}s  offered {sum(s.offered for s in recent) / n:7.1f}/s  "
             f"accepted {sum(s.accepted for s in recent) / n:7.1f}/s  "
-            f"429 {sum(s.limited for s in recent) / n:7.1f}/s  "
+            f"{limited_label(self.settings.limited_status)} "
+            f"{sum(s.limited for s in recent) / n:7.1f}/s  "
             f"errors {sum(s.errors for s in recent) / n:5.1f}/s  Remaining {remaining}"
         )
 
@@ -144,7 +146,8 @@ class RunSummary:
             return "no request was sent"
         if logins["attempted"] and not logins["succeeded"]:
             limited = logins["limited"]
-            why = f", {limited} of them answered 429 (rate-limited)" if limited else ""
+            refusals = " or ".join(str(s) for s in self.tally.login_refusals())
+            why = f", {limited} of them answered {refusals} (rate-limited)" if limited else ""
             return f"no login succeeded ({logins['attempted']} attempts{why})"
         work = self.tally.totals(logins=False)
         if work["offered"] and not (work["accepted"] or work["limited"]):
@@ -220,7 +223,8 @@ class RunSummary:
         makes this process exit 1, a run that could not decide 4."""
         s = self.settings
         cmd = [sys.executable, "-m", "mmload", "verify", str(self.path),
-               "--tolerance", f"{s.tolerance:g}"]  # fmt: skip
+               "--tolerance", f"{s.tolerance:g}",
+               "--limited-status", status_list(s.limited_status)]  # fmt: skip
         cmd += ["--strict"] if s.strict else []
         cmd += ["--expect", s.expect] if s.expect else []
         try:

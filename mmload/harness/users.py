@@ -3,8 +3,9 @@
 Tokens are shared by every user of the same account in a process: an account logs in again only
 when its token is rejected (401), at most ``MAX_RELOGINS`` times; past that, or when a login
 fails, the user stops with a clear error.
-429s are *limited*, not failures: they get their own row in Locust's stats and never trip
-``--exit-code-on-error``.
+Refusals (429, or the statuses ``--limited-status`` names: nginx's ``limit_req`` answers 503) are
+*limited*, not failures: they get their own row in Locust's stats (``NAME [503 limited]``) and
+never trip ``--exit-code-on-error``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from locust.runners import WorkerRunner
 
 from mmload.dialects.numbers import delay_or_date
 from mmload.harness import accounts, bound, plugin, source_ips, stopping
-from mmload.harness.capture import IDENTITY, LIMITED_SUFFIX, join_identity
+from mmload.harness.capture import IDENTITY, join_identity, limited_suffix
 from mmload.harness.options import Settings
 from mmload.harness.pacing import (
     Pacer,
@@ -34,6 +35,7 @@ from mmload.harness.pacing import (
     steps,
 )
 from mmload.harness.scenarios import USES
+from mmload.results.record import is_limited
 
 log = logging.getLogger("mmload")
 
@@ -164,13 +166,14 @@ class MattermostUser(FastHttpUser):
 
     # requests
     def call(self, method: str, path: str, name: str | None = None, **kwargs: Any) -> Any:
-        """One request; 429 counted as limited, other errors are failures; a 401 gets the
-        account a new token (its first user to report it logs in again, within the cap)."""
+        """One request; a refusal (``--limited-status``) counted as limited, other errors are
+        failures; a 401 gets the account a new token (its first user to report it logs in
+        again, within the cap)."""
         name = name or f"{method} {path}"
         rejected = False
         with stopping.request(self, method, path, name, headers=self.auth, **kwargs) as resp:
-            if resp.status_code == 429:
-                resp.request_meta["name"] = name + LIMITED_SUFFIX
+            if self.limited(resp):
+                resp.request_meta["name"] = name + limited_suffix(resp.status_code)
                 resp.success()
             elif resp.status_code == 401 and self.authenticated and self.token:
                 resp.failure("401: token rejected")
@@ -180,6 +183,10 @@ class MattermostUser(FastHttpUser):
         if rejected:  # a failure, or a rejection past the cap, stops this user
             self._use(self._token(stale=self.token))
         return resp
+
+    def limited(self, resp: Any) -> bool:
+        """Whether the server refused the request: its status is one of the run's refusals."""
+        return is_limited(resp.status_code, self.settings.limited_status)
 
     def retry_after(self, resp: Any) -> float | None:
         """The response's Retry-After in seconds (at most MAX_RETRY_WAIT), None if absent."""
@@ -239,11 +246,11 @@ class MattermostUser(FastHttpUser):
                 token = resp.headers.get("Token") if resp.headers is not None else None
                 if resp.status_code == 200 and token:
                     return str(token)
-                if resp.status_code != 429:
+                if not self.limited(resp):
                     why = _login_failure(resp)
                     resp.failure(f"login failed: {why}")
                     raise LoginFailed(f"login as {account.login_id} to {self.host} failed: {why}")
-                resp.request_meta["name"] = name + LIMITED_SUFFIX
+                resp.request_meta["name"] = name + limited_suffix(resp.status_code)
                 resp.success()
             gevent.sleep(self.retry_after(resp) or 1.0)  # not in the block: it would time it
         raise LoginFailed(f"login as {account.login_id} was rate-limited for {LOGIN_PATIENCE:g} s")

@@ -33,6 +33,7 @@ from mmload.harness.options import Settings
 from mmload.harness.webui_page import CHART_PAGE, CSP, TAB_SCRIPT
 from mmload.results.block import Block
 from mmload.results.live import Live, to_csv
+from mmload.results.record import LIMITED, limited_label
 
 log = logging.getLogger("mmload")
 
@@ -70,8 +71,9 @@ def register(environment: Environment) -> Callable[[Block], None]:
             "watch the load; --web-login (with %s=user:password) asks for a login",
             web_ui.host or "all interfaces", LOGIN_ENV,
         )  # fmt: skip
-    documented = Settings.from_options(options).documented
-    live = Live(documented)
+    settings = Settings.from_options(options)
+    documented = settings.documented
+    live = Live(documented, limited=settings.limited_status)
     app = web_ui.app
     assert app is not None
     app.register_blueprint(_blueprint(web_ui, live, base))
@@ -79,20 +81,25 @@ def register(environment: Environment) -> Callable[[Block], None]:
     environment.events.reset_stats.add_listener(lambda **_: live.clear())
     web_ui.template_args.update(
         extended_tabs=[{"title": "Rate limits", "key": TAB}],
-        extended_tables=[{"key": TAB, "structure": _structure(str(documented))}],
+        extended_tables=[
+            {"key": TAB, "structure": _structure(str(documented), settings.limited_status)}
+        ],
         extended_csv_files=[{"href": "./mmload/live.csv", "title": "Download rate limits CSV"}],
     )
     return live.add
 
 
-def _structure(documented: str) -> list[dict[str, str]]:
+def _structure(documented: str, limited: frozenset[int] = LIMITED) -> list[dict[str, str]]:
+    """The tab's columns; refusals are called by their status when there is one (``429/s``),
+    else ``limited``."""
+    label = limited_label(limited)
     return [
         {"key": "key", "title": "Rate-limit key"},
         {"key": "endpoint", "title": "Endpoint"},
         {"key": "offered", "title": "Offered/s"},
         {"key": "accepted", "title": "Accepted/s"},
-        {"key": "limited", "title": "429/s"},
-        {"key": "refused", "title": "429s (total)"},
+        {"key": "limited", "title": f"{label}/s"},
+        {"key": "refused", "title": f"{label}s (total)" if label.isdigit() else "limited (total)"},
         {"key": "requests", "title": "Requests (total)"},
         {"key": "remaining", "title": "Remaining"},
         {"key": "limit", "title": "Limit"},

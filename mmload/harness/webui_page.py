@@ -21,7 +21,8 @@ TAB_SCRIPT = r"""(function () {
   var link = document.createElement("a");
   link.id = "mmload-chart-link";
   link.href = "./mmload/";
-  link.textContent = "Live chart: accepted and 429 per second against the documented limit \u2192";
+  link.textContent = "Live chart: accepted and limited per second against the documented " +
+    "limit \u2192";
   link.style.cssText = "position:fixed;right:24px;bottom:56px;z-index:1300;display:none;" +
     "padding:10px 16px;border-radius:4px;background:#1565c0;color:#fff;text-decoration:none;" +
     "font:500 14px Roboto,Helvetica,Arial,sans-serif;box-shadow:0 2px 8px rgba(0,0,0,.35)";
@@ -70,7 +71,7 @@ CHART_PAGE = r"""<!doctype html>
 <p class="note">Per second the requests were sent in (a step per second), for one rate-limit
 key, up to the last second whose answers are all in (about two seconds ago). The enforced rate
 is an estimate for the key, all its endpoints together: the median of the requests accepted per
-second over recent seconds that had 429s, while the limiter was saturated. The verdict at the
+second over recent seconds that had refusals, while the limiter was saturated. The verdict at the
 end of the run measures it properly.</p>
 <script>
 "use strict";
@@ -132,9 +133,9 @@ function summarize(view, series) {
   const doc = view.documented;
   document.getElementById("summary").textContent =
     `Key ${series.key || "(none)"}: offered ${fmt(row.offered, 1)}/s, accepted ` +
-    `${fmt(row.accepted, 1)}/s, 429 ${fmt(row.limited, 1)}/s over the last ${view.window} s. ` +
-    `Enforced \u2248 ${fmt(series.enforced, 1)}/s (an estimate, from ${row.saturated} ` +
-    `seconds with 429s) against the documented ${doc.text}.`;
+    `${fmt(row.accepted, 1)}/s, ${view.limited_label} ${fmt(row.limited, 1)}/s over the last ` +
+    `${view.window} s. Enforced \u2248 ${fmt(series.enforced, 1)}/s (an estimate, from ` +
+    `${row.saturated} seconds with refusals) against the documented ${doc.text}.`;
 }
 
 function axes(x, ys, x0, x1, log) {
@@ -208,7 +209,7 @@ function draw(view) {
   // the limit lines first, under the series; accepted last, on top of everything
   hline("documented-line", doc, COLORS.documented, "band", ys);
   const entries = [[COLORS.accepted, "accepted/s", "accepted"],
-                   [COLORS.limited, "limited (429)/s", "limited"],
+                   [COLORS.limited, `limited (${view.limited_status.join(", ")})/s`, "limited"],
                    [COLORS.documented, `documented ${view.documented.text}`, "band"]];
   if (series.enforced !== null) {
     hline("enforced-line", series.enforced, COLORS.enforced, "dashed", ys);

@@ -1,11 +1,12 @@
 """The live rate-limit view's numbers, from the blocks of records a run makes every second.
 
 :class:`Live` keeps, per rate-limit key and endpoint, how many requests were offered, accepted,
-limited (429) and failed in each recent second, their totals, and the latest Remaining, Limit and
-Reset the server sent.  :meth:`Live.view` derives what the web UI shows: rates over the last few
-settled seconds, and a running *estimate* of the enforced rate, the median of the requests
-accepted per second over recent seconds that had 429s (the limiter was saturated then).  The
-verdict measures the rate properly at the end of the run; this is only meant to be watched.
+limited (429, or the statuses the run is told are refusals: ``--limited-status``) and failed in
+each recent second, their totals, and the latest Remaining, Limit and Reset the server sent.
+:meth:`Live.view` derives what the web UI shows: rates over the last few settled seconds, and a
+running *estimate* of the enforced rate, the median of the requests accepted per second over
+recent seconds that had refusals (the limiter was saturated then).  The verdict measures the
+rate properly at the end of the run; this is only meant to be watched.
 
 Rows: with several keys, first those of all keys (key ``(all keys)``), overall and per endpoint;
 then per key, its endpoints together (``(all endpoints)``) and each.  A row counting exactly the
@@ -23,13 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
-from mmload.results.tally import outcome_codes
+from mmload.results.record import LIMITED, limited_label, outcome_codes
 
 WINDOW = 5  # seconds the rates are averaged over
 SETTLE = 1.5  # a second is shown once it ended this long ago: its late answers and workers'
@@ -74,9 +76,14 @@ def estimate(per_second: dict[int, Counts], settled: int) -> tuple[float | None,
 
 
 class Live:
-    def __init__(self, documented: Documented, keep: int = KEEP) -> None:
+    """``limited``: the statuses that are refusals (the run's; 429 by default)."""
+
+    def __init__(
+        self, documented: Documented, keep: int = KEEP, limited: Collection[int] = LIMITED
+    ) -> None:
         self.documented = documented
         self.keep = keep
+        self.limited = frozenset(limited)
         self.clear()
 
     def clear(self) -> None:
@@ -98,7 +105,7 @@ class Live:
         self._adds += 1
         seconds = np.floor(block.numbers["sent"]).astype(np.int64)
         lo, hi = int(seconds.min()), int(seconds.max())
-        outcomes = outcome_codes(block.numbers["status"])
+        outcomes = outcome_codes(block.numbers["status"], self.limited)
         keys, endpoints = block.tables["key"], block.tables["endpoint"]
         width = len(endpoints) or 1
         pairs = block.codes["key"].astype(np.int64) * width + block.codes["endpoint"]
@@ -181,6 +188,8 @@ class Live:
             rows[:0] = self._across_keys(endpoints, by_key, settled, estimates)
         view = {
             "documented": {**self.documented.to_dict(), "text": str(self.documented)},
+            "limited_status": sorted(self.limited),
+            "limited_label": limited_label(self.limited),  # what the page calls refusals
             "settled": settled,
             "first": self.first,
             "window": WINDOW,

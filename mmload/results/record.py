@@ -7,7 +7,10 @@ from them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import NamedTuple
+
+import numpy as np
 
 FIELDS = (
     "sent", "latency_ms", "endpoint", "status", "key", "user", "source",
@@ -40,10 +43,38 @@ class Record(NamedTuple):
         return self.sent + self.latency_ms / 1000.0
 
 
-def outcome(status: int) -> str:
-    """``accepted`` (2xx/3xx), ``limited`` (429) or ``error`` (no response or any other status)."""
-    if status == 429:
+LIMITED: frozenset[int] = frozenset({429})  # the refusals unless a run is told otherwise
+LIMITABLE = range(400, 600)  # the statuses a run may be told are refusals (--limited-status)
+ACCEPTED, REFUSED, FAILED = 0, 1, 2  # outcome_codes(): indices into OUTCOMES
+OUTCOMES = ("accepted", "limited", "error")
+
+
+def is_limited(status: int, limited: Collection[int] = LIMITED) -> bool:
+    """Whether a response is a refusal: its status is one of ``limited`` (the run's
+    ``--limited-status``; Mattermost's 429 by default, nginx's ``limit_req`` sends 503)."""
+    return status in limited
+
+
+def outcome(status: int, limited: Collection[int] = LIMITED) -> str:
+    """``accepted`` (2xx/3xx), ``limited`` (a status of ``limited``: 429 by default) or
+    ``error`` (no response or any other status)."""
+    if is_limited(status, limited):
         return "limited"
     if 0 < status < 400:
         return "accepted"
     return "error"
+
+
+def outcome_codes(status: np.ndarray, limited: Collection[int] = LIMITED) -> np.ndarray:
+    """:func:`outcome` for a column, as codes: ACCEPTED, REFUSED or FAILED (0, 1, 2)."""
+    status = np.asarray(status)
+    codes = np.full(len(status), FAILED, dtype=np.int64)
+    codes[(status > 0) & (status < 400)] = ACCEPTED
+    codes[np.isin(status, np.fromiter(limited, np.int64, len(limited)))] = REFUSED
+    return codes
+
+
+def limited_label(limited: Collection[int] = LIMITED) -> str:
+    """What people are shown a count of refusals as: the status when there is one (``429``),
+    else ``limited``."""
+    return str(next(iter(limited))) if len(limited) == 1 else "limited"

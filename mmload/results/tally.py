@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 
 from mmload.results.block import Block
-from mmload.results.record import outcome
+from mmload.results.record import LIMITED, OUTCOMES, is_limited, outcome, outcome_codes
 
-OUTCOMES = ("accepted", "limited", "error")
+__all__ = ["OUTCOMES", "Tally", "is_login", "outcome_codes"]  # outcome_codes: the report's
 _STATUSES = 10_000  # room for any three- (or four-) digit status in a combined code
-
-
-def outcome_codes(status: np.ndarray) -> np.ndarray:
-    """0 accepted, 1 limited, 2 error: :func:`mmload.results.record.outcome` for a column."""
-    codes = np.full(len(status), 2, dtype=np.int64)
-    codes[(status > 0) & (status < 400)] = 0
-    codes[status == 429] = 1
-    return codes
 
 
 def _pairs(first: np.ndarray, second: np.ndarray, width: int) -> list[tuple[int, int, int]]:
@@ -33,7 +26,11 @@ def is_login(endpoint: str) -> bool:
 
 
 class Tally:
-    def __init__(self) -> None:
+    """Counts by endpoint and status (exact whatever is a refusal), and by key and outcome, which
+    ``limited`` (the run's refusal statuses) decides as records are added."""
+
+    def __init__(self, limited: Collection[int] = LIMITED) -> None:
+        self.limited = frozenset(limited)
         self.by_endpoint: dict[str, dict[int, int]] = {}  # endpoint -> status -> count
         self.by_key: dict[str, dict[str, int]] = {}  # key -> outcome -> count
 
@@ -43,11 +40,13 @@ class Tally:
         for e, s, n in _pairs(block.codes["endpoint"], status, _STATUSES):
             statuses = self.by_endpoint.setdefault(endpoints[e], {})
             statuses[s] = statuses.get(s, 0) + n
-        for k, o, n in _pairs(block.codes["key"], outcome_codes(status), len(OUTCOMES)):
+        for k, o, n in _pairs(block.codes["key"], outcome_codes(status, self.limited), len(OUTCOMES)):
             counts = self.by_key.setdefault(keys[k], dict.fromkeys(OUTCOMES, 0))
             counts[OUTCOMES[o]] += n
 
     def merge(self, other: Tally) -> None:
+        """Add another process's counts (their outcomes by key as ``other.limited`` decided:
+        every process of a run is told the same)."""
         for endpoint, statuses in other.by_endpoint.items():
             mine = self.by_endpoint.setdefault(endpoint, {})
             for status, n in statuses.items():
@@ -65,28 +64,36 @@ class Tally:
                 continue
             for status, n in statuses.items():
                 counts["offered"] += n
-                counts[outcome(status)] += n
+                counts[outcome(status, self.limited)] += n
         return counts
 
     def logins(self) -> dict[str, int]:
-        """Login requests: ``succeeded`` (200), ``limited`` (429) and ``attempted`` (all)."""
+        """Login requests: ``succeeded`` (200), ``limited`` (refused: 429 by default) and
+        ``attempted`` (all)."""
         counts = dict.fromkeys(("succeeded", "limited", "attempted"), 0)
         for endpoint, statuses in self.by_endpoint.items():
             if is_login(endpoint):
                 counts["succeeded"] += statuses.get(200, 0)
-                counts["limited"] += statuses.get(429, 0)
+                counts["limited"] += sum(n for s, n in statuses.items()
+                                         if is_limited(s, self.limited))  # fmt: skip
                 counts["attempted"] += sum(statuses.values())
         return counts
+
+    def login_refusals(self) -> list[int]:
+        """The refusal statuses logins were answered with, in order."""
+        return sorted({s for endpoint, statuses in self.by_endpoint.items() if is_login(endpoint)
+                       for s, n in statuses.items() if n and is_limited(s, self.limited)})  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "by_endpoint": {e: list(s.items()) for e, s in self.by_endpoint.items()},
             "by_key": self.by_key,
+            "limited": sorted(self.limited),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Tally:
-        t = cls()
+        t = cls(d.get("limited") or LIMITED)
         t.by_endpoint = {
             e: {int(s): int(n) for s, n in pairs} for e, pairs in d["by_endpoint"].items()
         }

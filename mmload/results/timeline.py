@@ -8,13 +8,14 @@ process boundaries (msgpack-safe); ``row`` renders the CSV row.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mmload.results.block import Block
+from mmload.results.record import ACCEPTED, LIMITED, REFUSED, outcome_codes
 
 COLUMNS = (
     "second", "offered", "accepted", "limited", "errors",
@@ -99,11 +100,14 @@ class Second:
     limited_ms: dict[int, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, second: int, block: Block, codes: np.ndarray) -> Second:
-        """The partial second of a block's rows that were all sent in ``second``."""
-        status = block.numbers["status"]
-        limited = status == 429
-        accepted = (status > 0) & (status < 400)
+    def of(
+        cls, second: int, block: Block, codes: np.ndarray, refusals: Collection[int] = LIMITED
+    ) -> Second:
+        """The partial second of a block's rows that were all sent in ``second``; ``refusals``:
+        the statuses that are limited (429 by default)."""
+        outcomes = outcome_codes(block.numbers["status"], refusals)
+        limited = outcomes == REFUSED
+        accepted = outcomes == ACCEPTED
         s = cls(second, len(block), int(accepted.sum()), int(limited.sum()))
         s.errors = s.offered - s.accepted - s.limited
         s.remaining_min, s.remaining_max = _span(block.numbers["remaining"])
@@ -157,9 +161,11 @@ class Second:
 
 
 class Timeline:
-    """Open seconds, keyed by UNIX second.  ``drain`` hands them on and forgets them."""
+    """Open seconds, keyed by UNIX second.  ``drain`` hands them on and forgets them.
+    ``limited``: the statuses that are refusals (the run's; 429 by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limited: Collection[int] = LIMITED) -> None:
+        self.limited = frozenset(limited)
         self.seconds: dict[int, Second] = {}
 
     def add(self, block: Block) -> None:
@@ -172,7 +178,7 @@ class Timeline:
         bounds = np.flatnonzero(np.diff(seconds[order])) + 1
         for rows in np.split(order, bounds):
             second = int(seconds[rows[0]])
-            self.merge([Second.of(second, block.take(rows), codes[rows])])
+            self.merge([Second.of(second, block.take(rows), codes[rows], self.limited)])
 
     def merge(self, partials: Iterable[Second]) -> None:
         for p in partials:

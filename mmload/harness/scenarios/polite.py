@@ -1,4 +1,5 @@
-"""polite: as fast as allowed, but a 429 makes the client wait its Retry-After (1 s if absent)."""
+"""polite: as fast as allowed, but a refusal (a 429, or a status ``--limited-status`` names) makes
+the client wait its Retry-After (1 s if absent)."""
 
 import gevent
 from locust import constant, task
@@ -15,5 +16,5 @@ class Polite(MattermostUser):
     @task
     def me(self) -> None:
         resp = self.call("GET", f"/api/{self.settings.api}/users/me")
-        if resp.status_code == 429:
+        if self.limited(resp):
             gevent.sleep(self.retry_after(resp) or 1.0)

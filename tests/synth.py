@@ -1,63 +1,65 @@
 """Synthesized run folders: the reference server's own limiter and header dialects, driven by a
 virtual clock instead of sockets, so a verdict can be tested on every algorithm x dialect x
-vary-by mode x fault in milliseconds.
+vary-by mode x fault, and under the conditions of the real world, in milliseconds.
 
-Clients send on a schedule (``hammer``: as fast as they can; ``steady``: a fraction of the
-documented rate; ``polite``: obeying Retry-After; ``probe``: the probe scenario's plan, its
-burst and then 1.1, 1.25 and 1.5 times the documented rate, paced by the harness's own
-``Pacer``); each request goes through ``mmload.server.limiting.RateLimiter`` at its send time,
-its headers are rendered by the dialect and parsed back by ``mmload.dialects``, exactly as in a
-live run.
+Clients send on a schedule (``tests.synth_clients``: hammer, steady, polite, probe, ramp,
+mixed); each request goes through the network, an optional proxy and the server's queue to
+``mmload.server.limiting.RateLimiter`` (``tests.synth_engine``, ``tests.synth_server``); its
+headers are rendered by the dialect and parsed back by ``mmload.dialects``, exactly as in a live
+run.  Every condition defaults to off: a default plan's requests are decided at their send time
+and answered 1 ms later.  ``Plan.true_rate`` says what the server (or its proxy) enforces.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
-import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-import limits.storage.memory
-import limits.strategies
-
-from mmload import dialects
-from mmload.defaults import LOGIN_PHASE
-from mmload.harness.pacing import Pacer, phase_slot, step_length, steps
-from mmload.limiter.keying import Keying
-from mmload.limiter.rate import Documented, Rate
+from mmload.limiter import faults as fault_names
+from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.results.folder import RUN_JSON, write_json, write_keys
 from mmload.results.record import Record
 from mmload.results.records import RECORDS_BIN, RecordsWriter
+from mmload.results.samples import LIMIT_EXCEEDED, SAMPLED, Samples
 from mmload.results.tally import Tally
 from mmload.results.timeline import Timeline
 from mmload.results.timeline_file import TimelineWriter
-from mmload.server.limiting import LimitSettings, RateLimiter
+from mmload.server.limiting import ALGORITHMS
+from tests import synth_engine
+from tests.synth_clients import PROBE_EXTRA, SCHEDULES, Stepped, burst_share
+from tests.synth_engine import Traced
+from tests.synth_world import (
+    LATENCY_MS,
+    LOGIN,
+    ME,
+    QUIRKS,
+    START,
+    Failures,
+    Network,
+    Policy,
+    Proxy,
+    Route,
+    Service,
+    enforced,
+)
 
-ME = "GET /api/v4/users/me"
-LOGIN = "POST /api/v4/users/login"
-START = 1_800_000_000.0  # the load phase starts here (UNIX time)
-LATENCY_MS = 1.0
-SCENARIOS = ("hammer", "steady", "polite", "probe")
+__all__ = [
+    "LATENCY_MS", "LOGIN", "ME", "PROBE_EXTRA", "START", "Failures", "Network", "Plan", "Policy",
+    "Proxy", "Route", "Service", "Traced", "burst_share", "simulate", "trace", "write_folder",
+]  # fmt: skip
+SCENARIOS = tuple(SCHEDULES)
 VARY_BY = ("address", "user", "none")  # or header:NAME
-# the probe scenario's plan (mmload/harness/scenarios/probe.py, a locustfile: not imported here)
-PROBE_EXTRA = 5  # requests beyond the documented burst
-PROBE_FACTORS = (1.1, 1.25, 1.5)
-PROBE_LEAD = 1.0  # seconds between the burst and the stepped rate
 
 
 @dataclass
 class Plan:
-    """The server's settings and what the clients do."""
+    """The server's settings, what the clients do, and the world between them."""
 
     algorithm: str = "gcra"
     dialect: str = "mattermost"
-    per_sec: int = 10
+    per_sec: float = 10.0
     burst: int = 100
     # of the server: address, user, none (one shared bucket) or header:NAME (the address and
     # the request's NAME header, which clients send only as Authorization or User-Agent)
@@ -73,12 +75,46 @@ class Plan:
     servers: int = 1  # limiters of their own behind a round-robin balancer (a cluster)
     seed: int = 7
     told: str = ""  # what the run says it keys on (--vary-by); "": as the server does
+    # -- the clients
+    closed_loop: bool = False  # each sends only once its previous answer came back (Locust)
+    think: float = 0.0  # closed loop: seconds between an answer and the next send
+    max_rate: float = 0.0  # requests/s all clients together can send at most; 0: no cap
+    jitter: float = 0.0  # steady, probe, ramp: each send up to this many seconds late
+    start_phase: float = 0.0  # the load starts this long after START (off the whole second)
+    endpoints: tuple[tuple[str, float], ...] = ((ME, 1.0),)  # what clients request, weights
+    # -- between them
+    network: Network = field(default_factory=Network)  # each leg's delay
+    service: Service = field(default_factory=Service)  # the server's workers and their queue
+    skew: float = 0.0  # seconds the server's clock is ahead of the clients' (Date, epoch Reset)
+    window_phase: float = 0.0  # seconds the limiter's clock is ahead of the server's
+    failures: Failures = field(default_factory=Failures)  # 5xx and outages
+    proxy: Proxy | None = None  # nginx's limit_req in front, by client address
+    # -- the server
+    limiting: bool = True  # False: Mattermost's RateLimitSettings.Enable false
+    routes: tuple[Route, ...] = ()  # routes with a bucket and a rate of their own
+    per_route: bool = False  # every route a bucket of its own (at per_sec/burst unless routed)
+    policies: tuple[Policy, ...] = ()  # IETF policies enforced together, instead of per_sec
+    refuse_status: int = 429  # what its limiter refuses with (nginx's limit_req_status: 503)
+    refusal_body: str = LIMIT_EXCEEDED  # the shape of its refusals' bodies
+    store_size: int = 10_000  # keys its limiter remembers (Mattermost's MemoryStoreSize)
+    prior_requests: int = 0  # back to back: a previous run's last requests on every bucket,
+    prior_gap: float = 0.0  # ending this many seconds before the first login
+    quirks: tuple[str, ...] = ()  # limiter behaviours of other servers (synth_world.QUIRKS)
+    server_version: str = ""  # its X-Version-Id: the target says it is Mattermost
+    # -- the run
+    limited_status: tuple[int, ...] = (429,)  # the statuses the run counts as refusals
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
         if self.vary_by not in VARY_BY and not self.vary_by.startswith("header:"):
             raise ValueError(f"vary_by {self.vary_by!r}: address, user, none or header:NAME")
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm {self.algorithm!r}: choose from {', '.join(ALGORITHMS)}")
+        fault_names.check_names(self.faults)
+        unknown = sorted(set(self.quirks) - QUIRKS.keys())
+        if unknown:
+            raise ValueError(f"unknown quirk {', '.join(unknown)}; choose from {', '.join(QUIRKS)}")
 
     def told_vary_by(self) -> str:
         """What ``mmload run --vary-by`` says of this server: per user when its key is the
@@ -90,175 +126,48 @@ class Plan:
             return "shared"
         return "user" if self.vary_by in ("user", "header:Authorization") else "address"
 
+    def true_rate(self, endpoint: str = ME) -> float | None:
+        """Requests per second one key's requests to ``endpoint`` get through in the long run:
+        what the server (or its proxy, whichever is tighter) enforces; None: nothing does."""
+        truth = enforced(self, endpoint)
+        return None if truth is None else truth[0]
 
-class _FakeTime:
-    """Stands in for the ``time`` module inside ``limits``, which reads the clock itself."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
+    def true_capacity(self, endpoint: str = ME) -> int | None:
+        """Requests one key's full bucket for ``endpoint`` admits at once."""
+        truth = enforced(self, endpoint)
+        return None if truth is None else truth[1]
 
 
-@contextmanager
-def _limits_clock(fake: _FakeTime) -> Iterator[None]:
-    saved = limits.storage.memory.time, limits.strategies.time
-    limits.storage.memory.time, limits.strategies.time = fake, fake  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        limits.storage.memory.time, limits.strategies.time = saved
-
-
-def _keying(vary_by: str) -> Keying:
-    if vary_by == "user":
-        return Keying(vary_by_remote_addr=True, vary_by_user=True)
-    if vary_by.startswith("header:"):  # as ``mmload run --server-vary-by header:NAME``
-        return Keying(vary_by_remote_addr=True, vary_by_header=vary_by.split(":", 1)[1])
-    return Keying(vary_by_remote_addr=vary_by == "address")
-
-
-class _Client:
-    def __init__(self, number: int, plan: Plan) -> None:
-        self.user = f"token:{number:012x}"
-        self.token = f"t{number}"
-        self.address = f"10.0.0.{number % plan.sources + 1}"
-        self.source = f"addr:{number % plan.sources + 1:012x}"
-        self.number = number
-
-    def header(self, name: str, endpoint: str) -> str | None:
-        """The value of a header the server may key on, as mmload's users send it."""
-        if name.lower() == "authorization" and endpoint != LOGIN:
-            return f"Bearer {self.token}"
-        return "mmload" if name.lower() == "user-agent" else None
-
-
-def _schedule(plan: Plan) -> Callable[[_Client, float, Record | None], float | None]:
-    """next send time of a client after ``now``, given its last record (None: its first)."""
-    end = START + plan.seconds
-    if plan.scenario == "probe":
-        return _probe(plan)
-    if plan.scenario == "steady":
-        interval = plan.users / (plan.factor * plan.documented.per_sec)
-
-        def steady(c: _Client, now: float, last: Record | None) -> float | None:
-            t = START + c.number * interval / plan.users if last is None else now + interval
-            return t if t < end else None
-
-        return steady
-    gap = 1.0 / plan.per_user
-    jitter = random.Random(plan.seed)
-
-    def hammer(c: _Client, now: float, last: Record | None) -> float | None:
-        t = START + c.number * gap / plan.users if last is None else now + gap
-        t += jitter.uniform(-0.2, 0.2) * gap  # no two clients in lockstep with the limiter
-        if plan.scenario == "polite" and last is not None and last.status == 429:
-            t = now + LATENCY_MS / 1e3 + (last.retry_after or 1.0)  # from the answer, as live
-        return t if t < end else None
-
-    return hammer
-
-
-def burst_share(total: int, users: int, number: int) -> int:
-    """The probe's ``burst_share``: user ``number``'s part of a burst of ``total``."""
-    base, extra = divmod(total, max(1, users))
-    return base + (1 if number % max(1, users) < extra else 0)
-
-
-def _probe(plan: Plan) -> Callable[[_Client, float, Record | None], float | None]:
-    """The probe: the documented burst and a few more, all at once (the users share it out, each
-    sending its part one request after another), then after ``PROBE_LEAD`` a paced rate of 1.1,
-    1.25 and 1.5 times the documented one, in three steps that share out the rest of the run."""
-    end = START + plan.seconds
-    total = (plan.documented.capacity or 1) + PROBE_EXTRA
-    step = step_length(None, LOGIN_PHASE + plan.seconds, PROBE_LEAD, len(PROBE_FACTORS))
-    factor_at = steps(step, PROBE_FACTORS)
-
-    def user_rate(t: float) -> float:
-        return max(factor_at(t) * plan.documented.per_sec / plan.users, 1e-3)
-
-    bursts: dict[int, int] = {}  # burst requests each client has still to send
-    pacers: dict[int, Pacer] = {}
-    late = random.Random(plan.seed)
-
-    def probe(c: _Client, now: float, last: Record | None) -> float | None:
-        left = bursts.setdefault(c.number, burst_share(total, plan.users, c.number))
-        if left:
-            bursts[c.number] = left - 1
-            return START + c.number * 1e-5 if last is None else now + LATENCY_MS / 1e3
-        pacer = pacers.get(c.number)
-        if pacer is None:
-            slot = phase_slot(c.number, plan.users)
-            pacer = pacers[c.number] = Pacer(user_rate, START + PROBE_LEAD, slot,
-                                             clock=lambda: START, step_seconds=step)  # fmt: skip
-        else:
-            pacer.next_delay()
-        # a live sleep wakes a little late: sends never fall on an exact lattice, where a
-        # moving window's decision and its Remaining disagree (a slot expiring at that very time)
-        t = pacer.next_at + late.uniform(0.0, 1e-3)
-        return t if t < end else None
-
-    return probe
+def trace(plan: Plan) -> list[Traced]:
+    """Every request of the plan in send order, with when its limiter decided and its body."""
+    return synth_engine.run(plan)
 
 
 def simulate(plan: Plan) -> list[Record]:
     """Every request of the plan, in send order, as the collector would have recorded it."""
-    fake = _FakeTime()
-    settings = LimitSettings(
-        rate=Rate(plan.per_sec, plan.burst), keying=_keying(plan.vary_by),
-        algorithm=plan.algorithm, dialect=plan.dialect, faults=frozenset(plan.faults),
-    )  # fmt: skip
-    with _limits_clock(fake):
-        nodes = [RateLimiter(settings, clock=lambda: round(fake.now * 1e9), wall=fake.time)
-                 for _ in range(plan.servers)]  # fmt: skip
-        turn = iter(range(10**9))
-        clients = [_Client(k, plan) for k in range(plan.users)]
-        login_at = [START - 1.0 + c.number * 1e-3 for c in clients]
-        records = [_request(nodes[next(turn) % plan.servers], fake, c, login_at[c.number], LOGIN)
-                   for c in clients]  # fmt: skip
-        nxt = _schedule(plan)
-        queue = [(t, c.number) for c in clients if (t := nxt(c, START, None)) is not None]
-        heapq.heapify(queue)
-        while queue:
-            t, number = heapq.heappop(queue)
-            record = _request(nodes[next(turn) % plan.servers], fake, clients[number], t, ME)
-            records.append(record)
-            after = nxt(clients[number], t, record)
-            if after is not None:
-                heapq.heappush(queue, (after, number))
-    return records
+    return [t.record for t in synth_engine.run(plan)]
 
 
-_parsed: dict[tuple[tuple[str, str], ...], Any] = {}
+def error_bodies(traced: list[Traced]) -> Samples:
+    """What the collector samples: the shapes of the first bodies of each error status."""
+    found: Samples = {}
+    for t in traced:
+        status = t.record.status
+        if status >= 400:
+            shapes = found.setdefault(str(status), {})
+            if sum(shapes.values()) < SAMPLED:
+                shapes[t.body] = shapes.get(t.body, 0) + 1
+    return found
 
 
-def _request(limiter: RateLimiter, fake: _FakeTime, c: _Client, t: float, endpoint: str) -> Record:
-    fake.now = t
-    token = None if endpoint == LOGIN else c.token
-    name = limiter.keying.vary_by_header
-    limited, headers = limiter.check(c.address, token, c.header(name, endpoint) if name else None)
-    key = (*headers, ("Date", formatdate(math.floor(t), usegmt=True)))
-    snap = _parsed.get(key)
-    if snap is None:
-        snap = _parsed[key] = dialects.parse_headers(dict(key))
-    retry = snap.retry_after
-    if retry is None and snap.retry_at is not None:
-        retry = max(0.0, snap.retry_at - t)
-    user = "" if endpoint == LOGIN else c.user
-    return Record(
-        t, LATENCY_MS, endpoint, 429 if limited else 200, c.source, user, c.source,
-        snap.limit, snap.remaining, snap.reset, retry, snap.window, snap.policy, snap.dialect,
-        snap.date, snap.problem,
-    )  # fmt: skip
-
-
-def write_folder(folder: Path, plan: Plan, records: list[Record] | None = None) -> Path:
+def write_folder(
+    folder: Path, plan: Plan, records: list[Record] | None = None,
+    traced: list[Traced] | None = None,
+) -> Path:  # fmt: skip
     """A run folder of the plan, as ``mmload run`` leaves one."""
-    records = simulate(plan) if records is None else records
+    if records is None:
+        traced = trace(plan) if traced is None else traced
+        records = [t.record for t in traced]
     folder.mkdir(parents=True, exist_ok=True)
     block = Block.from_records(records)
     writer = RecordsWriter(folder / RECORDS_BIN, max_records=10**9)
@@ -271,12 +180,32 @@ def write_folder(folder: Path, plan: Plan, records: list[Record] | None = None) 
     rows.write(timeline.drain(), [])
     rows.close()
     write_keys(folder, tally.by_key)
-    write_json(folder / RUN_JSON, {
-        "status": "finished", "scenario": plan.scenario, "host": "http://synthesized",
-        "users": plan.users, "load_started": START, "totals": tally.totals(),
-        "settings": {"documented_limit": plan.documented.to_dict(), "request_timeout": 60.0,
-                     "vary_by": plan.told_vary_by()},
-        "synthesized": {"algorithm": plan.algorithm, "dialect": plan.dialect,
-                        "per_sec": plan.per_sec, "burst": plan.burst, "faults": list(plan.faults)},
-    })  # fmt: skip
+    write_json(folder / RUN_JSON, run_json(plan, tally, traced))
     return folder
+
+
+def run_json(plan: Plan, tally: Tally, traced: list[Traced] | None) -> dict[str, Any]:
+    load_started = START + plan.start_phase
+    return {
+        "status": "finished", "scenario": plan.scenario, "host": "http://synthesized",
+        "users": plan.users, "load_started": load_started, "steps": _steps(plan, load_started),
+        "totals": tally.totals(),
+        "settings": {"documented_limit": plan.documented.to_dict(), "request_timeout": 60.0,
+                     "vary_by": plan.told_vary_by(),
+                     "limited_status": list(plan.limited_status)},
+        "server_version_id": plan.server_version or None,
+        "error_bodies": error_bodies(traced) if traced is not None else {},
+        "synthesized": {"algorithm": plan.algorithm, "dialect": plan.dialect,
+                        "per_sec": plan.per_sec, "burst": plan.burst, "faults": list(plan.faults),
+                        "quirks": list(plan.quirks), "true_rate": plan.true_rate(),
+                        "true_capacity": plan.true_capacity()},
+    }  # fmt: skip
+
+
+def _steps(plan: Plan, load_started: float) -> dict[str, Any] | None:
+    """When a stepped scenario's steps start, how long each is, and their factors."""
+    schedule = SCHEDULES[plan.scenario](plan)
+    if not isinstance(schedule, Stepped):
+        return None
+    return {"start": load_started + schedule.lead, "seconds": schedule.step,
+            "factors": list(schedule.factors)}  # fmt: skip

@@ -114,7 +114,8 @@ def test_polite_clients_obey_retry_after(tmp_path: Path) -> None:
 
 def test_webhook_posts_without_a_token(tmp_path: Path) -> None:
     done = mmload_run(tmp_path, "--scenario", "webhook", "-u", "4", "-t", "5s")
-    assert done.code == 0, done.err
+    # 5 s may be too short to pin the rate down: pass or inconclusive, never a failure
+    assert done.code in (0, 4), done.err
     run = done.run()
     assert set(run["endpoints"]) == {"POST /hooks/{hook_id}"}
     assert run["logins"]["attempted"] == 0

@@ -175,7 +175,7 @@ def test_every_fault_on_every_algorithm(
 
 def test_a_plan_refuses_what_it_cannot_simulate() -> None:
     with pytest.raises(ValueError, match="scenario"):
-        Plan(scenario="ramp")
+        Plan(scenario="soak")
     with pytest.raises(ValueError, match="vary_by"):
         Plan(vary_by="token")
 

@@ -96,24 +96,40 @@ def _route(s: Stream, c: Context) -> str:
 
 def rate_matches(c: Context) -> Finding:
     """The enforced rate's interval against the documented rate and the tolerance: inside,
-    outside, or across its edge (then the run cannot say)."""
-    m, doc = c.measured, c.documented
-    expected = f"{doc.per_sec:g}/s ± {c.tolerance:.0%}"
-    i = m.interval
+    outside, or across its edge (then the run cannot say); each documented route's, measured
+    on its own buckets, against its own rate."""
+    general = _rate_matches(c, c.documented.per_sec, c.measured.interval, "")
+    found = [general] + [_rate_matches(c, r.per_sec, c.measured.routes.get(r.endpoint), r.endpoint)
+                         for r in c.documented.routes
+                         if c.measured.routes.get(r.endpoint) is not None]  # fmt: skip
+    if len(found) == 1:
+        return general
+    passed = (False if any(f.passed is False for f in found)
+              else None if any(f.passed is None for f in found) else True)  # fmt: skip
+    return Finding(passed, "; ".join(f.expected for f in found),
+                   "; ".join(f.observed for f in found),
+                   "; ".join(f.message for f in found if f.passed is passed))  # fmt: skip
+
+
+def _rate_matches(c: Context, documented: float, i: rates.RateInterval | None, route: str,
+                  ) -> Finding:  # fmt: skip
+    m = c.measured
+    on = f" on {route}" if route else ""
+    expected = f"{documented:g}/s ± {c.tolerance:.0%}{on}"
     if i is None:
         return undecided(expected, "no bucket was saturated long enough to measure its rate")
-    observed = _interval_words(i)
-    low, high = doc.per_sec * (1 - c.tolerance), doc.per_sec * (1 + c.tolerance)
-    off = (i.rate - doc.per_sec) / doc.per_sec
-    nodes = f" ({i.rate / m.buckets_per_key:.3g}/s from each of {m.buckets_per_key} buckets)" \
-        if m.buckets_per_key > 1 else ""  # fmt: skip
+    observed = _interval_words(i) + on
+    low, high = documented * (1 - c.tolerance), documented * (1 + c.tolerance)
+    off = (i.rate - documented) / documented
+    k = 1 if route else m.buckets_per_key
+    nodes = f" ({i.rate / k:.3g}/s from each of {k} buckets)" if k > 1 else ""
     message = (f"the server enforces {observed}, {off:+.1%} from the documented "
-               f"{doc.per_sec:g}/s{nodes}")  # fmt: skip
+               f"{documented:g}/s{nodes}")  # fmt: skip
     if i.within(low, high):
         return Finding(True, expected, observed, message)
     if i.outside(low, high):
         return Finding(False, expected, observed, message)
-    return undecided(expected, f"the enforced rate lies in {observed}, which reaches across "
+    return undecided(expected, f"the enforced rate{on} lies in {observed}, which reaches across "
                      f"the tolerance's edge ({low:.4g}..{high:.4g}/s): a longer or harder "
                      "saturated load narrows it", observed)  # fmt: skip
 

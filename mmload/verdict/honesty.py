@@ -26,9 +26,9 @@ def reset_honest(c: Context) -> Finding:
     next one through."""
     m = c.measured
     expected = "Reset agrees with when the bucket is full again (or the window resets)"
-    streams = [s for s in m.streams if s.has_headers and np.isfinite(s.reset).any()]
+    streams = [s for s in m.general if s.has_headers and np.isfinite(s.reset).any()]
     if not streams:
-        return na(expected, "no response said when the limit resets")
+        return na(expected, "no response said when the general limit resets")
     if m.rate is None:
         return undecided(expected, "no rate was measured to check Reset by")
     if m.buckets_per_key > 1:
@@ -36,8 +36,12 @@ def reset_honest(c: Context) -> Finding:
                    "and each response's Reset speaks for its own")  # fmt: skip
     offset, unsure = clock_offset(m.streams) if m.reset_semantics == "epoch" else (None, 0.0)
     spread = max(MIN_RATE_SPREAD, 2 * (m.rate_uncertainty or 0.0) / m.rate)
-    hits = np.concatenate([_reset_agrees(s, promised(s, offset), m.rate, spread, m.algorithm,
-                                         unsure) for s in streams[:10]])  # fmt: skip
+    # a family not known: Reset is honest if it agrees with a bucket's or a window's rules
+    families = ["gcra", "window"] if m.algorithm == "unknown" else [m.algorithm]
+    found = [np.concatenate([_reset_agrees(s, promised(s, offset), m.rate, spread, family,
+                                           unsure) for s in streams[:10]])
+             for family in families]  # fmt: skip
+    hits = max(found, key=lambda h: float(h.mean()) if len(h) else -1.0)
     if not len(hits):
         return na(expected, "no response to check Reset on")
     share = float(hits.mean())

@@ -7,7 +7,9 @@ needs (:mod:`mmload.verdict.rates`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +27,7 @@ MAX_QUOTA = 1_000_000  # requests per window
 MIN_WINDOW, MAX_WINDOW = 0.001, 86_400.0 * 366  # seconds
 MEASURED_STREAMS = 20  # the busiest buckets whose rate is measured
 CAPACITY_STREAMS = 5  # ... and whose capacity
+IDENTIFIED = 0.95  # a family predicting fewer outcomes than this does not explain the server
 WINDOWS = ("fixed-window", "moving-window", "sliding-window", "window")
 
 
@@ -57,6 +60,12 @@ class Measured:
     window: float | None  # seconds, when the dialect says
     reset_semantics: str  # delta, epoch, or "" without Reset
     policies: tuple[Policy, ...] = ()
+    routes: dict[str, RateInterval | None] = field(default_factory=dict)  # documented routes'
+
+    @property
+    def general(self) -> list[Stream]:
+        """The streams of the general limit: all but the documented routes' buckets."""
+        return [s for s in self.streams if not s.route]
 
     @property
     def rate(self) -> float | None:
@@ -80,8 +89,8 @@ class Measured:
         """What verdict.json says of it."""
         i, c = self.interval, self.capacity_bounds
         return MeasuredPart(
-            rate_per_s=_round(self.rate), rate_low=_round(i.low if i else None),
-            rate_high=_round(i.high if i and np.isfinite(i.high) else None),
+            rate_per_s=_round(self.rate), rate_low=_bound(i.low if i else None, math.floor),
+            rate_high=_bound(i.high if i and np.isfinite(i.high) else None, math.ceil),
             rate_uncertainty=_round(self.rate_uncertainty),
             saturated_seconds=round(i.seconds, 3) if i else 0.0, burst=self.burst,
             burst_low=None if c is None else max(0, int(np.floor(c.low)) - 1),
@@ -98,6 +107,15 @@ class Measured:
 
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(float(value), digits)
+
+
+def _bound(value: float | None, way: Callable[[float], int], digits: int = 5) -> float | None:
+    """An interval's end to ``digits`` significant digits, rounded outwards (``way``): a slow
+    limit's bounds (1/min is 0.0167/s) keep their precision, and the interval still holds."""
+    if value is None or value <= 0:
+        return None if value is None else 0.0
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(value)))
+    return way(value * scale) / scale
 
 
 def _most_common_text(block: Block, column: str) -> str:
@@ -117,30 +135,55 @@ def _mode(values: np.ndarray) -> float | None:
 
 def measure_run(decided: Block, documented: Documented, expected_scope: str) -> Measured:
     inferred = scope.infer(decided, documented.per_sec, expected_scope)
-    streams = split(decided, inferred.grouping + ("+route" if documented.routes else ""))
+    streams = _split(decided, inferred.grouping, documented)
     _name_routes(streams, decided.tables["endpoint"], documented)
-    measured = streams[:MEASURED_STREAMS]
-    buckets = scope.buckets_per_key(streams)
+    routes = {r.endpoint: rates.combine([i for s in streams[:MEASURED_STREAMS] if s.route ==
+                                         r.endpoint and (i := rates.first_rate(s))])
+              for r in documented.routes}  # fmt: skip
+    streams = [s for s in streams if not s.route] + [s for s in streams if s.route]
+    general = [s for s in streams if not s.route] or streams
+    measured = general[:MEASURED_STREAMS]
+    buckets = scope.buckets_per_key(general)
     first = rates.combine([i for s in measured if (i := rates.first_rate(s, buckets))])
     accepted = decided.take(decided.numbers[REFUSED] == 0)
     limit, window = _mode(accepted.numbers["limit"]), _mode(accepted.numbers["window"])
-    capacity = _capacity(streams, first, documented) if first else None
-    params = (_params(first.rate, capacity.point, limit, window, streams)
+    capacity = _capacity(general, first, documented) if first else None
+    params = (_params(first.rate, capacity.point, limit, window, general)
               if first and capacity and buckets == 1 else None)  # fmt: skip
     algorithm, agreement = (
-        models.best(params, streams, limit is not None, (first.high - first.low) / 2)
+        models.best(params, general, limit is not None, (first.high - first.low) / 2)
         if params and first else ("unknown", None)
     )  # fmt: skip
     interval = rates.combine([i for s in measured if (i := rates.quick_rate(s, buckets))])
-    if first is not None and algorithm in WINDOWS:
+    if first is not None and interval is not None and (agreement or 0.0) < IDENTIFIED:
+        # no family explains the decisions well: the rate is what a bucket or a window allows
+        windowed = rates.combine([i for s in measured
+                                  if (i := _family_rate(s, "window", first))])  # fmt: skip
+        interval = rates.hull([interval] + ([windowed] if windowed else []))
+        algorithm = "unknown" if algorithm != "unknown" else algorithm
+    elif first is not None and algorithm in WINDOWS:
         interval = rates.combine([i for s in measured if (i := _family_rate(s, algorithm, first))])
-        capacity = _capacity(streams, interval, documented) if interval else None
+        capacity = _capacity(general, interval, documented) if interval else None
     return Measured(
         streams, inferred, interval, capacity,
-        rates.fresh_burst(streams[0]) if streams else None, buckets, algorithm, agreement,
-        params, rates.offered_rate(streams[0]) if streams else 0.0,
+        rates.fresh_burst(general[0]) if general else None, buckets, algorithm, agreement,
+        params, rates.offered_rate(general[0]) if general else 0.0,
         _most_common_text(accepted, "dialect"), limit, window, _reset_semantics(decided),
+        routes=routes,
     )  # fmt: skip
+
+
+def _split(decided: Block, grouping: str, documented: Documented) -> list[Stream]:
+    """The run's streams by the grouping found; a documented route's requests apart, a bucket
+    of their own per route (the rest share the general one)."""
+    routed = {r.endpoint for r in documented.routes}
+    if not routed or "endpoint" in grouping:
+        return split(decided, grouping)
+    codes = [i for i, name in enumerate(decided.tables["endpoint"]) if name in routed]
+    on_route = np.isin(decided.codes["endpoint"], codes)
+    apart = "endpoint" if grouping == "all" else f"{grouping}+endpoint"
+    streams = split(decided.take(~on_route), grouping) + split(decided.take(on_route), apart)
+    return sorted(streams, key=len, reverse=True)
 
 
 def _name_routes(streams: list[Stream], endpoints: list[str], documented: Documented) -> None:

@@ -30,6 +30,7 @@ class Params:
     capacity: int  # GCRA: requests a fresh bucket admits at once
     quota: int  # windows: requests per window
     window: float  # windows: seconds
+    phase: float = 0.0  # sliding window: where its windows start, seconds past a multiple
 
 
 Predictor = Callable[[float], bool]  # send time -> predicted limited; told the truth after
@@ -117,8 +118,8 @@ def sliding_window(p: Params) -> tuple[Predictor, Callable[[float, bool], None]]
     counts: dict[int, float] = {}
 
     def parts(t: float) -> tuple[int, float]:
-        k = math.floor(t / p.window)
-        weight = 1.0 - (t - k * p.window) / p.window
+        k = math.floor((t - p.phase) / p.window)
+        weight = 1.0 - (t - p.phase - k * p.window) / p.window
         return k, counts.get(k - 1, 0) * weight
 
     def predict(t: float) -> bool:
@@ -165,16 +166,53 @@ def agreement(family: str, params: Params, s: Stream) -> tuple[float, float]:
 TIE = 0.002  # shares closer than this cannot tell two families apart
 
 
-SEARCHED = 20_000  # requests of the busiest bucket a window search replays
+SEARCHED = 120_000  # requests a family's parameter search replays in all (on the busiest bucket)
+MIN_SAMPLE = 2_000  # ... but each candidate at least this many
 
 
-def windows_to_try(params: Params, known: bool) -> list[Params]:
+MAX_PHASES = 40  # where a sliding window may start: at most this many places of its length
+
+
+def windows_to_try(params: Params, known: bool, family: str = "", s: Stream | None = None,
+                   ) -> list[Params]:  # fmt: skip
     """The window lengths to try: the one given when the headers said the quota, else a few
-    whole seconds around quota / rate, each with the quota that rate gives it."""
-    if known:
-        return [params]
-    around = range(max(1, round(params.window) - 2), round(params.window) + 4)
-    return [replace(params, window=float(w), quota=max(1, round(params.rate * w))) for w in around]
+    whole seconds around quota / rate, each with the quota that rate gives it; for a sliding
+    window, each at the phases the stream ``s`` allows."""
+    lengths = [params] if known else [
+        replace(params, window=float(w), quota=max(1, round(params.rate * w)))
+        for w in range(max(1, round(params.window) - 2), round(params.window) + 4)]  # fmt: skip
+    if family != "sliding-window" or s is None:
+        return lengths
+    return [p for length in lengths for p in sliding_phases(length, s)]
+
+
+def sliding_phases(p: Params, s: Stream) -> list[Params]:
+    """Where a sliding window counter's windows may start.  Saturated, it admits one request
+    each window / quota seconds, as the previous window's weight falls by one: its acceptances
+    share one phase of that spacing (their circular mean, each taken halfway from the request
+    sent before it), and its windows start at one of the quota multiples of the spacing from
+    there (at most ``MAX_PHASES`` of them, evenly apart)."""
+    rows = np.flatnonzero(s.accepted[1:]) + 1
+    if not len(rows):
+        return [p]
+    spacing = p.window / p.quota
+    at = (s.t[rows] + s.t[rows - 1]) / 2
+    angle = np.angle(np.mean(np.exp(2j * np.pi * (at % spacing) / spacing))) % (2 * np.pi)
+    base = float(angle) / (2 * np.pi) * spacing
+    step = math.ceil(p.quota / MAX_PHASES)
+    return [replace(p, phase=(base + j * step * spacing) % p.window)
+            for j in range(math.ceil(p.quota / step))]  # fmt: skip
+
+
+def refined(family: str, fitted: Params, sample: Stream) -> Params:
+    """A sliding window's phase, refined to within a fraction of the time between sends: the
+    circular mean above is only as sharp as the sends around each acceptance."""
+    if family != "sliding-window" or len(sample) < 2:
+        return fitted
+    gap = float(np.median(np.diff(sample.t)))
+    tried = [replace(fitted, phase=(fitted.phase + gap * k / 4) % fitted.window)
+             for k in range(-8, 9)]  # fmt: skip
+    return max(tried, key=lambda p: agreement(family, p, sample)[0])
 
 
 def rates_to_try(params: Params, uncertainty: float) -> list[Params]:
@@ -204,10 +242,11 @@ def best(
     scores, shares = {}, {}
     for family in FAMILIES:
         tried = (rates_to_try(params, uncertainty) if family == "gcra"
-                 else windows_to_try(params, quota_known))  # fmt: skip
-        sample = chosen[0].take(slice(0, SEARCHED))
+                 else windows_to_try(params, quota_known, family, chosen[0]))  # fmt: skip
+        sample = chosen[0].take(slice(0, max(MIN_SAMPLE, SEARCHED // len(tried))))
         fitted = max(tried, key=lambda p: agreement(family, p, sample)[0]) if len(tried) > 1 \
             else tried[0]  # fmt: skip
+        fitted = refined(family, fitted, sample)
         results = [agreement(family, fitted, s) for s in chosen]
         shares[family] = float(np.average([r[0] for r in results], weights=weights))
         scores[family] = float(np.average([r[1] for r in results], weights=weights))

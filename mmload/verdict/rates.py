@@ -20,7 +20,7 @@ regularly (a window that was not used up, a pause), and spans add up: ``n`` and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -358,6 +358,14 @@ def offered_rate(s: Stream) -> float:
     if len(s) < 2 or s.t[-1] <= s.t[0]:
         return 0.0
     return float((len(s) - 1) / (s.t[-1] - s.t[0]))
+
+
+def hull(found: list[RateInterval]) -> RateInterval | None:
+    """What any of several readings allows: the rules they were measured by are not known."""
+    if not found:
+        return None
+    low, high = min(f.low for f in found), max(f.high for f in found)
+    return replace(found[0], low=low, high=high, rate=min(max(found[0].rate, low), high))
 
 
 def combine(found: list[RateInterval]) -> RateInterval | None:

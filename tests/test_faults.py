@@ -109,7 +109,7 @@ def test_the_target_killed_mid_run_is_an_outage_and_an_impaired_run(
             os.killpg(run.pid, signal.SIGKILL)
     folder = Path(out.strip().splitlines()[-1])
     summary, verdict = read_run(folder), json.loads((folder / "verdict.json").read_text())
-    assert run.returncode == (3 if verdict["passed"] else 1), err
+    assert run.returncode == (1 if verdict["outcome"] == "fail" else 3), err  # impaired
     assert "Traceback" not in err
     outages = [n for n in summary["notes"] if n.startswith("the target failed every request")]
     assert len(outages) == 1, summary["notes"]
@@ -151,7 +151,8 @@ def test_kill_9_of_mmload_run_takes_its_server_and_locust_along(tmp_path: Path) 
     for command in ("verify", "report"):
         done = subprocess.run([sys.executable, "-m", "mmload", command, str(folder)], cwd=REPO,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: the verdict's FAIL
+        # 1: the verdict's FAIL; 4: too short to decide it
+        assert done.returncode in (0, 1, 4), done.stdout + done.stderr
         assert "Traceback" not in done.stderr
     assert (folder / "report.html").exists() and (folder / "verdict.json").exists()
 

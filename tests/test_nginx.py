@@ -167,7 +167,7 @@ def test_a_run_told_nginxs_refusal_status_counts_it_as_limited_and_retries_login
     assert f"GET {ME} [{refusal} limited]" in done.err  # Locust's own stats row
     statuses = backend.stats()["statuses"]
     assert "429" not in statuses and "503" not in statuses  # the reference server refused nothing
-    assert done.code == 0, done.err
+    assert done.code in (0, 4), done.err  # never a failure; 8 s may leave the rate undecided
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -177,12 +177,16 @@ def test_mmload_measures_nginx_from_acceptances_and_passes_as_documented(
     case, done = CASES[name], runs(name)
     verdict = verdict_of(done)
     m = verdict["measured"]
-    assert abs(m["rate_per_s"] - case.limit.per_sec) <= 0.05 * case.limit.per_sec, m
-    assert abs(m["burst"] - case.limit.burst) <= 1, m  # what went through beyond the rate
+    # the intervals hold nginx's configuration; a correct nginx is never failed
+    assert m["rate_low"] <= case.limit.per_sec <= m["rate_high"], m
+    assert m["burst_low"] <= case.limit.burst <= m["burst_high"], m  # beyond the rate
     assert verdict["advertised"]["dialect"] is None  # nginx says nothing: acceptances alone
+    assert verdict["outcome"] != "fail", verdict["summary"]
     checks = outcomes(verdict)
-    for check in ("limit-enforced", "rate-matches-documented", "burst-matches-documented"):
-        assert checks[check] is True, (check, verdict["summary"])
+    assert checks["limit-enforced"] is True, verdict["summary"]
+    if case.limit.burst >= ACCOUNTS:  # the logins did not drain it: the probe decides all
+        for check in ("rate-matches-documented", "burst-matches-documented"):
+            assert checks[check] is True, (check, verdict["summary"])
     # VERDICT: with a burst of 5, the 2 logins nginx refused (8 at once) are retried a second
     # later, as the probe's burst goes out; the verdict then says no-limiting-below-limit is "not
     # decided: 5 refusals came while a bucket that started the run full would have been within

@@ -64,7 +64,7 @@ def test_429_does_not_trip_exit_code_on_error(tmp_path: Path) -> None:
                        "--accounts", "2", "--documented-limit", "1/s", "--documented-burst", "5"),
             cwd=REPO, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode in (0, 4), proc.stderr  # never 1: a 429 is no failure
     stats = {row["name"]: row for row in json.loads(proc.stdout)}
     limited = stats["GET /api/v4/users/me [429 limited]"]
     assert limited["num_requests"] > 0 and limited["num_failures"] == 0

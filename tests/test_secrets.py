@@ -87,7 +87,7 @@ def test_a_hosts_passwords_and_tokens_stay_secret(tmp_path: Path) -> None:
         done = mmload_run(tmp_path, "--host", fake.url, "--accounts", str(accounts),
                           "-u", "3", "-t", "3s")  # fmt: skip
         stats = fake.stats()
-    assert done.code == 0, done.err
+    assert done.code in (0, 4), done.err  # 3 s may not decide the verdict
     assert sorted(stats["passwords"]) == sorted(PASSWORDS)  # each sent, exactly as written
     assert len(stats["tokens"]) == 3
     assert_absent(PASSWORDS + stats["tokens"], everything(done))

@@ -62,9 +62,12 @@ def test_a_faulty_server_fails_the_run_with_exit_1(tmp_path: Path) -> None:
 def test_a_window_server_documented_by_its_rate_passes(tmp_path: Path) -> None:
     done = mmload_run(tmp_path, "-u", "4", "-t", "15s", "--server-algorithm", "fixed-window",
                       "--server-burst", "20", "--documented-limit", "10/s")  # fmt: skip
-    assert done.code == 0, done.err
+    # a window's rate is known to a window's drift: a few saturated seconds may leave it
+    # straddling the tolerance (inconclusive), never outside it
+    assert done.code in (0, 4), done.err
     verdict = verdict_of(done)
-    assert abs(verdict["measured"]["rate_per_s"] - 10) <= 0.5, verdict["measured"]
+    m = verdict["measured"]
+    assert m["rate_low"] <= 10 <= m["rate_high"] and abs(m["rate_per_s"] - 10) <= 0.5, m
     assert verdict["measured"]["algorithm"] in ("fixed-window", "window")
     assert verdict["measured"]["model_agreement"] >= 0.99
     assert outcomes(verdict)["burst-matches-documented"] is None  # a rate alone: no burst

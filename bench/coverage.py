@@ -15,31 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mmload.limiter.rate import Documented
 from mmload.verdict import verify
-from tests.synth import Plan, write_folder
-from tests.synth_world import Leg, Network
-
-ALGORITHMS = ("gcra", "fixed-window", "moving-window", "sliding-window")
-
-
-def random_plan(rng: random.Random, i: int) -> Plan:
-    """A hammer on a random limiter (1/min to 1000/s), behind a random network, starting at a
-    random phase, long enough for a few dozen acceptances and small enough to simulate fast."""
-    per_sec = 10 ** rng.uniform(-1.78, 3.0)  # 1/min .. 1000/s
-    algorithm = rng.choice(ALGORITHMS)
-    burst = rng.choice((0, 1, 5, 20, 100)) if algorithm == "gcra" else max(1, round(per_sec))
-    burst = min(burst, max(1, round(per_sec * 5)))
-    seconds = min(max(40 / per_sec, 5.0), 120.0)
-    per_user = min(max(4 * per_sec, 5.0), 3000.0, 12_000 / seconds / 2)
-    ms = rng.choice((0.5, 2.0, 20.0))
-    network = Network(up=Leg(ms, ms * 4, floor_ms=ms / 4), down=Leg(ms, ms * 4, floor_ms=ms / 4))
-    return Plan(
-        algorithm=algorithm, per_sec=per_sec, burst=burst, seconds=seconds, users=2,
-        per_user=max(per_user, 2 * per_sec), seed=i, start_phase=rng.random(), network=network,
-        closed_loop=rng.random() < 0.5,
-        documented=Documented(per_sec, burst if algorithm == "gcra" else None),
-    )  # fmt: skip
+from tests.synth import write_folder
+from tests.worlds import random_plan
 
 
 def main(runs: int) -> None:

@@ -20,13 +20,14 @@ STALL = 0.04  # seconds between taking the send time and sending, at worst (meas
 def two_processes(plan: Plan) -> list[Record]:
     """The plan's records as two processes would log them: each odd-numbered user's process
     stalls now and then between taking a request's send time and sending it, so the time it
-    records is earlier than when the server decided."""
+    records is earlier than when the server decided (and its latency longer)."""
     rng = random.Random(3)
     records = []
     for r in simulate(plan):
         odd = r.user and int(r.user.split(":")[1], 16) % 2
         stall = rng.uniform(0, STALL) if odd and rng.random() < 0.2 else 0.0
-        records.append(r._replace(sent=r.sent - stall))
+        # its latency counts from the time taken, so the stall too: answered stays right
+        records.append(r._replace(sent=r.sent - stall, latency_ms=r.latency_ms + stall * 1000))
     return records
 
 

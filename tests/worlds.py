@@ -190,3 +190,27 @@ def by_name(name: str) -> World:
         if w.name == name:
             return w
     raise KeyError(name)
+
+
+# -- random worlds: how often the rate interval holds the truth (bench/coverage.py) ----------
+
+RANDOM_ALGORITHMS = ("gcra", "fixed-window", "moving-window", "sliding-window")
+
+
+def random_plan(rng: random.Random, i: int) -> Plan:
+    """A hammer on a random limiter (1/min to 1000/s), behind a random network, starting at a
+    random phase, long enough for a few dozen acceptances and small enough to simulate fast."""
+    per_sec = 10 ** rng.uniform(-1.78, 3.0)  # 1/min .. 1000/s
+    algorithm = rng.choice(RANDOM_ALGORITHMS)
+    burst = rng.choice((0, 1, 5, 20, 100)) if algorithm == "gcra" else max(1, round(per_sec))
+    burst = min(burst, max(1, round(per_sec * 5)))
+    seconds = min(max(40 / per_sec, 5.0), 120.0)
+    per_user = min(max(4 * per_sec, 5.0), 3000.0, 12_000 / seconds / 2)
+    ms = rng.choice((0.5, 2.0, 20.0))
+    network = Network(up=Leg(ms, ms * 4, floor_ms=ms / 4), down=Leg(ms, ms * 4, floor_ms=ms / 4))
+    return Plan(
+        algorithm=algorithm, per_sec=per_sec, burst=burst, seconds=seconds, users=2,
+        per_user=max(per_user, 2 * per_sec), seed=i, start_phase=rng.random(), network=network,
+        closed_loop=rng.random() < 0.5,
+        documented=Documented(per_sec, burst if algorithm == "gcra" else None),
+    )  # fmt: skip

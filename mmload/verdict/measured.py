@@ -150,20 +150,25 @@ def measure_run(decided: Block, documented: Documented, expected_scope: str) -> 
     capacity = _capacity(general, first, documented) if first else None
     params = (_params(first.rate, capacity.point, limit, window, general)
               if first and capacity and buckets == 1 else None)  # fmt: skip
-    algorithm, agreement = (
-        models.best(params, general, limit is not None, (first.high - first.low) / 2)
-        if params and first else ("unknown", None)
+    algorithm, agreement, tied = (
+        models.contenders(params, general, limit is not None, (first.high - first.low) / 2)
+        if params and first else ("unknown", None, ())
     )  # fmt: skip
-    interval = rates.combine([i for s in measured if (i := rates.quick_rate(s, buckets))])
-    if first is not None and interval is not None and (agreement or 0.0) < IDENTIFIED:
+    bucket = rates.combine([i for s in measured if (i := rates.quick_rate(s, buckets))])
+    interval = bucket
+    if first is not None and (agreement or 0.0) < IDENTIFIED:
         # no family explains the decisions well: the rate is what a bucket or a window allows
-        windowed = rates.combine([i for s in measured
-                                  if (i := _family_rate(s, "window", first))])  # fmt: skip
-        interval = rates.hull([interval] + ([windowed] if windowed else []))
-        algorithm = "unknown" if algorithm != "unknown" else algorithm
-    elif first is not None and algorithm in WINDOWS:
-        interval = rates.combine([i for s in measured if (i := _family_rate(s, algorithm, first))])
-        capacity = _capacity(general, interval, documented) if interval else None
+        windowed = _reading(measured, "window", first, bucket)
+        interval = rates.hull([i for i in (bucket, windowed) if i is not None])
+        algorithm = "unknown"
+    elif first is not None and (algorithm in WINDOWS or len(tied) > 1):
+        # the family's reading; where others explain the decisions as well, what any allows
+        interval = _reading(measured, algorithm, first, bucket)
+        others = [_reading(measured, f, first, bucket) for f in tied if f != algorithm]
+        if interval is not None:
+            interval = rates.hull([interval, *(i for i in others if i is not None)])
+        if algorithm in WINDOWS:
+            capacity = _capacity(general, interval, documented) if interval else None
     return Measured(
         streams, inferred, interval, capacity,
         rates.fresh_burst(general[0]) if general else None, buckets, algorithm, agreement,
@@ -195,14 +200,25 @@ def _name_routes(streams: list[Stream], endpoints: list[str], documented: Docume
             s.route = first
 
 
+def _reading(
+    streams: list[Stream], family: str, first: RateInterval, bucket: RateInterval | None
+) -> RateInterval | None:
+    """The rate over ``streams`` by the rules of ``family``: a bucket's (``bucket``, measured
+    already) for GCRA, else each stream's window reading, combined."""
+    if family == "gcra":
+        return bucket
+    return rates.combine([i for s in streams if (i := _family_rate(s, family, first))])
+
+
 def _family_rate(s: Stream, algorithm: str, first: RateInterval) -> RateInterval | None:
     """The interval by the rules of the family found: a sliding window counter keeps its phase
     on the clock's grid; other windows (and a family not known) shift with a late opener.
     Either needs the limiter saturated: no pause of a token's time between requests."""
     r = rates.resumptions(s)
     idle = 1.0 / first.high if np.isfinite(first.high) else np.inf
-    drift = np.zeros(len(s)) if algorithm == "sliding-window" else rates.window_drift(s, r)
-    return rates.interval(s, r, drift, idle)
+    sliding = algorithm == "sliding-window"
+    drift = np.zeros(len(s)) if sliding else rates.window_drift(s, r)
+    return rates.interval(s, r, drift, idle, phased=not sliding)
 
 
 def _capacity(streams: list[Stream], rate: RateInterval, documented: Documented) -> Capacity:

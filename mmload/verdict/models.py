@@ -231,8 +231,19 @@ def best(
     params: Params, streams: list[Stream], quota_known: bool = True, uncertainty: float = 0.0
 ) -> tuple[str, float]:
     """(the family that best predicts both acceptances and refusals, the share of outcomes it
-    predicts), over the busiest buckets.  Without an advertised quota, each window family gets
-    the window length that suits it best on a sample first.
+    predicts), over the busiest buckets (see :func:`contenders`)."""
+    family, share, _ = contenders(params, streams, quota_known, uncertainty)
+    return family, share
+
+
+def contenders(
+    params: Params, streams: list[Stream], quota_known: bool = True, uncertainty: float = 0.0
+) -> tuple[str, float, tuple[str, ...]]:
+    """(the family that best predicts both acceptances and refusals, the share of outcomes it
+    predicts, every family that predicts them as well to within ``TIE``: the decisions cannot
+    tell those apart, so a reading must hold under each), over the busiest buckets.  Without
+    an advertised quota, each window family gets the window length that suits it best on a
+    sample first.
 
     Under a hammer, a fixed window and a moving one admit the very same requests (each window's
     quota at its start), so when they tie the family is just "window".  Each family's
@@ -252,6 +263,7 @@ def best(
         scores[family] = float(np.average([r[1] for r in results], weights=weights))
     ranked = sorted(FAMILIES, key=lambda f: (scores[f], f == "gcra"), reverse=True)
     top, second = ranked[0], ranked[1]
+    tied = tuple(f for f in ranked if scores[top] - scores[f] < TIE)
     if {top, second} == {"fixed-window", "moving-window"} and scores[top] - scores[second] < TIE:
-        return "window", shares[top]
-    return top, shares[top]
+        return "window", shares[top], tied
+    return top, shares[top], tied

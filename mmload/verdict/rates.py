@@ -30,7 +30,8 @@ MIN_SECONDS = 1.0  # saturated seconds it takes to measure a rate
 IRREGULAR = 1.75  # a gap between resumptions this many times the median breaks a span
 UNBOUNDED = 1e6  # s: the drift of an acceptance nothing bounds (finite, so that sums subtract)
 MAX_STRIDE = 6  # phases per period a moving window may show
-ITERATIONS = 3  # rounds of (rate bound -> capacity bound -> drift) for GCRA's drift
+ROUNDS = 8  # at most, of (rate bound -> capacity bound -> drift, refusals) for GCRA's drift
+ITERATIONS = 3  # ... of (rate bound -> capacity bound -> drift) for several buckets' drift
 
 
 @dataclass(frozen=True)
@@ -92,21 +93,33 @@ def refused_before(s: Stream, refused: np.ndarray, times: np.ndarray) -> np.ndar
     return np.where(k >= 0, latest[np.maximum(k, 0)], -np.inf)
 
 
-def stride(s: Stream, r: Resumptions) -> int:
-    """How many resumptions one period of the limiter holds: 1 for a bucket (each token comes
-    back alone) or a window opened once a period; more for a moving window whose slots free at
-    several moments (the logins' slots, then the burst's).  The smallest step over which the
-    acceptances between resumptions stay the same: only resumptions that far apart are at the
-    same phase."""
+def stride(s: Stream, r: Resumptions) -> tuple[int, float] | None:
+    """How many resumptions one period of the limiter holds, and the acceptances a period
+    holds: 1 for a bucket (each token comes back alone) or a window opened once a period; more
+    for a moving window whose slots free at several moments (the logins' slots, then the
+    burst's).  The smallest step over which the acceptances between resumptions stay the same:
+    only resumptions that far apart are at the same phase.  Failing that, the smallest step at
+    which two thirds of them (two at least) do and no two resumptions next to each other hold
+    more than a period (the others straddle a resumption out of phase: a moving window's slots
+    freed with a gap among them).  None: no step is regular; resumptions' phases are unknown."""
     done = np.concatenate([[0], np.cumsum(s.accepted)])[r.rows]
-    for step in range(1, MAX_STRIDE + 1):
-        counts = done[step:] - done[:-step]
-        if len(counts) < 3:
-            break
-        low, middle, high = np.percentile(counts, [10, 50, 90])
-        if high - low <= max(1.0, 0.1 * middle):
-            return step
-    return 1
+    largest = float(np.max(np.diff(done))) if len(done) > 1 else 0.0
+    for strict in (True, False):
+        for step in range(1, MAX_STRIDE + 1):
+            counts = done[step:] - done[:-step]
+            if len(counts) < 2:
+                break
+            middle = float(np.median(counts))
+            tolerance = max(1.0, 0.1 * middle)
+            if strict:
+                low, high = np.percentile(counts, [10, 90])
+                if high - low <= tolerance:
+                    return step, middle
+                continue
+            agree = np.abs(counts - middle) <= tolerance
+            if agree.sum() >= 2 and agree.mean() >= 2 / 3 and largest <= middle + tolerance:
+                return step, middle
+    return None
 
 
 def spans(
@@ -115,17 +128,25 @@ def spans(
     idle: float = np.inf,
     regular: bool = True,
     late: np.ndarray | None = None,
-) -> list[tuple[int, int]]:
-    """(first, last) indices into ``r`` of runs of resumptions at one phase, with no pause
-    longer than ``idle`` between any two requests in between; with ``regular``, broken where
-    resumptions stop coming regularly (a window not used up); with ``late`` (the running sum
+    phased: bool = False,
+) -> list[tuple[int, int, int]]:
+    """(first, last, step) indices into ``r`` of runs of resumptions at one phase (``step``
+    apart), with no pause longer than ``idle`` between any two requests in between; with
+    ``regular``, broken where resumptions stop coming regularly (a window not used up); with
+    ``phased`` (a window whose phase moves with its openers), also where a period holds other
+    than the period's count (a pair out of phase), and with step 0 where no regular period
+    shows over three resumptions or more: consecutive resumptions whose phases are not known
+    (two alone are taken to be a period apart); with ``late`` (the running sum
     of each row's drift), broken where the phase may have shifted by more than a new span's
     two ends cost (twice the typical time between a resumption and its refusal)."""
     if len(r.rows) < 2:
         return []
     pauses = np.concatenate([[0], np.cumsum(np.diff(s.t) > idle)])  # a new part after each
     opening = float(np.median(s.answered[r.rows] - r.after))
-    step = stride(s, r)
+    period = stride(s, r)
+    unknown = period is None and phased and len(r.rows) > 2  # one pair: nothing to check
+    step, count = period if period is not None and phased else ((period or (1, 0.0))[0], np.nan)
+    done = np.concatenate([[0], np.cumsum(s.accepted)])
     found = []
     for phase in range(step):
         picked = np.arange(phase, len(r.rows), step)
@@ -133,16 +154,18 @@ def spans(
             continue
         rows = r.rows[picked]
         cut = np.diff(pauses[rows]) > 0
-        if regular:
+        if regular and not unknown:  # out of phase, resumptions come irregularly anyway
             gaps = np.diff(s.t[rows])
             cut |= gaps > IRREGULAR * max(float(np.median(gaps)), 1e-9)
+            if np.isfinite(count):
+                cut |= np.abs(np.diff(done[rows]) - count) > max(1.0, 0.1 * count)
         if late is not None:
             cut |= np.diff(late[rows]) > 2 * opening
         breaks = np.flatnonzero(cut)
         starts = [0, *(breaks + 1).tolist()]
         ends = [*breaks.tolist(), len(picked) - 1]
-        found += [(int(picked[a]), int(picked[b])) for a, b in zip(starts, ends, strict=True)
-                  if b > a]  # fmt: skip
+        found += [(int(picked[a]), int(picked[b]), 0 if unknown else step)
+                  for a, b in zip(starts, ends, strict=True) if b > a]  # fmt: skip
     return found
 
 
@@ -167,6 +190,7 @@ def interval(
     idle: float = np.inf,
     bucket: bool = False,
     buckets: int = 1,
+    phased: bool = False,
 ) -> RateInterval | None:
     """The rate over every span of ``r``; ``drift``: per row of ``s``, how much later than the
     limiter opened an acceptance there may have come, in a way that shifts its phase; ``idle``:
@@ -174,7 +198,10 @@ def interval(
     whose drift says where its phase was lost (a window's openings must come regularly instead);
     ``buckets`` behind the stream's key: a resumption sets the phase of one only, and each of
     the others may hold anything up to its capacity then (one a balancer sent less to still
-    holds some of its burst), so the count may be that far off."""
+    holds some of its burst), so the count may be that far off; ``phased``: a window whose
+    phase moves with its openers, only resumptions a whole period apart pair up (where no
+    period shows, each span's count and length may be off by up to a period: see
+    :func:`_period_bounds`)."""
     done = np.concatenate([[0], np.cumsum(s.accepted)])  # acceptances before each row
     late = np.concatenate([[0.0], np.cumsum(np.where(s.accepted, drift, 0.0))])
     others = 0
@@ -185,13 +212,16 @@ def interval(
     used = 0
     unsure = s.answered[r.rows] - r.after  # how long each opening may lie before its resumption
     sharp = unsure <= 2 * float(np.median(unsure)) if len(unsure) else unsure.astype(bool)
-    for first, last in spans(s, r, idle, regular=not bucket, late=late if bucket else None):
-        first, last = _sharp_ends(sharp, first, last)
+    found = spans(s, r, idle, not bucket, late if bucket else None, phased and not bucket)
+    period_n, period_t = _period_bounds(s, r) if any(f[2] == 0 for f in found) else (0, 0.0)
+    for first, last, step in found:
+        first, last = _sharp_ends(sharp, first, last, max(step, 1))
         p, q = int(r.rows[first]), int(r.rows[last])
         n = int(done[q] - done[p])
-        amb = ambiguous(s, p) + ambiguous(s, q) + others
-        longest = float(s.answered[q] - r.after[first])
-        shortest = float(r.after[last] - s.answered[p] - (late[q] - late[p]))
+        amb = ambiguous(s, p) + ambiguous(s, q) + others + (period_n if step == 0 else 0)
+        off = period_t if step == 0 else 0.0
+        longest = float(s.answered[q] - r.after[first]) + off
+        shortest = float(r.after[last] - s.answered[p] - (late[q] - late[p])) - off
         if n < 1 or shortest <= 0:
             continue
         n_sum, amb_sum, used = n_sum + n, amb_sum + amb, used + 1
@@ -204,10 +234,23 @@ def interval(
     return RateInterval(low, high, rate, n_sum, (long_sum + short_sum) / 2, used)
 
 
-def _sharp_ends(sharp: np.ndarray, first: int, last: int) -> tuple[int, int]:
-    """The span's ends moved in to resumptions whose opening is known about as well as most:
-    one after a pause (tokens came back all along it) would widen the whole span's interval."""
-    inside = np.flatnonzero(sharp[first : last + 1]) + first
+def _period_bounds(s: Stream, r: Resumptions) -> tuple[int, float]:
+    """The most acceptances, and the longest time, that ``MAX_STRIDE`` resumptions in a row
+    span: a period holds at most these, whatever its phases (a pair of resumptions out of
+    phase is within a period of one in phase)."""
+    done = np.concatenate([[0], np.cumsum(s.accepted)])[r.rows]
+    times = s.t[r.rows]
+    k = min(MAX_STRIDE, len(done) - 1)
+    if k < 1:
+        return 0, 0.0
+    return int(np.max(done[k:] - done[:-k])), float(np.max(times[k:] - times[:-k]))
+
+
+def _sharp_ends(sharp: np.ndarray, first: int, last: int, step: int = 1) -> tuple[int, int]:
+    """The span's ends moved in to resumptions of its phase (``step`` apart) whose opening is
+    known about as well as most: one after a pause (tokens came back all along it) would widen
+    the whole span's interval."""
+    inside = np.flatnonzero(sharp[first : last + 1 : step]) * step + first
     if len(inside) < 2:
         return first, last
     return int(inside[0]), int(inside[-1])
@@ -256,7 +299,42 @@ def _answered_before(s: Stream, refused: np.ndarray, times: np.ndarray) -> np.nd
 
 def bucket_interval(s: Stream, r: Resumptions, buckets: int = 1) -> RateInterval | None:
     """The interval for a token bucket: the drift bound needs the rate's upper bound and the
-    capacity's lower bound, which need each other; a few rounds from no drift."""
+    capacity's lower bound, which need each other.  From the side that surely holds: a bucket
+    of one token, its rate bounded only by refusals that came soon after an acceptance
+    (:func:`refusal_bound`), then rounds of (rate bound -> capacity bound -> drift, refusals),
+    each of which holds since the last did.  Where no round bounds the rate from above (the
+    bucket may have stood open between acceptances: a client that cannot offer much more than
+    the rate), only the lower bound holds; where two rounds contradict each other, the stream
+    is not one bucket's.  Several buckets behind the key: see :func:`_buckets_interval`."""
+    if buckets > 1:
+        return _buckets_interval(s, r, buckets)
+    high, capacity = np.inf, 1.0
+    found: RateInterval | None = None
+    for _ in range(ROUNDS):
+        before = high
+        high = min(high, refusal_bound(s, capacity))
+        wider = interval(s, r, bucket_drift(s, high, capacity), bucket=True)
+        if wider is not None:
+            if found is not None and (wider.low > found.high or wider.high < found.low):
+                return None
+            found = wider if found is None else intersect(found, wider)
+            high = min(high, found.high)
+        more = capacity_low(s, high) if np.isfinite(high) else capacity
+        if high >= before * (1 - 1e-9) and more <= capacity * (1 + 1e-9):
+            break
+        capacity = max(capacity, more)
+    if found is None:
+        unsure = interval(s, r, np.zeros(len(s)), bucket=True)
+        found = None if unsure is None else replace(unsure, high=np.inf)
+    if found is None or found.low > high:
+        return None
+    return intersect(found, replace(found, high=high))
+
+
+def _buckets_interval(s: Stream, r: Resumptions, buckets: int) -> RateInterval | None:
+    """Several buckets behind the stream's key: a refusal tells nothing of another bucket's
+    acceptances, so nothing bounds the rate from the side that surely holds; a few rounds from
+    no drift instead (a reading as good as the buckets were kept saturated)."""
     found = interval(s, r, np.zeros(len(s)), bucket=True, buckets=buckets)
     for _ in range(ITERATIONS):
         if found is None or not np.isfinite(found.high):
@@ -270,15 +348,44 @@ def bucket_interval(s: Stream, r: Resumptions, buckets: int = 1) -> RateInterval
     return found
 
 
+def refusal_bound(s: Stream, capacity: float) -> float:
+    """The rate a refusal ``x`` bounds, soon after an acceptance ``a``: a bucket of ``c >=
+    capacity`` tokens holds at least ``min(c, R dt) - m`` at ``x`` (``dt`` at least ``sent x -
+    answered a``, ``m`` acceptances decided in between), less than one since it refused, so
+    ``R < (m + 1) / dt`` wherever ``m < c``.  For each refusal, the earliest acceptance with
+    fewer than ``capacity`` others that may lie in between."""
+    accepted, refused = np.flatnonzero(s.accepted), np.flatnonzero(s.limited)
+    if not len(accepted) or not len(refused):
+        return np.inf
+    sent, answered = s.t[accepted], s.answered[accepted]
+    k = max(1, int(np.floor(capacity + 1e-9)))
+    before = np.searchsorted(sent, s.answered[refused], side="left")  # sent before x answered
+    done = np.searchsorted(np.sort(answered), sent, side="right")  # answered by a was sent
+    a = np.searchsorted(done, before - k, side="left")  # others in between: before - done - 1
+    known = a < len(sent)
+    gap = s.t[refused][known] - answered[a[known]]
+    gap = gap[gap > 0]
+    return float(k / np.max(gap)) if len(gap) else np.inf
+
+
+def intersect(a: RateInterval, b: RateInterval) -> RateInterval:
+    """Two readings that both hold: what both allow (the second's count and length)."""
+    low, high = max(a.low, b.low), min(a.high, b.high)
+    return replace(b, low=low, high=high, rate=min(max(b.rate, low), high))
+
+
 def first_rate(s: Stream, buckets: int = 1) -> RateInterval | None:
     """A rate before the family is known (to fit the models, to tell the scope): its point
     over runs of regular resumptions (which leaves out a window's settling after the first
     burst), its bounds as a bucket would have them, widened to hold the point.  Regular runs
     that cover much less time than the bucket's spans are bursts of a stream that is not one
-    bucket (a client's share of one): the bucket's rate then."""
+    bucket (a client's share of one): the bucket's rate then.  Where the stream contradicts
+    one bucket (a share of one, a window), the bucket's rate as if no drift: a point, for
+    the long run, whose bounds are no reading's."""
     r = resumptions(s)
     regular = interval(s, r, np.zeros(len(s)), buckets=buckets)
-    bucket = bucket_interval(s, r, buckets)
+    bucket = bucket_interval(s, r, buckets) or interval(s, r, np.zeros(len(s)), bucket=True,
+                                                        buckets=buckets)  # fmt: skip
     if regular is None or bucket is None:
         return bucket or regular
     if regular.seconds < 0.5 * bucket.seconds:

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import TextIO
 
 from mmload.exitcodes import ExitStatus
-from mmload.harness.options import fraction, limited_statuses, non_negative, rate_text
+from mmload.harness.options import (
+    documented_refusal,
+    documented_text,
+    fraction,
+    limited_statuses,
+    non_negative,
+)
+from mmload.limiter.rate import is_route_limit
 from mmload.results.records import RECORDS_BIN
 
 
@@ -24,9 +31,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument(
         "--documented-limit",
-        type=rate_text,
+        type=documented_text,
+        action="append",
         default=None,
-        help="the documented rate, e.g. 10/s (default: what the run was told)",
+        help="the documented rate, e.g. 10/s (default: what the run was told); again for a "
+        "route with a limit of its own: 'POST /api/v4/users/login=10/min' (routes given replace "
+        "the run's)",
     )
     p.add_argument(
         "--documented-burst",
@@ -72,10 +82,17 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     if not (folder / RECORDS_BIN).is_file():
         print(f"mmload verify: {folder} is not a run folder (it has no {RECORDS_BIN})", file=err)
         return ExitStatus.USAGE
+    given = args.documented_limit or []
+    refused = documented_refusal(given)
+    if refused:
+        print(f"mmload verify: {refused}", file=err)
+        return ExitStatus.USAGE
+    general = next((v for v in given if not is_route_limit(v)), None)
+    routes = tuple(v for v in given if is_route_limit(v))
     try:
         found = verdicts.verify(
-            folder, args.documented_limit, args.documented_burst, args.tolerance, args.strict,
-            args.expect, limited=_given(args.limited_status),
+            folder, general, args.documented_burst, args.tolerance, args.strict,
+            args.expect, limited=_given(args.limited_status), routes=routes,
         )  # fmt: skip
         output.write(folder, found)
     except OSError as exc:

@@ -24,6 +24,7 @@ from mmload.harness.options import (
     HOOK_ID_ENV,
     LOGIN_FLAGS,
     SCENARIO_ONLY,
+    documented_refusal,
     status_list,
 )
 from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile, missing, refusal
@@ -41,7 +42,7 @@ class RunOptions:
     api: str = ""  # "" (not given): DEFAULTS["api"]
     accounts: str = ""
     password: str = ""  # "" (not given): MMLOAD_PASSWORD, or the seeded default
-    documented_limit: str | None = None  # not given: Mattermost's documented defaults
+    documented_limit: list[str] | None = None  # rates and routes' rates; none: Mattermost's
     documented_burst: int | None = None
     vary_by: str = DEFAULTS["vary_by"]
     rate_factor: float | None = None
@@ -106,6 +107,7 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
     has_hook = bool(o.hook_id) or not o.host  # the embedded server has hooks to post to
     message = refusal({o.scenario: acts_on(o.scenario)}, given, SCENARIO_ONLY | LOGIN_FLAGS)
     message = message or missing(o.scenario, o.api or DEFAULTS["api"], has_hook, o.vary_by)
+    message = message or documented_refusal(o.documented_limit)
     if message:
         raise usage(message)
     if o.scenario not in AUTHENTICATED:
@@ -142,8 +144,9 @@ def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
         cmd.append("--strict")
     if o.expect:
         cmd += ["--expect", o.expect]
+    for limit in o.documented_limit or ():
+        cmd += ["--documented-limit", limit]
     for flag, value in (("--rate-factor", o.rate_factor), ("--step-time", o.step_time),
-                        ("--documented-limit", o.documented_limit),
                         ("--documented-burst", o.documented_burst)):  # fmt: skip
         if value is not None:
             cmd += [flag, value if isinstance(value, str) else f"{value:g}"]

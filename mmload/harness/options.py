@@ -10,7 +10,7 @@ from typing import Any
 
 from mmload import defaults
 from mmload.harness import source_ips
-from mmload.limiter.rate import Documented, Rate
+from mmload.limiter.rate import Documented, Rate, RouteLimit, is_route_limit
 from mmload.results.record import LIMITABLE, LIMITED
 
 DEFAULTS: dict[str, Any] = {
@@ -34,12 +34,37 @@ HOOK_ID_ENV = "MMLOAD_HOOK_ID"  # how mmload run gives Locust the hook id: never
 LOCUST_ONLY = ("include_in_web_ui", "is_secret", "env_var")  # kwargs plain argparse lacks
 
 
-def rate_text(text: str) -> str:
+def documented_text(text: str) -> str:
+    """``--documented-limit``: the general rate (``10/s``) or a route's own
+    (``POST /api/v4/users/login=10/min``)."""
     try:
-        Rate.parse(text)
+        RouteLimit.parse(text) if is_route_limit(text) else Rate.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def documented(values: str | list[str] | tuple[str, ...] | None, burst: int | None) -> Documented:
+    """What the documentation promises, from every ``--documented-limit`` given (one general
+    rate at most, any routes) and ``--documented-burst``; a ValueError for two general rates."""
+    given = [values] if isinstance(values, str) else list(values or ())
+    general = [v for v in given if not is_route_limit(v)]
+    if len(general) > 1:
+        raise ValueError(
+            f"--documented-limit gives the general rate once, not {' and '.join(general)}; "
+            "a route's own limit is METHOD /path=RATE (POST /api/v4/users/login=10/min)"
+        )
+    routes = tuple(v for v in given if is_route_limit(v))
+    return Documented.resolve(general[0] if general else None, burst, routes)
+
+
+def documented_refusal(values: str | list[str] | tuple[str, ...] | None) -> str:
+    """Why the ``--documented-limit`` values given cannot stand together ("" when they can)."""
+    try:
+        documented(values, None)
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 _STATUS = re.compile(r"[0-9]{3}")  # ASCII digits only: int() also takes "+429", "4_29", "٤٢٩"
@@ -115,10 +140,11 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                     "env_var": "MMLOAD_PASSWORD",
                     "help": "password of the seeded accounts (or MMLOAD_PASSWORD; never written "
                     "anywhere)"}),
-    ("--documented-limit", {"type": rate_text, "default": DEFAULTS["documented_limit"],
-                            "include_in_web_ui": True,
+    ("--documented-limit", {"type": documented_text, "default": DEFAULTS["documented_limit"],
+                            "action": "append",
                             "help": "the rate the documentation promises, e.g. 10/s (default: "
-                            "Mattermost's documented 10/s, burst 100)"}),
+                            "Mattermost's documented 10/s, burst 100); again for a route with a "
+                            "limit and a bucket of its own: 'POST /api/v4/users/login=10/min'"}),
     ("--documented-burst", {"type": non_negative, "default": DEFAULTS["documented_burst"],
                             "include_in_web_ui": True,
                             "help": "the documented burst (Mattermost's MaxBurst); none when "
@@ -233,7 +259,7 @@ class Settings:
             api=get("api"),
             accounts=str(get("accounts")),
             password=get("password"),
-            documented=Documented.resolve(get("documented_limit"), get("documented_burst")),
+            documented=documented(get("documented_limit"), get("documented_burst")),
             vary_by=get("vary_by"),
             rate_factor=get("rate_factor"),
             step_time=get("step_time"),

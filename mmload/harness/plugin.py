@@ -51,6 +51,7 @@ def check_options(environment: Environment) -> None:
     message = refusal(uses, given, flags) or next(
         (m for name in uses if (m := missing(name, api, hook, vary_by))), ""
     )
+    message = message or options.documented_refusal(getattr(parsed, "documented_limit", None))
     sources = getattr(parsed, "source_ips", None)
     if not message and sources and environment.host:
         message = source_ips.other_family(sources, environment.host)

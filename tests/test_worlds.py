@@ -6,7 +6,6 @@ prints the misses)."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from mmload.verdict import verify
 from mmload.verdict.schema import ERROR, FAIL, Verdict
 from tests.synth import Plan, write_folder
-from tests.worlds import BROKEN, CORRECT, World, random_plan
+from tests.worlds import BROKEN, CORRECT, World, coverage
 
 FAST_SEEDS = (1,)
 MORE_SEEDS = (2,)
@@ -74,19 +73,6 @@ def test_the_rate_interval_holds_the_true_rate_in_95_percent_of_random_runs(
     tmp_path: Path,
 ) -> None:
     """GCRA and each window algorithm, 1/min to 1000/s, random latency, loop and start phase."""
-    rng = random.Random(20261204)
-    covered, measured, misses = 0, 0, []
-    for i in range(COVERAGE_RUNS):
-        plan = random_plan(rng, i)
-        m, true = verify(write_folder(tmp_path / f"run{i}", plan)).measured, plan.true_rate()
-        assert true is not None
-        if m.rate_low is None:
-            continue
-        measured += 1
-        high = m.rate_high if m.rate_high is not None else float("inf")
-        if m.rate_low * 0.999 <= true <= high * 1.001:
-            covered += 1
-        else:
-            misses.append((plan.algorithm, plan.per_sec, m.rate_low, m.rate_high, true))
-    assert measured >= 0.8 * COVERAGE_RUNS, f"only {measured} runs measured a rate"
-    assert covered >= 0.95 * measured, f"{covered} of {measured} covered; missed: {misses}"
+    found = coverage(COVERAGE_RUNS, tmp_path)
+    assert found.measured >= 0.8 * COVERAGE_RUNS, f"only {found.measured} runs measured a rate"
+    assert found.covered >= 0.95 * found.measured, (found.covered, found.measured, found.misses)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mmload.limiter.rate import Documented, RouteLimit
-from tests.synth import ME, Failures, Network, Plan, Policy, Proxy, Route, Service
+from mmload.verdict import verify
+from mmload.verdict.schema import Measured as MeasuredPart
+from tests.synth import ME, Failures, Network, Plan, Policy, Proxy, Route, Service, write_folder
 from tests.synth_world import CREATE_POST, Leg
 
 WINDOWS = ("fixed-window", "moving-window", "sliding-window")
@@ -214,3 +217,39 @@ def random_plan(rng: random.Random, i: int) -> Plan:
         closed_loop=rng.random() < 0.5,
         documented=Documented(per_sec, burst if algorithm == "gcra" else None),
     )  # fmt: skip
+
+
+@dataclass
+class Coverage:
+    """How many random runs measured a rate, how many of those held the true rate, the misses."""
+
+    measured: int = 0
+    covered: int = 0
+    misses: list[str] = field(default_factory=list)
+
+
+def holds(plan: Plan, m: MeasuredPart) -> bool | None:
+    """Whether the verdict's rate interval holds the plan's true rate (None: no interval)."""
+    true = plan.true_rate()
+    if m.rate_low is None or true is None:
+        return None
+    high = m.rate_high if m.rate_high is not None else float("inf")
+    return m.rate_low * 0.999 <= true <= high * 1.001
+
+
+def coverage(runs: int, folder: Path, seed: int = 20261204) -> Coverage:
+    """``runs`` random plans (:func:`random_plan`), each written under ``folder`` and verified."""
+    rng, found = random.Random(seed), Coverage()
+    for i in range(runs):
+        plan = random_plan(rng, i)
+        m = verify(write_folder(folder / f"run{i}", plan)).measured
+        held = holds(plan, m)
+        if held is None:
+            continue
+        found.measured += 1
+        found.covered += held
+        if not held:
+            found.misses.append(f"{plan.algorithm} {plan.per_sec:.4g}/s burst {plan.burst}: "
+                                f"{m.rate_low}..{m.rate_high}, true {plan.true_rate():.4g} "
+                                f"({m.algorithm})")  # fmt: skip
+    return found

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
+from mmload import defaults
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import factor, fraction
 
@@ -32,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tolerance",
         type=fraction,
-        default=0.05,
+        default=defaults.TOLERANCE,
         help="flag a rate or burst that moved by more than this share of the base, "
         "or a 429 share that moved by more than this many points (default 0.05)",
     )

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
+from mmload import defaults
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import (
     documented_refusal,
@@ -47,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tolerance",
         type=fraction,
-        default=0.05,
+        default=defaults.TOLERANCE,
         help="how far the enforced rate and burst may be from the documented ones "
         "(default 0.05: 5%%)",
     )

@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "max_records": 2_000_000,
     "progress": 5.0,
     "request_timeout": defaults.REQUEST_TIMEOUT,
-    "tolerance": 0.05,
+    "tolerance": defaults.TOLERANCE,
     "source_ips": "",  # none: the address the system picks
     "limited_status": tuple(sorted(LIMITED)),  # Mattermost's 429
 }

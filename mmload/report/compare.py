@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from mmload import defaults
 from mmload.report import figures, style
 from mmload.report.data import RunView, ensure_verdict, load, rate_interval, rates, record_stats
 from mmload.verdict.output import heading
@@ -22,7 +23,7 @@ from mmload.verdict.schema import FAIL, INCONCLUSIVE, PASS
 class Limits:
     """How far a figure may move before it is flagged."""
 
-    tolerance: float = 0.05  # rate and burst: relative; the 429 share: absolute
+    tolerance: float = defaults.TOLERANCE  # rate and burst: relative; the 429 share: absolute
     latency: float = 0.5  # p95 latency: relative growth
 
 

@@ -19,7 +19,7 @@ run: $(VENV)/.installed
 	$(BIN)/mmload run
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory lint
 
 lint: $(VENV)/.installed

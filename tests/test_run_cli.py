@@ -107,7 +107,8 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_keeps_its_folder(
     for command in ("verify", "report"):  # again, from the folder alone
         again = subprocess.run([sys.executable, "-m", "mmload", command, str(folder)], cwd=REPO,
                                capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert again.returncode == 0, again.stdout + again.stderr
+        # verify: pass, or inconclusive when the interrupted run was too short to decide
+        assert again.returncode in ((0, 4) if command == "verify" else (0,)), again.stdout
     assert "Traceback" not in err
 
 

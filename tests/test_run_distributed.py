@@ -224,7 +224,7 @@ def test_a_worker_whose_users_need_3_s_to_stop_lands_every_record(tmp_path: Path
                           str(accounts_file(tmp_path, 2)), "-u", "2", "-t", "2s",
                           "--processes", "1")  # fmt: skip
         answered = fake.stats()["answered"]
-    assert done.code == 0, done.err
+    assert done.code == 4, done.err  # a server that never limits, 4 requests: not decided
     run = done.run()
     # the users' first requests went at 1 s, were answered at 5 s: 3 s after the run ended
     assert run["totals"]["offered"] == answered == 2 + 2

@@ -166,7 +166,7 @@ def agreement(family: str, params: Params, s: Stream) -> tuple[float, float]:
 TIE = 0.002  # shares closer than this cannot tell two families apart
 
 
-SEARCHED = 120_000  # requests a family's parameter search replays in all (on the busiest bucket)
+SEARCHED = 60_000  # requests a family's parameter search replays in all (on the busiest bucket)
 MIN_SAMPLE = 2_000  # ... but each candidate at least this many
 
 
@@ -177,13 +177,14 @@ def windows_to_try(params: Params, known: bool, family: str = "", s: Stream | No
                    ) -> list[Params]:  # fmt: skip
     """The window lengths to try: the one given when the headers said the quota, else a few
     whole seconds around quota / rate, each with the quota that rate gives it; for a sliding
-    window, each at the phases the stream ``s`` allows."""
+    window, each at the first phase the stream ``s`` allows (the others are tried for the length
+    chosen: :func:`fit`)."""
     lengths = [params] if known else [
         replace(params, window=float(w), quota=max(1, round(params.rate * w)))
         for w in range(max(1, round(params.window) - 2), round(params.window) + 4)]  # fmt: skip
     if family != "sliding-window" or s is None:
         return lengths
-    return [p for length in lengths for p in sliding_phases(length, s)]
+    return [sliding_phases(length, s)[0] for length in lengths]  # the phases: once one is chosen
 
 
 def sliding_phases(p: Params, s: Stream) -> list[Params]:
@@ -236,6 +237,23 @@ def best(
     return family, share
 
 
+def fit(family: str, tried: list[Params], s: Stream) -> Params:
+    """The parameters of ``tried`` that predict most of a sample of ``s``; for a sliding
+    window, then each phase the stream allows at that length, refined."""
+
+    def best_of(candidates: list[Params]) -> Params:
+        if len(candidates) == 1:
+            return candidates[0]
+        sample = s.take(slice(0, max(MIN_SAMPLE, SEARCHED // len(candidates))))
+        return max(candidates, key=lambda p: agreement(family, p, sample)[0])
+
+    fitted = best_of(tried)
+    if family != "sliding-window":
+        return fitted
+    fitted = best_of(sliding_phases(fitted, s))
+    return refined(family, fitted, s.take(slice(0, MIN_SAMPLE * 2)))
+
+
 def contenders(
     params: Params, streams: list[Stream], quota_known: bool = True, uncertainty: float = 0.0
 ) -> tuple[str, float, tuple[str, ...]]:
@@ -254,10 +272,7 @@ def contenders(
     for family in FAMILIES:
         tried = (rates_to_try(params, uncertainty) if family == "gcra"
                  else windows_to_try(params, quota_known, family, chosen[0]))  # fmt: skip
-        sample = chosen[0].take(slice(0, max(MIN_SAMPLE, SEARCHED // len(tried))))
-        fitted = max(tried, key=lambda p: agreement(family, p, sample)[0]) if len(tried) > 1 \
-            else tried[0]  # fmt: skip
-        fitted = refined(family, fitted, sample)
+        fitted = fit(family, tried, chosen[0])
         results = [agreement(family, fitted, s) for s in chosen]
         shares[family] = float(np.average([r[0] for r in results], weights=weights))
         scores[family] = float(np.average([r[1] for r in results], weights=weights))

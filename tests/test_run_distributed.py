@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -238,12 +239,19 @@ def test_paced_users_of_two_processes_take_every_slot(tmp_path: Path) -> None:
                       "-t", "7s", "--documented-limit", "20/s", "--accounts", "10")  # fmt: skip
     assert done.code == 0, done.err
     start = done.run()["load_started"]
-    sends = [r.sent for r in done.records() if r.endpoint == "GET /api/v4/users/me"]
-    assert len(sends) >= 40
-    # 10 req/s from 10 users, each 1 req/s: each user's phase within the second is its slot,
-    # and the slots are 0.1 s apart; count the sends around each slot
-    phases = [((s - start) % 1.0) for s in sends]
-    counts = [sum(1 for p in phases if abs((p - k / 10 + 0.5) % 1.0 - 0.5) < 0.05)
-              for k in range(10)]  # fmt: skip
-    assert sum(counts) >= 0.9 * len(sends), counts
-    assert min(counts) >= 0.05 * len(sends) and max(counts) <= 0.15 * len(sends), counts
+    sends: dict[str, list[float]] = {}
+    for r in done.records():
+        if r.endpoint == "GET /api/v4/users/me":
+            sends.setdefault(r.user, []).append(r.sent)
+    assert len(sends) == 10 and sum(map(len, sends.values())) >= 40, done.err
+    # 10 req/s from 10 users, each 1 req/s: each user's phase within the second is its slot, and
+    # the slots are 0.1 s apart.  A user that started late (a login that waited) catches up at
+    # once, off its slot, so each user is placed by where most of its sends went (within 30 ms)
+    slots = []
+    for times in sends.values():
+        near = [round(((s - start) % 1.0) * 10) % 10 for s in times
+                if abs(((s - start) * 10 + 0.5) % 1.0 - 0.5) < 0.3]  # fmt: skip
+        slot, count = (Counter(near).most_common(1) or [(-1, 0)])[0]
+        assert count >= len(times) / 2, ([round((s - start) % 1.0, 3) for s in times], done.err)
+        slots.append(slot)
+    assert sorted(slots) == list(range(10)), (slots, done.err)

@@ -70,7 +70,7 @@ def test_the_embedded_servers_password_and_tokens_stay_secret(tmp_path: Path) ->
     password = PASSWORDS[0]
     done = mmload_run(tmp_path, "--accounts", "3", "-u", "3", "-t", "3s",
                       env={"MMLOAD_PASSWORD": password})  # fmt: skip
-    assert done.code in (0, 1), done.err  # it logged in: the password reached the server
+    assert done.code in (0, 1, 4), done.err  # it logged in: the password reached the server
     assert done.run()["logins"]["succeeded"] == 3
     places = everything(done)
     assert_absent([password], places)

@@ -18,8 +18,12 @@ def load_start(environment: object) -> float:
     """When the load phase starts: the origin of pacing, after the login phase.
 
     Logging in first matters: with Mattermost's default keying (by address), users that already
-    hammer would drain the bucket the others need to log in."""
-    started = getattr(environment, "mmload_start", None) or time.time()
+    hammer would drain the bucket the others need to log in.  A worker takes the master's
+    start (sent with the spawn message's options), so every process's users share one schedule."""
+    options = getattr(getattr(environment, "parsed_options", None), "__dict__", {})
+    started = (
+        options.get("mmload_started") or getattr(environment, "mmload_start", None) or time.time()
+    )
     return float(started) + LOGIN_PHASE
 
 

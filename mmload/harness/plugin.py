@@ -107,6 +107,9 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         vars(parsed)["mmload_users"] = target
     if parsed is not None and isinstance(runner, MasterRunner):  # for pacing: users.place_of
         vars(parsed)["mmload_workers"] = runner.worker_count
+        # one origin of pacing for every process: a worker's own test start comes when the
+        # spawn message reaches it, tens of milliseconds apart on a busy machine
+        vars(parsed)["mmload_started"] = environment.mmload_start  # type: ignore[attr-defined]
         vars(parsed)["mmload_offsets"] = worker_offsets(environment, runner, target or 0)
 
 

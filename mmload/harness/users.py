@@ -72,7 +72,7 @@ def place_of(environment: Any, number: int, users: int) -> tuple[int, float]:
     In one process, the user's own number.  A worker adds the offset the master computed for
     it from Locust's own dispatch (sent with the spawn message's options: see
     ``plugin.worker_offsets``); without one, users get distinct places on a grid of workers."""
-    options = vars(environment.parsed_options or object())
+    options = getattr(environment.parsed_options, "__dict__", {})
     runner = environment.runner
     offsets = options.get("mmload_offsets") or {}
     offset, count = offsets.get(getattr(runner, "client_id", None), (0, 0))
@@ -145,7 +145,7 @@ class MattermostUser(FastHttpUser):
 
     def total_users(self) -> int:
         """Users of the whole run, across workers."""
-        options = vars(self.environment.parsed_options or object())
+        options = getattr(self.environment.parsed_options, "__dict__", {})
         return int(options.get("mmload_users") or options.get("num_users") or 1)
 
     # Locust hooks

@@ -94,6 +94,9 @@ class Plan:
     routes: tuple[Route, ...] = ()  # routes with a bucket and a rate of their own
     per_route: bool = False  # every route a bucket of its own (at per_sec/burst unless routed)
     policies: tuple[Policy, ...] = ()  # IETF policies enforced together, instead of per_sec
+    # the server names each bucket: X-RateLimit-Bucket (Discord) per route beside the X-Ratelimit
+    # headers, or an IETF pk per key
+    bucket_names: bool = False
     refuse_status: int = 429  # what its limiter refuses with (nginx's limit_req_status: 503)
     refusal_body: str = LIMIT_EXCEEDED  # the shape of its refusals' bodies
     store_size: int = 10_000  # keys its limiter remembers (Mattermost's MemoryStoreSize)

@@ -245,7 +245,7 @@ def _record(req: _Request, latency: float, status: int, headers: dialects.Header
     return Record(
         req.sent, latency, req.endpoint, status, c.source, _user(req), c.source,
         snap.limit, snap.remaining, snap.reset, retry, snap.window, snap.policy, snap.dialect,
-        snap.date, snap.problem,
+        snap.date, snap.problem, snap.bucket, snap.policies,
     )  # fmt: skip
 
 

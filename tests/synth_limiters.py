@@ -6,6 +6,7 @@ strategies, on the synthesizer's clocks (``tests.synth_server.Clocks``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -136,8 +137,12 @@ class Policies:
         size: int,
         gcra_clock: Callable[[], int],
         window_clock: Callable[[], float],
+        partition_keys: bool = False,  # each RateLimit item names its key's partition (pk)
+        overstated: bool = False,  # all but the tightest policy say r = q + 1
     ) -> None:
         self.names = [p.name for p in policies]
+        self.quotas = [p.quota for p in policies]
+        self.partition_keys, self.overstated = partition_keys, overstated
         self.buckets: list[_GcraPolicy | _WindowPolicy] = [
             _GcraPolicy(p, size, gcra_clock) if algorithm == "gcra"
             else _WindowPolicy(p, algorithm, size, window_clock) for p in policies
@@ -155,9 +160,13 @@ class Policies:
         if not limited:
             states = [b.hit(key) for b in self.buckets]
         answer = http_sfv.List()
-        for name, s in zip(self.names, states, strict=True):
+        tightest = min(range(len(states)), key=lambda i: states[i].remaining)
+        for i, (name, s) in enumerate(zip(self.names, states, strict=True)):
             item = http_sfv.Item(name)
-            item.params["r"], item.params["t"] = s.remaining, ceil_seconds(s.reset_after_ns)
+            left = self.quotas[i] + 1 if self.overstated and i != tightest else s.remaining
+            item.params["r"], item.params["t"] = left, ceil_seconds(s.reset_after_ns)
+            if self.partition_keys:
+                item.params["pk"] = hashlib.sha256(key.encode()).digest()[:8]
             answer.append(item)
         headers = [("RateLimit-Policy", self.policy), ("RateLimit", str(answer))]
         if limited:

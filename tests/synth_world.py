@@ -141,6 +141,8 @@ QUIRKS = {
     "4.x): 0 in a window's last second",
     "headers-after": "Remaining and Reset read after the response is served (Flask-Limiter's "
     "after_request): a refusal at a window's end shows the next window",
+    "policy-overstated": "IETF policies: every policy but the tightest says r = q + 1 (more left "
+    "than its quota), invisible in the binding one",
 }
 
 

@@ -27,7 +27,8 @@ def test_export_writes_every_record_in_send_order(tmp_path: Path) -> None:
     assert main(["export", str(tmp_path)], out, err) == 0, err.getvalue()
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[0] == list(FIELDS)
-    assert [(r[0], r[3], r[8], r[-1]) for r in rows[1:]] == [
+    error = FIELDS.index("error")
+    assert [(r[0], r[3], r[8], r[error]) for r in rows[1:]] == [
         ("1000.25", "200", "7", ""),
         ("1000.75", "0", "", "timed out"),
         ("1001.5", "429", "0", ""),

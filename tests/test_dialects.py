@@ -10,6 +10,7 @@ import pytest
 
 from mmload import dialects
 from mmload.dialects import CAPTURED, DIALECTS, Snapshot, detect, parse, parse_headers, render
+from mmload.dialects.ietf import read_policies as ietf_policies
 from mmload.dialects.numbers import http_date, number
 from mmload.limiter.decision import NS, Decision, ceil_seconds
 
@@ -219,6 +220,31 @@ def test_the_binding_ietf_policy_is_the_one_closest_to_running_out(
         snapshot.window,
     ) == binding
     assert (snapshot.dialect, snapshot.problem) == ("ietf", "")
+
+
+def test_every_ietf_policy_is_kept_with_what_is_left_of_it() -> None:
+    snapshot = ietf(POLICIES, '"burst";r=57;t=1, "daily";r=900;t=3600')
+    assert snapshot.policies == '"burst";q=100;w=1;r=57, "daily";q=1000;w=86400;r=900'
+    assert ietf_policies(snapshot.policies) == {
+        "burst": {"q": 100, "w": 1, "r": 57},
+        "daily": {"q": 1000, "w": 86400, "r": 900},
+    }
+    assert ietf('"default";q=20;w=1', '"default";r=3;t=1').policies == ""  # one says it all
+
+
+def test_an_ietf_partition_key_names_the_bucket_of_the_binding_policy() -> None:
+    state = '"burst";r=57;t=1;pk=:cHJvZHVjZXI=:, "daily";r=3;t=60;pk=:ZGF5:'
+    assert ietf(POLICIES, state).bucket == "ZGF5"  # daily binds: its partition
+    assert ietf(POLICIES, '"burst";r=1;t=1;pk=user-7').bucket == "user-7"  # a token as it is
+    assert ietf(POLICIES, '"burst";r=1;t=1').bucket == ""
+
+
+@pytest.mark.parametrize("name", ["X-RateLimit-Bucket", "X-RateLimit-Resource"])
+def test_a_bucket_named_beside_the_x_ratelimit_headers_is_kept(name: str) -> None:
+    headers = {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "4", name: " abcd1234 "}
+    snapshot = parse_headers(headers)
+    assert (snapshot.bucket, snapshot.dialect, snapshot.remaining) == ("abcd1234", "mattermost", 4)
+    assert parse_headers({name: "abcd1234"}) == Snapshot()  # alone it says nothing of a limit
 
 
 def test_a_lone_ietf_policy_is_binding_even_without_a_ratelimit_field() -> None:

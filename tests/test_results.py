@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmload.results import block as block_module
 from mmload.results.block import Block, FrameError
 from mmload.results.folder import read_keys, write_keys
 from mmload.results.record import LIMITED, Record, limited_label, outcome, outcome_codes
@@ -55,6 +56,7 @@ def random_records(n: int, seed: int = 7) -> list[Record]:
                 rng.choice([None, 11.0]), rng.choice(["", "default"]),
                 rng.choice(["", "mattermost", "ietf"]), rng.choice([None, 1764387160.0]),
                 rng.choice(["", "malformed x-ratelimit-remaining: '1_0'", "timed out"]),
+                rng.choice(["", "abcd1234"]), rng.choice(["", '"a";q=1;r=0, "b";q=9;w=9;r=4']),
             )
         )  # fmt: skip
     return out
@@ -68,6 +70,21 @@ def test_a_block_holds_records_exactly_and_survives_its_frame() -> None:
     assert list(back.records()) == records and meta == {"source": "w1"}
     assert list(Block.empty().records()) == []
     assert list(Block.decode(Block.empty().encode())[0].records()) == []
+
+
+def test_a_frame_from_before_a_column_existed_reads_it_as_empty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Folders written before ``bucket`` and ``policies`` were recorded still read."""
+    records = random_records(50)
+    block = Block.from_records(records)
+    old = tuple(n for n in block_module.TEXT if n not in ("bucket", "policies"))
+    monkeypatch.setattr(block_module, "TEXT", old)
+    frame = Block({**block.numbers}, {n: block.codes[n] for n in old},
+                  {n: block.tables[n] for n in old}).encode()  # fmt: skip
+    monkeypatch.undo()
+    back, _ = Block.decode(frame)
+    assert list(back.records()) == [r._replace(bucket="", policies="") for r in records]
 
 
 def test_blocks_concatenate_and_cut() -> None:

@@ -106,6 +106,22 @@ CORRECT: list[World] = [
         documented=Documented(10, None),
         policies=(Policy("burst", 10, 1), Policy("daily", 300, 60)),
     ),
+    world(
+        "ietf-two-policies-pk",
+        dialect="ietf",
+        documented=Documented(10, None),
+        policies=(Policy("burst", 10, 1), Policy("daily", 300, 60)),
+        bucket_names=True,
+    ),
+    # Discord's X-RateLimit-Bucket: a route's bucket named, beside a bucket the rest share
+    world(
+        "named-buckets-per-route",
+        endpoints=TWO,
+        routes=(Route(CREATE_POST, 1, 5),),
+        documented=Documented(10, 100, (RouteLimit(CREATE_POST, 1.0, 5),)),
+        bucket_names=True,
+    ),
+    world("named-buckets-shared", endpoints=TWO, bucket_names=True),
     world("flask-limiter", **_flask()),
     world(
         "everything-at-once",
@@ -136,6 +152,15 @@ BROKEN: list[World] = [
     world("fault-bare-429", "limited-response-shape", faults=("bare-429",)),
     world("fault-wrong-reset", "reset-honest", faults=("wrong-reset",)),
     world("fault-shared-bucket", "scope-matches", faults=("shared-bucket",), vary_by="user"),
+    # the daily policy says more is left than its quota: only every policy's own r shows it
+    world(
+        "ietf-policy-overstated",
+        "each-policy-consistent",
+        dialect="ietf",
+        documented=Documented(10, None),
+        policies=(Policy("burst", 10, 1), Policy("daily", 300, 60)),
+        quirks=("policy-overstated",),
+    ),
     world("stricter-5-per-s", "rate-matches-documented", per_sec=5),
     world(
         "limits-below",

@@ -62,7 +62,14 @@ DIALECTS = tuple(RENDERERS)
 # every header a parser reads, lower-case, in the order ``parse`` takes their values
 CAPTURED: tuple[str, ...] = tuple(
     dict.fromkeys(
-        (*mattermost.NAMES, *ietf.NAMES, *ietf_draft7.NAMES, *ietf_draft6.NAMES, *retry_after.NAMES)
+        (
+            *mattermost.NAMES,
+            *ietf.NAMES,
+            *ietf_draft7.NAMES,
+            *ietf_draft6.NAMES,
+            *retry_after.NAMES,
+            *mattermost.BUCKET_NAMES,
+        )
     )
 )
 _CAPTURED_SET = frozenset(CAPTURED)

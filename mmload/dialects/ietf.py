@@ -4,12 +4,15 @@
 ``q`` per window ``w`` seconds; ``RateLimit: "burst";r=57;t=6`` says what remains of each (``r``)
 and the seconds until it resets (``t``).  A client is held back by the policy closest to running
 out, so that one is reported: the RateLimit item with the lowest ``r`` (ties: the longer ``t``).
-A malformed field MUST be ignored (the draft says so); the snapshot says why instead.  ``pk``
-(a partition key) and ``qu`` (the quota unit) are not used yet.
+With several policies, every one is kept too (``policies``), so each can be judged.  A ``pk``
+(partition key) on the reported item names the bucket: two keys are two buckets, whatever the
+client thinks.  A malformed field MUST be ignored (the draft says so); the snapshot says why
+instead.  ``qu`` (the quota unit) is not used yet.
 """
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 
 import http_sfv
@@ -60,7 +63,49 @@ def parse(fields: Fields) -> Snapshot:
         window=policy.get("w"),
         policy=name,
         dialect=NAME,
+        bucket=partition_key(fields, name) if states else "",
+        policies=policies_text(policies, states),
     )
+
+
+def policies_text(policies: Items, states: Items) -> str:
+    """Every policy named by either field, ``"name";q=Q;w=W;r=R`` each (what is known of it),
+    sorted by name; "" when there is only one (the snapshot's own fields say it all)."""
+    names = sorted(set(policies) | set(states))
+    if len(names) < 2:
+        return ""
+    listed = http_sfv.List()
+    for name in names:
+        item = http_sfv.Item(name)
+        for param, value in (*policies.get(name, {}).items(), *states.get(name, {}).items()):
+            if param in ("q", "w", "r"):
+                item.params[param] = value
+        listed.append(item)
+    return str(listed)
+
+
+def read_policies(text: str) -> dict[str, dict[str, int]]:
+    """``policies_text`` read back: policy name -> its q, w and r (those known)."""
+    found: dict[str, dict[str, int]] = {}
+    for member in structured.parse_list(text):
+        if isinstance(member, http_sfv.Item):
+            found[str(member.value)] = {k: int(v) for k, v in member.params.items()}
+    return found
+
+
+def partition_key(fields: Fields, name: str) -> str:
+    """The ``pk`` of the RateLimit item ``name`` (a Byte Sequence, shown as base64; a string or
+    token as it is), "" without one."""
+    raw = fields.combined("ratelimit")
+    try:
+        members = structured.parse_list(raw) if raw is not None else []
+    except Malformed:
+        return ""
+    for member in members:
+        if isinstance(member, http_sfv.Item) and member.value == name and "pk" in member.params:
+            key = member.params["pk"]
+            return base64.b64encode(key).decode() if isinstance(key, bytes) else str(key)
+    return ""
 
 
 def read_items(fields: Fields, name: str, required: str, optional: str) -> Items:

@@ -14,6 +14,9 @@ from mmload.limiter.decision import Decision, ceil_seconds
 
 NAME = "mattermost"
 NAMES = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+# the server's name for the bucket an answer speaks of: Discord's per-route bucket, GitHub's
+# resource (core, search, graphql, ...); read beside the X-Ratelimit family, never alone
+BUCKET_NAMES = ("x-ratelimit-bucket", "x-ratelimit-resource")
 
 
 def render(d: Decision, wall_now: float, window_s: int) -> Headers:
@@ -34,4 +37,14 @@ def parse(fields: Fields) -> Snapshot:
         reset=fields.number("x-ratelimit-reset"),
         window=window,
         dialect=NAME,
+        bucket=bucket_name(fields),
     )
+
+
+def bucket_name(fields: Fields) -> str:
+    """The first of ``BUCKET_NAMES`` present, as sent (trimmed); "" without one."""
+    for name in BUCKET_NAMES:
+        value = fields.combined(name)
+        if value is not None and value.strip():
+            return value.strip()
+    return ""

@@ -25,6 +25,11 @@ class Snapshot(NamedTuple):
     date: float | None = None  # the response's Date header, UNIX seconds
     dialect: str = ""  # detected; "" when no rate-limit header was present
     problem: str = ""  # what was malformed, "" when nothing
+    # the server's own name for the bucket: an IETF partition key (pk), Discord's
+    # X-RateLimit-Bucket or GitHub's X-RateLimit-Resource; "" when it gives none
+    bucket: str = ""
+    # every IETF policy the response speaks of, when there are several (``ietf.policies_text``)
+    policies: str = ""
 
 
 EMPTY = Snapshot()

@@ -38,6 +38,7 @@ IDENTITY = "mmload_identity"
 _SUFFIXES = {status: limited_suffix(status) for status in LIMITABLE}
 _NAMES = dialects.CAPTURED
 _SNAPSHOT_NUMBERS = ("limit", "remaining", "reset", "retry_after", "retry_at", "window", "date")
+_SNAPSHOT_TEXT = ("policy", "dialect", "bucket", "policies")  # columns a snapshot decides
 _FORGET_AT = 50_000  # distinct values remembered before starting afresh (epoch Resets grow)
 _dict_get: Any = dict.get  # unbound: skips Headers' own get(), which lower-cases and raises
 _WARM_UP = (("X-Ratelimit-Limit", "1"), ("X-Ratelimit-Remaining", "0"), ("X-Ratelimit-Reset", "1"),
@@ -274,8 +275,8 @@ class Capture:
         for i, field in enumerate(_SNAPSHOT_NUMBERS):
             numbers[field] = values[inverse, i]
         _resolve_retry_at(numbers)
-        codes = {"policy": inverse.astype(np.uint32), "dialect": inverse.astype(np.uint32)}
-        tables = {"policy": [s.policy for s in table], "dialect": [s.dialect for s in table]}
+        codes = {f: inverse.astype(np.uint32) for f in _SNAPSHOT_TEXT}
+        tables = {f: [getattr(s, f) for s in table] for f in _SNAPSHOT_TEXT}
         codes["endpoint"], tables["endpoint"] = self._endpoints.column(names)
         identities, table_of_identities = self._keys.column(keys)
         split = [_split_identity(i) for i in table_of_identities]

@@ -27,7 +27,7 @@ NUMBERS: dict[str, str] = {
     "sent": "<f8", "latency_ms": "<f8", "status": "<i4", "limit": "<f8", "remaining": "<f8",
     "reset": "<f8", "retry_after": "<f8", "window": "<f8", "date": "<f8",
 }  # fmt: skip
-TEXT = ("endpoint", "key", "user", "source", "policy", "dialect", "error")
+TEXT = ("endpoint", "key", "user", "source", "policy", "dialect", "error", "bucket", "policies")
 OPTIONAL = ("limit", "remaining", "reset", "retry_after", "window", "date")  # NaN is None
 MAGIC = b"MMRB"
 _FRAME = struct.Struct("<4sII")  # magic, length of the compressed payload, its crc32

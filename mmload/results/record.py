@@ -15,6 +15,7 @@ import numpy as np
 FIELDS = (
     "sent", "latency_ms", "endpoint", "status", "key", "user", "source",
     "limit", "remaining", "reset", "retry_after", "window", "policy", "dialect", "date", "error",
+    "bucket", "policies",
 )  # fmt: skip
 
 
@@ -37,6 +38,9 @@ class Record(NamedTuple):
     dialect: str  # which headers: mattermost, epoch, ietf, ietf-draft7, ietf-draft6, or ""
     date: float | None  # the response's Date header, UNIX seconds
     error: str  # "" or what went wrong (connection error, malformed header, ...)
+    # the server's own name for the bucket (IETF pk, X-RateLimit-Bucket, X-RateLimit-Resource)
+    bucket: str = ""
+    policies: str = ""  # every IETF policy when there are several: ``"name";q=Q;w=W;r=R, ...``
 
     @property
     def answered(self) -> float:

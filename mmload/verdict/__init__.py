@@ -21,7 +21,7 @@ from mmload.limiter.rate import Documented, Rate
 from mmload.results.block import Block
 from mmload.results.folder import read_run_or_empty
 from mmload.results.records import load_records
-from mmload.verdict import notes, outcome, registry
+from mmload.verdict import notes, outcome, policies, registry
 from mmload.verdict.diagnose import diagnose
 from mmload.verdict.findings import Context, Unread
 from mmload.verdict.measured import Measured, measure_run
@@ -118,7 +118,8 @@ def verify(
     requests = with_routes(decided(block, refusals), documented)
     measured = measure_run(requests, documented, expected_scope(run))
     context = Context(measured, documented, tolerance, is_mattermost(run, expect), _bodies(run),
-                      unread(requests), expected_scope(run), refusals)  # fmt: skip
+                      unread(requests), expected_scope(run), refusals,
+                      policies.tally(requests))  # fmt: skip
     checks = [replace(c, diagnosis=diagnose(c, context)) for c in registry.judge(context)]
     scenario = str(run.get("scenario") or "")
     wanted = outcome.intent(scenario, documented)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mmload.limiter.rate import Documented
 from mmload.verdict.measured import Measured
+from mmload.verdict.policies import PolicyTally
 
 HONEST_SHARE = 0.95  # of the cases a header is checked on, the share that must hold
 
@@ -30,6 +31,7 @@ class Context:
     unread: Unread = field(default_factory=lambda: Unread(0, 0, ""))  # malformed headers
     expected_scope: str = "per-address"  # what the run said the server keys on (--vary-by)
     limited: tuple[int, ...] = (429,)  # the statuses counted as refusals
+    policies: PolicyTally = field(default_factory=PolicyTally)  # every IETF policy listed
 
 
 @dataclass(frozen=True)

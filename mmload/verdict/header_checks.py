@@ -169,6 +169,30 @@ def remaining_consistent(c: Context) -> Finding:
     )
 
 
+def each_policy_consistent(c: Context) -> Finding:
+    """Every IETF policy an answer lists, judged on its own (the binding one is what Limit and
+    Remaining are judged by): one quota per key, 0 <= r <= q, and a policy with nothing left
+    on every refusal."""
+    p = c.policies
+    expected = "each policy: one quota per key, 0 <= r <= q, one with r = 0 on each refusal"
+    if not p.answers:
+        return na(expected, "no answer listed several IETF policies")
+    parts = [f"{p.outside[n]} answers with {n}'s r outside 0..q" for n in p.names
+             if p.outside[n] > 0.005 * p.answers]  # fmt: skip
+    parts += [f"{n}'s quota changes within a key" for n in p.varying]
+    if p.refused_with_room > 0.005 * max(p.refused, 1):
+        parts.append(f"{p.refused_with_room} of {p.refused} refusals with something left in "
+                     "every policy")  # fmt: skip
+    listed = ", ".join(p.names)
+    if not parts:
+        refusals = ", and every refusal has one with nothing left" if p.refused else ""
+        return Finding(True, expected, f"{len(p.names)} policies",
+                     f"each of the {len(p.names)} policies ({listed}) keeps one quota per key "
+                     f"and 0 <= r <= q over {p.answers} answers{refusals}")  # fmt: skip
+    return Finding(False, expected, "; ".join(parts),
+                 f"a policy contradicts itself ({listed} listed): " + "; ".join(parts))  # fmt: skip
+
+
 def _stuck(s: Stream) -> bool:
     """Remaining does not fall across the acceptances before the first refusal."""
     refused = np.flatnonzero(s.limited)

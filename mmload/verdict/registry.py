@@ -39,6 +39,7 @@ CHECKS: tuple[Spec, ...] = (
     Spec("one-bucket-per-key", WARNING, checks.one_bucket_per_key),
     Spec("advertised-limit", ERROR, header_checks.advertised_limit),
     Spec("remaining-consistent", ERROR, header_checks.remaining_consistent),
+    Spec("each-policy-consistent", ERROR, header_checks.each_policy_consistent),
     Spec("reset-semantics", WARNING, header_checks.reset_semantics),
     Spec("reset-honest", ERROR, honesty.reset_honest),
     Spec(RETRY, ERROR, honesty.retry_after_honest),

@@ -104,18 +104,41 @@ def infer(block: Block, documented_rate: float, expected: str = "per-address") -
     the buckets are the keys the run expected (``--vary-by``: ``expected``), never one bucket
     for everybody: many clients each below the limit are not one client above it."""
     users, sources = distinct(block, "user"), distinct(block, "source")
-    whole = split(block, "all")
-    if not whole:
+    if not len(block):
         return Scope("unknown", "all", "no request was answered")
+    named = NAMED if distinct(block, "bucket") else ""
+    whole = split(block, refined("all", named))
     routes = _routes(block)
     if whole[0].has_headers:
-        found = _with_headers(block, whole, users, sources, routes)
+        found = _with_headers(block, whole, users, sources, routes, named)
     else:
         found = _without_headers(block, documented_rate, users, sources, routes)
     if found.scope == "unknown":
-        return replace(found, grouping="key", evidence=f"{found.evidence}; the buckets are "
-                       f"taken to be the run's keys ({expected}, as --vary-by says)")  # fmt: skip
-    return replace(found, also=alike(found.scope, block))
+        found = replace(found, grouping="key", evidence=f"{found.evidence}; the buckets are "
+                        f"taken to be the run's keys ({expected}, as --vary-by says)")  # fmt: skip
+    else:
+        found = replace(found, also=alike(found.scope, block))
+    if named:
+        names = _names(distinct(block, NAMED))
+        found = replace(found, grouping=refined(found.grouping, named),
+                        evidence=f"{found.evidence}; the server names its buckets "
+                        f"({names}), each a bucket of its own")  # fmt: skip
+    return found
+
+
+NAMED = "bucket"  # the column of the server's own bucket names (IETF pk, X-RateLimit-Bucket)
+
+
+def _names(n: int) -> str:
+    return "1 name" if n == 1 else f"{n} names"
+
+
+def refined(grouping: str, named: str) -> str:
+    """``grouping`` with each of its keys split further by the server's bucket names (when
+    ``named``): buckets a server names apart are apart, whatever else is shared."""
+    if not named or named in grouping.split("+"):
+        return grouping
+    return named if grouping == "all" else f"{grouping}+{named}"
 
 
 def _routes(block: Block) -> bool:
@@ -129,13 +152,13 @@ ROUTE_GROUPINGS = (("user+endpoint", "per-user", "user"), ("source+endpoint", "p
                    "address"), ("endpoint", "shared", "route"))  # fmt: skip
 
 
-def _per_route(block: Block, users: int, sources: int) -> Scope | None:
+def _per_route(block: Block, users: int, sources: int, named: str = "") -> Scope | None:
     """Buckets per route: each route of each key drains a bucket of its own (a server that
     limits routes apart), which a key's requests alone show as interleaved sequences."""
     for grouping, kind, noun in ROUTE_GROUPINGS:
         if (kind == "per-user" and users <= 1) or (kind == "per-address" and sources <= 1):
             continue
-        apart, why = _one_bucket(split(block, grouping))
+        apart, why = _one_bucket(split(block, refined(grouping, named)))
         if apart:
             kind = _together(sources) if kind == "shared" else kind
             return Scope(kind, grouping, f"each route of each {noun} drains its own bucket: {why}")
@@ -143,7 +166,7 @@ def _per_route(block: Block, users: int, sources: int) -> Scope | None:
 
 
 def _with_headers(
-    block: Block, whole: list[Stream], users: int, sources: int, routes: bool
+    block: Block, whole: list[Stream], users: int, sources: int, routes: bool, named: str = ""
 ) -> Scope:
     if users <= 1 and sources <= 1 and not routes:
         return Scope("unknown", "all", "one client: nobody to share a bucket with")
@@ -151,15 +174,15 @@ def _with_headers(
     if together:
         return Scope(_together(sources), "all", f"the clients' requests drain one bucket: {why}")
     if sources > 1:
-        apart, why = _one_bucket(split(block, "source"))
+        apart, why = _one_bucket(split(block, refined("source", named)))
         if apart:
             return Scope("per-address", "source", f"each address drains its own bucket: {why}")
     if users > 1:
-        apart, why = _one_bucket(split(block, "user"))
+        apart, why = _one_bucket(split(block, refined("user", named)))
         if apart:
             return Scope("per-user", "user", f"each user drains its own bucket: {why}")
-    by_route = _per_route(block, users, sources) if routes else None
-    return by_route or _several_per_key(block, users, sources)
+    by_route = _per_route(block, users, sources, named) if routes else None
+    return by_route or _several_per_key(block, users, sources, named)
 
 
 def _together(sources: int) -> str:
@@ -194,13 +217,13 @@ def _same_groups(a: np.ndarray, b: np.ndarray) -> bool:
     return pairs == np.count_nonzero(np.bincount(a)) == np.count_nonzero(np.bincount(b))
 
 
-def _several_per_key(block: Block, users: int, sources: int) -> Scope:
+def _several_per_key(block: Block, users: int, sources: int, named: str = "") -> Scope:
     """Each key drains several buckets at once (nodes behind a balancer, each with its own
     store).  Finest grouping first: a coarser one would also see its finer keys' buckets
     interleaved."""
     for grouping, kind, more in (("user", "per-user", users > 1), ("source", "per-address",
                                  sources > 1), ("all", "per-address", True)):  # fmt: skip
-        k, why = _interleaved(split(block, grouping)) if more else (0, "")
+        k, why = _interleaved(split(block, refined(grouping, named))) if more else (0, "")
         if k:
             kind = "shared" if grouping == "all" and sources > 1 else kind
             return Scope(

@@ -1,14 +1,13 @@
 """The real ``mmload serve`` process, on port 0, for one test; always stopped afterwards.
 
-``Server.start(*args)`` runs ``python -m mmload serve --port 0 *args``, waits for the announcement
-(the ``listening on`` line first, the ``counters at`` line last) and for one answered request, so
-the signal handlers are installed when a test sends SIGINT or SIGTERM.
+``Server.start(*args)`` runs ``python -m mmload serve --port 0 *args``, waits for its ready line
+(JSON, the first line: :mod:`mmload.server.ready`) and for one answered request, so the signal
+handlers are installed when a test sends SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
 
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -23,15 +22,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from mmload.server import ready
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PASSWORD = "mmload-pass"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 10.0
-
-LISTENING = re.compile(r"^mmload serve: listening on (http://\S+)$")
-HOOK = re.compile(r"^mmload serve: hook (http://\S+/hooks/\w+) -> (\S+)$")
-ANNOUNCED = "mmload serve: counters at "
 
 
 class Server:
@@ -60,6 +57,7 @@ class Server:
         self.returncode: int | None = None
         self.url = ""
         self.hooks: dict[str, str] = {}  # channel name -> hook URL
+        self.ready: ready.Ready | None = None  # what its ready line said
 
     @classmethod
     def start(cls, *args: str) -> Server:
@@ -96,15 +94,12 @@ class Server:
 
     def _wait_announced(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
-        first = self._next_line(deadline, "'listening on' line")
-        listening = LISTENING.match(first)
-        if listening is None:
-            self._fail_start(f"printed {first!r} first, not 'mmload serve: listening on URL'")
-        self.url = listening.group(1)
-        while not (line := self._next_line(deadline, "'counters at' line")).startswith(ANNOUNCED):
-            hook = HOOK.match(line)
-            if hook:
-                self.hooks[hook.group(2)] = hook.group(1)
+        first = self._next_line(deadline, "ready line")
+        found = ready.parse(first)
+        if found is None:
+            self._fail_start(f"printed {first!r} first, not its ready line (JSON)")
+        self.url, self.ready = found.url, found
+        self.hooks = dict(found.hooks)
 
     def _wait_answering(self) -> None:
         try:

@@ -12,6 +12,7 @@ import pytest
 
 from mmload.dialects import DIALECTS
 from mmload.limiter.faults import FAULTS
+from mmload.server import ready
 from mmload.server.limiting import ALGORITHMS
 from tests import rawhttp
 from tests.conftest import ServeFactory
@@ -41,7 +42,7 @@ def test_help_lists_every_fault_algorithm_and_dialect() -> None:
         assert re.search(rf"^\s+{re.escape(name)}\s+{re.escape(description)}$", result.stdout, re.M)
     for choice in (*ALGORITHMS, *DIALECTS):
         assert choice in result.stdout
-    assert "listening on" in result.stdout  # the line machines read is documented
+    assert "ready line" in result.stdout  # the line machines read is documented
 
 
 @pytest.mark.parametrize(
@@ -126,16 +127,22 @@ def test_it_stops_while_a_client_holds_a_connection_open(serve: ServeFactory) ->
 def test_announcement_names_the_url_settings_accounts_and_hooks(serve: ServeFactory) -> None:
     server = serve("--accounts", "7", "--per-sec", "3", "--max-burst", "4", "--vary-by-user")
 
-    assert server.lines[0] == f"mmload serve: listening on {server.url}"
+    said = server.ready
+    assert said is not None and ready.parse(server.lines[0]) == said  # the first line, JSON
     assert re.match(r"^http://127\.0\.0\.1:\d+$", server.url)
-    text = server.stdout()
-    assert "rate limit 3/s, burst 4, gcra, mattermost headers" in text
-    assert "7 accounts" in text
+    assert said.limits == {"per_sec": 3, "burst": 4, "algorithm": "gcra",
+                                   "dialect": "mattermost", "vary_by": ["remote address", "user"],
+                                   "faults": []}  # fmt: skip
+    assert said.limits_text.startswith("rate limit 3/s, burst 4, gcra, mattermost headers")
+    assert (said.accounts, said.team, said.cluster) == (7, "mmload", False)
     assert len(server.hooks) == 4
     assert all(url.startswith(server.url + "/hooks/") for url in server.hooks.values())
+    assert server.get(said.stats[len(server.url) :]).status_code == 200
 
 
 def test_announcement_says_when_limiting_is_off(serve: ServeFactory) -> None:
     server = serve("--no-rate-limit")
 
-    assert "mmload serve: rate limiting off" in server.lines
+    assert server.ready is not None and server.ready.limits is None
+    assert server.ready.limits_text == "rate limiting off"
+    assert "mmload serve: rate limiting off" in server.stdout().splitlines()  # and for people

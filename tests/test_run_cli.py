@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mmload.harness.embedded import EmbeddedServer
+from mmload.launch.embedded import EmbeddedServer
 from mmload.results.folder import read_run
 from mmload.results.timeline_file import read_timeline
 from tests.runs import REPO, locust_cmd, mmload_run

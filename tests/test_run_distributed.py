@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mmload.harness.embedded import EmbeddedServer
+from mmload.launch.embedded import EmbeddedServer
 from mmload.results.folder import read_run
 from mmload.results.records import read_records
 from mmload.results.timeline_file import read_timeline

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mmload.harness.embedded import EmbeddedServer
+from mmload.launch.embedded import EmbeddedServer
 from tests.runs import REPO, FakeServer, accounts_file, locust_cmd, mmload_run
 
 

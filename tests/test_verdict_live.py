@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mmload.harness.embedded import EmbeddedServer
+from mmload.launch.embedded import EmbeddedServer
 from mmload.report import FIGURES
 from tests.runs import REPO, locust_cmd, mmload_run, outcomes, verdict_of
 

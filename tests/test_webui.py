@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from mmload.harness import plugin
-from mmload.harness.launch import RunOptions, locust_command
 from mmload.harness.webui import table
+from mmload.launch.run import RunOptions, locust_command
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.results.folder import read_run

@@ -120,7 +120,7 @@ def server_args(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from mmload.harness.launch import RunError, RunOptions, launch
+    from mmload.launch.run import RunError, RunOptions, launch
 
     embedded = server_args(args)
     if args.host and embedded:

@@ -22,7 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="run the reference server (Mattermost's API and rate limiter)",
         description="Run a server that answers like Mattermost with rate limiting on. The first "
-        "line printed is 'mmload serve: listening on URL'. Stop it with Ctrl-C or SIGTERM.",
+        "line printed is its ready line, for machines: one JSON object with url, stats, limits, "
+        "limits_text, accounts, team, cluster and hooks; the lines after it are for people. "
+        "Stop it with Ctrl-C or SIGTERM.",
         epilog=f"faults (--fault NAME, repeatable):\n{faults}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

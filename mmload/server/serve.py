@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from mmload import defaults
+from mmload.server import ready
 from mmload.server.app import App
 from mmload.server.http import HTTPProtocol, new_event_loop
 from mmload.server.limiting import LimitSettings
@@ -27,25 +28,15 @@ class ServeOptions:
 
 
 def announce(app: App, url: str, out: TextIO) -> None:
-    """The first line is for machines: ``mmload serve: listening on URL``."""
-    limits = app.limits
-    print(f"mmload serve: listening on {url}", file=out, flush=True)
-    if limits.enabled:
-        rate = limits.rate
-        keying = limits.keying
-        vary = [name for name, on in (("remote address", keying.vary_by_remote_addr),
-                ("user", keying.vary_by_user)) if on]  # fmt: skip
-        if keying.vary_by_header:
-            vary.append(f"header {keying.vary_by_header}")
-        print(
-            f"mmload serve: rate limit {rate.per_sec:g}/s, burst {rate.burst}, "
-            f"{limits.algorithm}, {limits.dialect} headers, by {' + '.join(vary) or 'nothing'}"
-            + (f", faults: {', '.join(sorted(limits.faults))}" if limits.faults else ""),
-            file=out,
-        )
-    else:
-        print("mmload serve: rate limiting off", file=out)
+    """The first line is for machines: the ready line (:mod:`mmload.server.ready`), JSON; the
+    rest say the same for people."""
+    limits, limits_text = ready.of_limits(app.limits)
+    hooks = {channel.name: f"{url}/hooks/{hook_id}" for hook_id, channel in app.world.hooks.items()}
     n = len(app.world.users)
+    line = ready.Ready(url, limits_text, limits, n, TEAM_NAME, app.world.cluster, hooks).line()
+    print(line, file=out, flush=True)
+    print(f"mmload serve: listening on {url}", file=out)
+    print(f"mmload serve: {limits_text}", file=out)
     seeded = f"{n} accounts user1..user{n} (userK@example.com)" if n else "no accounts"
     print(f"mmload serve: {seeded} in team {TEAM_NAME}", file=out)
     if app.world.cluster:
@@ -54,8 +45,8 @@ def announce(app: App, url: str, out: TextIO) -> None:
             "same --cluster-secret and --accounts; rate limits kept by this node alone",
             file=out,
         )
-    for hook_id, channel in app.world.hooks.items():
-        print(f"mmload serve: hook {url}/hooks/{hook_id} -> {channel.name}", file=out)
+    for channel, hook in hooks.items():
+        print(f"mmload serve: hook {hook} -> {channel}", file=out)
     print(f"mmload serve: counters at {url}/mmload/stats; stop with Ctrl-C", file=out, flush=True)
 
 

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
-from mmload.harness.embedded import EmbeddedServer, ServerError, die_with_parent
 from mmload.harness.options import (
     DEFAULTS,
     HOOK_ID_ENV,
@@ -28,6 +27,7 @@ from mmload.harness.options import (
     status_list,
 )
 from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile, missing, refusal
+from mmload.launch.embedded import EmbeddedServer, ServerError, die_with_parent
 from mmload.results.folder import RUN_JSON, SERVER_JSON, new_run_dir, write_json
 
 REFERENCE_MARK = ".mmload."  # in the X-Version-Id of `mmload serve`: 10.5.0.mmload.<hash>.false

@@ -13,9 +13,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
-LISTENING = "mmload serve: listening on "
-HOOK = "mmload serve: hook "
-LIMITS = ("mmload serve: rate limit", "mmload serve: rate limiting off")
+from mmload.server import ready as server_ready
+
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -72,18 +71,15 @@ class EmbeddedServer:
         return self
 
     def _read(self, ready: threading.Event) -> None:
+        """The first line is the server's ready line (JSON); the rest are kept for errors."""
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
             line = line.rstrip("\n")
             self.lines.append(line)
-            if line.startswith(LISTENING):
-                self.url = line[len(LISTENING) :].strip()
-            elif line.startswith(LIMITS):
-                self.settings = line[len("mmload serve: ") :].strip()
-            elif line.startswith(HOOK):
-                url, _, channel = line[len(HOOK) :].partition(" -> ")
-                self.hooks[channel.strip()] = url.rsplit("/", 1)[-1]
-            elif line.startswith("mmload serve: counters at"):
+            found = server_ready.parse(line) if not self.url else None
+            if found is not None:
+                self.url, self.settings = found.url, found.limits_text
+                self.hooks = {c: url.rsplit("/", 1)[-1] for c, url in found.hooks.items()}
                 ready.set()
             del self.lines[:-200]
         ready.set()  # the process ended

@@ -1,8 +1,8 @@
 """What the benches share: nginx from a generated config, the processes they start, and main()'s
 error handling.  The benches run as scripts (`python bench/server.py`), so Python puts this folder
 on sys.path and they import this file as `common`; mypy, given the folder, resolves it the same way.
-nginx's config and command line are the tests' (`tests/nginx.py`), so the repository's root goes
-on sys.path too.
+nginx's config and command line are the tests' (`tests/support/nginx.py`), so the repository's
+root goes on sys.path too.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 from subprocess import DEVNULL, STDOUT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.nginx import NGINX as NGINX  # the benches import it from here
-from tests.nginx import free_port, nginx_command, nginx_conf
+from tests.support.nginx import NGINX as NGINX  # the benches import it from here
+from tests.support.nginx import free_port, nginx_command, nginx_conf
 
 NGINX_HTTP = """  keepalive_requests 1000000;
   server {{

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.worlds import coverage
+from tests.support.worlds import coverage
 
 
 def main(runs: int) -> None:

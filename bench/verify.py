@@ -23,7 +23,7 @@ from common import positive
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the synthesizer lives with the tests
 
-from tests.synth import Plan, write_folder  # noqa: E402
+from tests.support.synth import Plan, write_folder  # noqa: E402
 
 TARGETS = {"verify": (10.0, 1024.0), "report": (15.0, 1024.0)}  # seconds, peak RSS MB
 

@@ -1,4 +1,6 @@
-"""Fixtures shared by the tests: the real reference server, started on port 0.
+"""Fixtures shared by the tests: the real reference server, started on port 0; and the ``live``
+marker on every test under ``tests/live/`` (runs of Locust, nginx, a browser), so that
+``pytest -m "not live"`` is the quick loop.
 
 Some tests drive mmload's Locust side in this process, and importing Locust monkey-patches the
 standard library with gevent; that must happen before anything imports ssl or sockets, so it is
@@ -11,13 +13,12 @@ from gevent import monkey
 
 monkey.patch_all()
 
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.server_fixture import Server  # noqa: E402
-
-ServeFactory = Callable[..., Server]
+from tests.support.server_fixture import ServeFactory, Server  # noqa: E402
 
 
 def _serve_and_stop() -> Iterator[ServeFactory]:
@@ -58,3 +59,12 @@ def serve() -> Iterator[ServeFactory]:
 def serve_for_module() -> Iterator[ServeFactory]:
     """For tests that neither read counters nor depend on state other tests leave behind."""
     yield from _serve_and_stop()
+
+
+LIVE = Path(__file__).resolve().parent / "live"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if LIVE in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.live)

@@ -1,0 +1,78 @@
+"""The verdict held to the real world's conditions (``support.worlds``): a correct server is never
+failed, under latency tails, skew, proxies, 503s, several routes, windows off the second,
+back-to-back runs; each broken one fails the check that names its defect; and the enforced
+rate's interval holds the true rate in at least 95% of 200 random runs (``bench/coverage.py``
+prints the misses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmload.verdict import verify
+from mmload.verdict.schema import ERROR, FAIL, Verdict
+from tests.support.synth import Plan, write_folder
+from tests.support.worlds import BROKEN, CORRECT, World, coverage
+
+FAST_SEEDS = (1,)
+MORE_SEEDS = (2,)
+
+
+def judged(world: World, seed: int, tmp_path: Path) -> tuple[Plan, Verdict]:
+    plan = world.plan(seed)
+    return plan, verify(write_folder(tmp_path / "run", plan))
+
+
+def failed_errors(v: Verdict) -> list[str]:
+    return [c.id for c in v.checks if c.passed is False and c.severity == ERROR]
+
+
+def assert_correct(world: World, seed: int, tmp_path: Path) -> None:
+    plan, v = judged(world, seed, tmp_path)
+    assert v.outcome != FAIL, (world.name, seed, failed_errors(v), v.summary)
+    true = plan.true_rate()
+    m = v.measured
+    if true is not None and m.rate_low is not None:
+        high = m.rate_high if m.rate_high is not None else float("inf")
+        assert m.rate_low * 0.999 <= true <= high * 1.001, (world.name, seed, m, true)
+
+
+@pytest.mark.parametrize("world", CORRECT, ids=lambda w: w.name)
+@pytest.mark.parametrize("seed", FAST_SEEDS)
+def test_a_correct_server_is_not_failed(world: World, seed: int, tmp_path: Path) -> None:
+    assert_correct(world, seed, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("world", CORRECT, ids=lambda w: w.name)
+@pytest.mark.parametrize("seed", MORE_SEEDS)
+def test_a_correct_server_is_not_failed_whatever_the_seed(
+    world: World, seed: int, tmp_path: Path
+) -> None:
+    assert_correct(world, seed, tmp_path)
+
+
+@pytest.mark.parametrize("world", BROKEN, ids=lambda w: w.name)
+def test_a_broken_server_fails_the_check_that_names_its_defect(
+    world: World, tmp_path: Path
+) -> None:
+    _, v = judged(world, 1, tmp_path)
+    failed = [c.id for c in v.checks if c.passed is False]
+    assert world.fails in failed, (world.name, failed, v.summary)
+    check = next(c for c in v.checks if c.id == world.fails)
+    if check.severity == ERROR:
+        assert v.outcome == FAIL and not v.passed
+
+
+COVERAGE_RUNS = 200
+
+
+@pytest.mark.slow
+def test_the_rate_interval_holds_the_true_rate_in_95_percent_of_random_runs(
+    tmp_path: Path,
+) -> None:
+    """GCRA and each window algorithm, 1/min to 1000/s, random latency, loop and start phase."""
+    found = coverage(COVERAGE_RUNS, tmp_path)
+    assert found.measured >= 0.8 * COVERAGE_RUNS, f"only {found.measured} runs measured a rate"
+    assert found.covered >= 0.95 * found.measured, (found.covered, found.measured, found.misses)

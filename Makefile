@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MYPY_PATHS = $(sort $(patsubst %/,%,$(dir $(wildcard \
 	mmload/*.py tests/*.py bench/*.py locustfiles/*.py scripts/*.py))))
 
-.PHONY: run test lint bench clean distclean
+.PHONY: run test quick lint bench clean distclean
 
 $(VENV)/.installed: pyproject.toml scripts/make_venv.sh
 	sh scripts/make_venv.sh $(VENV) $(PYTHON)
@@ -21,6 +21,10 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory lint
+
+# the quick loop: everything but the live runs (tests/live/: Locust, nginx, a browser end to end)
+quick: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m "not live" --durations=10 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -2,7 +2,7 @@
 each bucket's rate with its interval, the capacity, the family of limiter, what the headers say.
 
 The rate is measured twice: first as a token bucket would have it, to fit the models
-(:mod:`mmload.verdict.models`), then by the family they found, whose phase rules the interval
+(:mod:`mmload.verdict.replay`), then by the family they found, whose phase rules the interval
 needs (:mod:`mmload.verdict.rates`)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
-from mmload.verdict import models, rates, scope
+from mmload.verdict import rates, replay, scope
 from mmload.verdict.rates import RateInterval
 from mmload.verdict.schema import Measured as MeasuredPart
 from mmload.verdict.schema import Policy
@@ -53,7 +53,7 @@ class Measured:
     buckets_per_key: int
     algorithm: str
     model_agreement: float | None
-    params: models.Params | None
+    params: replay.Params | None
     offered_rate: float  # per bucket, the busiest's
     dialect: str  # the headers the accepted responses carried ("" none)
     limit: float | None  # the most common advertised Limit (or IETF q)
@@ -151,7 +151,7 @@ def measure_run(decided: Block, documented: Documented, expected_scope: str) -> 
     params = (_params(first.rate, capacity.point, limit, window, general)
               if first and capacity and buckets == 1 else None)  # fmt: skip
     algorithm, agreement, tied = (
-        models.contenders(params, general, limit is not None, (first.high - first.low) / 2)
+        replay.contenders(params, general, limit is not None, (first.high - first.low) / 2)
         if params and first else ("unknown", None, ())
     )  # fmt: skip
     bucket = rates.combine([i for s in measured if (i := rates.quick_rate(s, buckets))])
@@ -261,7 +261,7 @@ def _params(
     limit: float | None,
     window: float | None,
     streams: list[Stream],
-) -> models.Params | None:
+) -> replay.Params | None:
     """The models' parameters: GCRA's from what was measured; a window's quota from the
     advertised limit (or the first burst) and its length from quota / rate, in whole seconds
     as ``limits`` keeps them (its windows are aligned to multiples of their length)."""
@@ -271,7 +271,7 @@ def _params(
     quota = min(quota, MAX_QUOTA)  # a header may say anything; a model holds that many
     shown = window if window and MIN_WINDOW <= window <= MAX_WINDOW else None
     length = shown or min(max(1, round(quota / rate)), MAX_WINDOW)  # windows are whole seconds
-    return models.Params(rate, max(1, round(capacity)), max(1, round(quota)), length)
+    return replay.Params(rate, max(1, round(capacity)), max(1, round(quota)), length)
 
 
 def _reset_semantics(decided: Block) -> str:

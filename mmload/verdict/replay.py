@@ -33,115 +33,107 @@ class Params:
     phase: float = 0.0  # sliding window: where its windows start, seconds past a multiple
 
 
-Predictor = Callable[[float], bool]  # send time -> predicted limited; told the truth after
+Replay = Callable[[Params, list[float], list[bool]], list[bool]]
+"""A family's model: (parameters, send times, refused or not) -> for each request, whether the
+model, told every outcome before it, predicted it.  One tight loop per family: the verdict
+replays a few hundred thousand requests per run."""
 
 
-def gcra(p: Params, sync: bool = True) -> tuple[Predictor, Callable[[float, bool], None]]:
+def gcra(p: Params, times: list[float], refused: list[bool]) -> list[bool]:
     """throttled's GCRA.  An outcome the model got wrong tells where the server's next allowed
-    time really is (after a refused request, at or before an accepted one): with ``sync`` the
-    model moves there, so a rate measured a little off does not drift it away over a long run.
-    Without, it is a bucket of its own fed the server's acceptances."""
+    time really is (after a refused request, at or before an accepted one): the model moves
+    there, so a rate measured a little off does not drift it away over a long run."""
     ei = emission_interval_ns(p.rate)
     dvt = ei * p.capacity
-    state = {"tat": -1}
-
-    def allowed_at(now: int) -> int:
-        tat = now if state["tat"] < 0 else state["tat"]
-        return max(now, tat) + ei - dvt
-
-    def predict(t: float) -> bool:
+    tat = -1  # the theoretical arrival time; -1: a fresh bucket
+    hits: list[bool] = []
+    hit = hits.append
+    for t, was_refused in zip(times, refused, strict=True):
         now = round(t * NS)
-        return now < allowed_at(now)
-
-    def learn(t: float, accepted: bool) -> None:
-        now = round(t * NS)
-        at = allowed_at(now)
-        if accepted:
-            if sync and now < at:  # the server allowed it already: its allowed time was earlier
-                state["tat"] = now - ei + dvt
-            tat = now if state["tat"] < 0 else state["tat"]
-            state["tat"] = max(now, tat) + ei
-        elif sync and now >= at:  # the server still refused: its allowed time is later
-            state["tat"] = now + 1 - ei + dvt
-
-    return predict, learn
+        allowed_at = max(now, now if tat < 0 else tat) + ei - dvt
+        hit((now < allowed_at) == was_refused)
+        if not was_refused:
+            if now < allowed_at:  # the server allowed it already: its allowed time was earlier
+                tat = now - ei + dvt
+            tat = max(now, now if tat < 0 else tat) + ei
+        elif now >= allowed_at:  # the server still refused: its allowed time is later
+            tat = now + 1 - ei + dvt
+    return hits
 
 
-def fixed_window(p: Params) -> tuple[Predictor, Callable[[float, bool], None]]:
+def fixed_window(p: Params, times: list[float], refused: list[bool]) -> list[bool]:
     """``limits``' fixed window: it opens at the first hit after the last one expired, and every
     hit counts, refused or not.  Where the server's window opened elsewhere (a hit it saw that
     the stream does not hold, a login say), the actual outcome moves the model's window."""
-    state = {"start": -math.inf, "hits": 0}
+    start, count = -math.inf, 0
+    window, quota = p.window, p.quota
+    hits: list[bool] = []
+    hit = hits.append
+    for t, was_refused in zip(times, refused, strict=True):
+        if t >= start + window:
+            start, count = t, 0
+        count += 1
+        hit((count > quota) == was_refused)
+        if not was_refused and count > quota:  # the server had opened a new window
+            start, count = t, 1
+        elif was_refused and count <= quota:  # its window was fuller than ours
+            count = quota + 1
+    return hits
 
-    def predict(t: float) -> bool:
-        if t >= state["start"] + p.window:
-            state["start"], state["hits"] = t, 0
-        state["hits"] += 1
-        return state["hits"] > p.quota
 
-    def learn(t: float, accepted: bool) -> None:
-        if accepted and state["hits"] > p.quota:  # the server had opened a new window
-            state["start"], state["hits"] = t, 1
-        elif not accepted and state["hits"] <= p.quota:  # its window was fuller than ours
-            state["hits"] = p.quota + 1
-
-    return predict, learn
-
-
-def moving_window(p: Params) -> tuple[Predictor, Callable[[float, bool], None]]:
+def moving_window(p: Params, times: list[float], refused: list[bool]) -> list[bool]:
     """A log of acceptances: refused when ``quota`` fell in the last ``window`` seconds.  When
     the server refuses what the log would admit, it holds entries the stream never showed (a
     login, say): the log is filled up; when it admits what the log would refuse, the oldest
     entries had gone already."""
     log: deque[float] = deque()
-
-    def predict(t: float) -> bool:
-        while log and log[0] <= t - p.window:
+    window, quota = p.window, p.quota
+    hits: list[bool] = []
+    hit = hits.append
+    for t, was_refused in zip(times, refused, strict=True):
+        edge = t - window
+        while log and log[0] <= edge:
             log.popleft()
-        return len(log) >= p.quota
-
-    def learn(t: float, accepted: bool) -> None:
-        if accepted:
-            while len(log) >= p.quota:
+        hit((len(log) >= quota) == was_refused)
+        if not was_refused:
+            while len(log) >= quota:
                 log.popleft()
             log.append(t)
         else:
-            log.extend([t] * (p.quota - len(log)))
+            log.extend([t] * (quota - len(log)))
+    return hits
 
-    return predict, learn
 
-
-def sliding_window(p: Params) -> tuple[Predictor, Callable[[float, bool], None]]:
+def sliding_window(p: Params, times: list[float], refused: list[bool]) -> list[bool]:
     """``limits``' sliding window counter: the previous window's count, weighted by how much of
-    it still overlaps, plus the current window's; windows aligned to multiples of their length.
-    A wrong prediction sets the current window's count to what the server's must have been."""
+    it still overlaps, plus the current window's; windows start at ``phase`` past multiples of
+    their length.  A wrong prediction sets the current window's count to what the server's must
+    have been."""
     counts: dict[int, float] = {}
-
-    def parts(t: float) -> tuple[int, float]:
-        k = math.floor((t - p.phase) / p.window)
-        weight = 1.0 - (t - p.phase - k * p.window) / p.window
-        return k, counts.get(k - 1, 0) * weight
-
-    def predict(t: float) -> bool:
-        k, previous = parts(t)
-        return math.floor(previous + counts.get(k, 0)) + 1 > p.quota
-
-    def learn(t: float, accepted: bool) -> None:
-        k, previous = parts(t)
+    window, quota, phase = p.window, p.quota, p.phase
+    hits: list[bool] = []
+    hit = hits.append
+    for t, was_refused in zip(times, refused, strict=True):
+        k = math.floor((t - phase) / window)
+        previous = counts.get(k - 1, 0) * (1.0 - (t - phase - k * window) / window)
         current = counts.get(k, 0)
-        full = math.floor(previous + current) + 1 > p.quota
-        if accepted and full:  # the server's count was lower
-            current = max(0.0, p.quota - 1 - previous)
-        elif not accepted and not full:  # the server's count was higher
-            current = max(current, math.ceil(p.quota - previous))
-        counts[k] = current + accepted
+        full = math.floor(previous + current) + 1 > quota
+        hit(full == was_refused)
+        if not was_refused and full:  # the server's count was lower
+            current = max(0.0, quota - 1 - previous)
+        elif was_refused and not full:  # the server's count was higher
+            current = max(current, math.ceil(quota - previous))
+        counts[k] = current + (not was_refused)
         counts.pop(k - 2, None)
+    return hits
 
-    return predict, learn
 
-
-MODELS = {"gcra": gcra, "fixed-window": fixed_window, "moving-window": moving_window,
-          "sliding-window": sliding_window}  # fmt: skip
+MODELS: dict[str, Replay] = {
+    "gcra": gcra,
+    "fixed-window": fixed_window,
+    "moving-window": moving_window,
+    "sliding-window": sliding_window,
+}
 
 
 def agreement(family: str, params: Params, s: Stream) -> tuple[float, float]:
@@ -149,16 +141,11 @@ def agreement(family: str, params: Params, s: Stream) -> tuple[float, float]:
     shares of acceptances and of refusals it predicts).  Under a hammer nearly everything is
     refused, so any model that refuses a lot scores high on the first; the second tells the
     families apart."""
-    predict, learn = MODELS[family](params)
     n = min(len(s), MAX_REPLAYED)
-    hits = np.zeros(n, dtype=bool)
-    for i, (t, was_limited) in enumerate(zip(s.t[:n].tolist(), s.limited[:n].tolist(),
-                                             strict=True)):  # fmt: skip
-        hits[i] = predict(t) == was_limited
-        learn(t, not was_limited)
     if not n:
         return 1.0, 1.0
     limited = s.limited[:n]
+    hits = np.array(MODELS[family](params, s.t[:n].tolist(), limited.tolist()), dtype=bool)
     recalls = [float(hits[mask].mean()) for mask in (limited, ~limited) if mask.any()]
     return float(hits.mean()), float(np.mean(recalls))
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mmload import defaults, dialects
-from mmload.limiter import faults
-from mmload.limiter.gcra import GCRA
+from mmload.limiter import algorithms, faults
+from mmload.limiter.algorithms import ALGORITHMS as ALGORITHMS
+from mmload.limiter.algorithms import Limiter
 from mmload.limiter.keying import Keying
 from mmload.limiter.rate import Rate
-from mmload.limiter.store import LRUStore
-from mmload.limiter.windows import STRATEGIES, WindowLimiter, window_limit, window_seconds
-
-ALGORITHMS = ("gcra", *STRATEGIES)
 
 
 @dataclass(frozen=True)
@@ -29,8 +25,7 @@ class LimitSettings:
     faults: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose from {ALGORITHMS}")
+        algorithms.algorithm(self.algorithm)  # ValueError naming the choices
         if self.dialect not in dialects.DIALECTS:
             raise ValueError(f"unknown dialect {self.dialect!r}; choose from {dialects.DIALECTS}")
         if self.memory_store_size < 1:
@@ -54,18 +49,10 @@ class RateLimiter:
         enforced = settings.rate
         if "lax" in settings.faults:
             enforced = Rate(enforced.per_sec * 2, enforced.burst)
-        self.algorithm: GCRA | WindowLimiter
-        if settings.algorithm == "gcra":
-            self.algorithm = GCRA(enforced, LRUStore(settings.memory_store_size), clock)
-            self.window_s = math.ceil(settings.rate.capacity / settings.rate.per_sec)
-        else:
-            self.algorithm = WindowLimiter(
-                enforced, settings.algorithm, settings.memory_store_size, clock=wall
-            )
-            self.window_s = window_seconds(settings.rate)
-        self.advertised_limit = (
-            settings.rate.capacity if settings.algorithm == "gcra" else window_limit(settings.rate)
-        )
+        kind = algorithms.algorithm(settings.algorithm)
+        self.algorithm: Limiter = kind.build(enforced, settings.memory_store_size, clock, wall)
+        self.window_s = kind.window_s(settings.rate)
+        self.advertised_limit = kind.limit(settings.rate)  # the documented rate's, when lax
         shared = "shared-bucket" in settings.faults
         self.keying = Keying(vary_by_remote_addr=False) if shared else settings.keying
         self.accepted = 0

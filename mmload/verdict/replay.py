@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mmload.limiter.algorithms import ALGORITHMS
 from mmload.limiter.decision import NS
 from mmload.limiter.gcra import emission_interval_ns
 from mmload.verdict.streams import Stream
 
 MAX_REPLAYED = 100_000  # requests per bucket replayed; beyond that the share is a sample's
-FAMILIES = ("gcra", "fixed-window", "moving-window", "sliding-window")
+FAMILIES = ALGORITHMS  # the reference server's algorithms, each replayed by a model of MODELS
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def sliding_window(p: Params, times: list[float], refused: list[bool]) -> list[b
     return hits
 
 
-MODELS: dict[str, Replay] = {
+MODELS: dict[str, Replay] = {  # by the names of mmload.limiter.algorithms
     "gcra": gcra,
     "fixed-window": fixed_window,
     "moving-window": moving_window,

@@ -131,3 +131,18 @@ def test_keys_have_separate_buckets_and_lru_eviction_forgets() -> None:
     gcra.hit("c")  # the store holds two keys: a, least recently used, is forgotten
     assert "a" not in gcra.store
     assert gcra.hit("a").remaining == 1  # a starts again with a full bucket
+
+
+def test_every_algorithm_is_built_by_name_and_replayed_by_the_verdict() -> None:
+    from mmload.limiter.algorithms import ALGORITHMS, Limiter, algorithm
+    from mmload.limiter.rate import Rate
+    from mmload.verdict.replay import MODELS
+
+    assert set(MODELS) == set(ALGORITHMS)
+    for name in ALGORITHMS:
+        kind = algorithm(name)
+        limiter: Limiter = kind.build(Rate(10, 20), 100, lambda: 0, lambda: 1_000_000.0)
+        first = limiter.hit("k")
+        assert not first.limited and first.limit == limiter.limit == kind.limit(Rate(10, 20))
+    with pytest.raises(ValueError, match="choose from"):
+        algorithm("leaky-bucket")

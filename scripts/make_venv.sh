@@ -11,11 +11,11 @@ if "$venv/bin/python" -m pip --version >/dev/null 2>&1; then  # there already: o
 fi
 
 if ! command -v "$python" >/dev/null 2>&1; then
-    echo "make_venv: $python not found; install Python 3.10 or newer (apt-get install python3)" >&2
+    echo "make_venv: $python not found; install Python 3.11 or newer (apt-get install python3)" >&2
     exit 1
 fi
-if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
-    echo "make_venv: mmload needs Python 3.10 or newer; $python is $("$python" -V 2>&1)" >&2
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "make_venv: mmload needs Python 3.11 or newer (Locust 2.47 does); $python is $("$python" -V 2>&1)" >&2
     exit 1
 fi
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import socket
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +123,38 @@ def fraction(text: str) -> float:
     return value
 
 
+def tcp_port(text: str) -> int:
+    """A TCP port to listen on: 1..65535."""
+    port = non_negative(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1..65535, not {text!r}")
+    return port
+
+
+def prometheus_refusal(port: int | None, host: str | None, linger: float | None) -> str:
+    """"" unless --prometheus-host or --prometheus-linger is given without the port they act on."""
+    if port is None and (host or linger):
+        return "--prometheus-host and --prometheus-linger act on --prometheus-port: give it too"
+    return ""
+
+
+def listen_refusal(flag: str, host: str, port: int, why: OSError) -> str:
+    """What a user is told when ``flag``'s port cannot be listened on."""
+    reason = why.strerror or str(why).split(":")[0]
+    return f"{flag} {port}: cannot listen on {host}:{port}: {reason}"
+
+
+def cannot_listen(flag: str, host: str, port: int) -> str:
+    """"" when ``host:port`` can be listened on now, else why not (:func:`listen_refusal`)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        return listen_refusal(flag, host, port, exc)
+    return ""
+
+
 def progress_interval(text: str) -> float:
     value = float(text)
     if not 0 <= value < float("inf"):
@@ -186,6 +219,15 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                           "help": "the HTTP statuses that are refusals (limited, not failed), "
                           "comma-separated, e.g. 429,503 for nginx's limit_req, which answers "
                           "503 unless limit_req_status says otherwise (default 429)"}),
+    ("--prometheus-port", {"type": tcp_port, "default": None, "metavar": "PORT",
+                           "help": "serve the run's metrics for Prometheus on this port "
+                           "(/metrics; the web UI also has them at /mmload/metrics)"}),
+    ("--prometheus-host", {"default": None, "metavar": "ADDRESS",
+                           "help": "where --prometheus-port listens (default 127.0.0.1: this "
+                           "machine only)"}),
+    ("--prometheus-linger", {"type": seconds, "default": None, "metavar": "S",
+                             "help": "keep --prometheus-port answering S seconds after the run "
+                             "ended, so that a scrape sees the final totals (default 0)"}),
     ("--request-timeout", {"type": seconds, "default": DEFAULTS["request_timeout"],
                            "help": "seconds a request may wait to connect, and then for each "
                            "next part of its answer, before it is an error (default 60); not a "
@@ -195,7 +237,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 SHARED_WITH_RUN = (
     "--api", "--accounts", "--password", "--documented-limit", "--documented-burst", "--out",
     "--vary-by", "--rate-factor", "--step-time", "--request-timeout", "--tolerance", "--strict",
-    "--expect", "--source-ips", "--limited-status",
+    "--expect", "--source-ips", "--limited-status", "--prometheus-port", "--prometheus-host",
+    "--prometheus-linger",
 )  # fmt: skip
 SCENARIO_ONLY = {"rate_factor": "--rate-factor", "step_time": "--step-time", "hook_id": "--hook-id"}
 PASSWORD_FLAG = "--password (or MMLOAD_PASSWORD)"

@@ -12,7 +12,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from mmload.exitcodes import ExitStatus
-from mmload.harness import accounts, collector, options, source_ips, webui
+from mmload.harness import accounts, collector, options, prometheus, source_ips, webui
 from mmload.harness.scenarios import LOGIN, missing, refusal
 
 _installed = False
@@ -52,6 +52,11 @@ def check_options(environment: Environment) -> None:
         (m for name in uses if (m := missing(name, api, hook, vary_by))), ""
     )
     message = message or options.documented_refusal(getattr(parsed, "documented_limit", None))
+    message = message or options.prometheus_refusal(
+        getattr(parsed, "prometheus_port", None),
+        getattr(parsed, "prometheus_host", None),
+        getattr(parsed, "prometheus_linger", None),
+    )
     sources = getattr(parsed, "source_ips", None)
     if not message and sources and environment.host:
         message = source_ips.other_family(sources, environment.host)
@@ -91,6 +96,10 @@ def _on_init(environment: Environment, **_: Any) -> None:
     found = collector.register(environment, _scenario(environment))
     if viewer is not None:
         found.viewers.append(viewer)
+    try:
+        prometheus.register(environment, found)
+    except prometheus.PrometheusError as exc:
+        refuse(str(exc))
     # Everything loaded so far (Locust, mmload, numpy, the locustfile) lives as long as the
     # process: keep it out of the garbage collector's full passes during the load, as the
     # reference server does.

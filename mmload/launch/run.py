@@ -23,7 +23,9 @@ from mmload.harness.options import (
     HOOK_ID_ENV,
     LOGIN_FLAGS,
     SCENARIO_ONLY,
+    cannot_listen,
     documented_refusal,
+    prometheus_refusal,
     status_list,
 )
 from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile, missing, refusal
@@ -56,6 +58,9 @@ class RunOptions:
     processes: int = 0
     source_ips: str | None = None  # checked by its argparse type: loopback or this machine's
     limited_status: tuple[int, ...] = DEFAULTS["limited_status"]  # the refusals: 429
+    prometheus_port: int | None = None  # serve the run's metrics there (the master's process)
+    prometheus_host: str | None = None
+    prometheus_linger: float | None = None
     web: bool = False
     web_host: str = "127.0.0.1"  # where the web UI listens (--web): this machine only
     server_args: list[str] = field(default_factory=list)  # for the embedded `mmload serve`
@@ -108,6 +113,11 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
     message = refusal({o.scenario: acts_on(o.scenario)}, given, SCENARIO_ONLY | LOGIN_FLAGS)
     message = message or missing(o.scenario, o.api or DEFAULTS["api"], has_hook, o.vary_by)
     message = message or documented_refusal(o.documented_limit)
+    if not message and o.prometheus_port is not None:
+        host = o.prometheus_host or "127.0.0.1"
+        message = cannot_listen("--prometheus-port", host, o.prometheus_port)
+    message = message or prometheus_refusal(o.prometheus_port, o.prometheus_host,
+                                            o.prometheus_linger)  # fmt: skip
     if message:
         raise usage(message)
     if o.scenario not in AUTHENTICATED:
@@ -154,6 +164,12 @@ def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
         cmd += ["--processes", str(o.processes), *_master_port(o.extra)]
     if o.source_ips:
         cmd += ["--source-ips", o.source_ips]
+    if o.prometheus_port is not None:
+        cmd += ["--prometheus-port", str(o.prometheus_port)]
+    if o.prometheus_host is not None:
+        cmd += ["--prometheus-host", o.prometheus_host]
+    if o.prometheus_linger is not None:
+        cmd += ["--prometheus-linger", f"{o.prometheus_linger:g}"]
     cmd += ["--web-host", o.web_host, "--autostart"] if o.web else ["--headless", "--only-summary"]
     return cmd + o.extra
 

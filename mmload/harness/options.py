@@ -132,7 +132,7 @@ def tcp_port(text: str) -> int:
 
 
 def prometheus_refusal(port: int | None, host: str | None, linger: float | None) -> str:
-    """ "" unless --prometheus-host or --prometheus-linger is given without the port they act on."""
+    """Why --prometheus-host or --prometheus-linger cannot act ("" when they can)."""
     if port is None and (host or linger):
         return "--prometheus-host and --prometheus-linger act on --prometheus-port: give it too"
     return ""
@@ -145,7 +145,7 @@ def listen_refusal(flag: str, host: str, port: int, why: OSError) -> str:
 
 
 def cannot_listen(flag: str, host: str, port: int) -> str:
-    """ "" when ``host:port`` can be listened on now, else why not (:func:`listen_refusal`)."""
+    """Why ``host:port`` cannot be listened on now ("" when it can: :func:`listen_refusal`)."""
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

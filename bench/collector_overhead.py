@@ -119,8 +119,10 @@ def summarize(runs: dict[str, list[Run]]) -> float:
     pairs = list(zip(runs["bare"], runs["collected"], strict=True))
     paired = sorted(b.rate / a.rate for a, b in pairs)
     extra = statistics.median(b.us_per_request - a.us_per_request for a, b in pairs)
-    print(f"per-round B/A {paired[0]:.3f}..{paired[-1]:.3f}; "
-          f"collector CPU {extra:+.1f} µs/req (median of per-round differences)")  # fmt: skip
+    print(
+        f"per-round B/A {paired[0]:.3f}..{paired[-1]:.3f}; "
+        f"collector CPU {extra:+.1f} µs/req (median of per-round differences)"
+    )
     print(f"ratio of median rates {rate['collected'] / rate['bare']:.3f}")
     return statistics.median(paired)
 

@@ -22,9 +22,11 @@ def main(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         found = coverage(runs, Path(tmp))
     share = found.covered / max(found.measured, 1)
-    print(f"{found.covered} of {found.measured} measured runs covered the true rate "
-          f"({share:.1%}); {runs - found.measured} of {runs} measured none; "
-          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(
+        f"{found.covered} of {found.measured} measured runs covered the true rate "
+        f"({share:.1%}); {runs - found.measured} of {runs} measured none; "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     for miss in found.misses:
         print("  missed:", miss)
 

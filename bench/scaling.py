@@ -39,9 +39,27 @@ class Scaling:
         out = self.procs.tmp / "runs"
         shutil.rmtree(out, ignore_errors=True)
         users, seconds = str(self.args.users), self.args.duration
-        cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES["collected"]), "--headless",
-               "--only-summary", "-u", users, "-r", users, "-t", f"{seconds:g}s",
-               "--host", self.url, "--out", str(out), "--progress", "0"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILES["collected"]),
+            "--headless",
+            "--only-summary",
+            "-u",
+            users,
+            "-r",
+            users,
+            "-t",
+            f"{seconds:g}s",
+            "--host",
+            self.url,
+            "--out",
+            str(out),
+            "--progress",
+            "0",
+        ]
         if processes > 1:
             cmd += ["--processes", str(processes)]
         proc, log = self.procs.start(f"locust-{processes}", cmd)
@@ -62,9 +80,11 @@ def folder_rate(folder: Path) -> float:
 
 def measure(args: argparse.Namespace, procs: Processes) -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"bench: {os.cpu_count()} CPUs (load average {load} before the bench: others' work "
-          f"counts too), {args.users} FastHttpUsers + collector -> nginx, "
-          f"{args.rounds} rounds x {args.duration:g} s")  # fmt: skip
+    print(
+        f"bench: {os.cpu_count()} CPUs (load average {load} before the bench: others' work "
+        f"counts too), {args.users} FastHttpUsers + collector -> nginx, "
+        f"{args.rounds} rounds x {args.duration:g} s"
+    )
     bench = Scaling(args, procs)
     bench.rate(1)  # warm-up: page cache, nginx, Python's bytecode
     ratios: list[float] = []
@@ -75,11 +95,15 @@ def measure(args: argparse.Namespace, procs: Processes) -> str:
             rates[processes].append(bench.rate(processes))
         one, two = rates[1][-1], rates[2][-1]
         ratios.append(two / one)
-        print(f"round {n}: 1 process {one:7,.0f} req/s   2 processes {two:7,.0f} req/s   "
-              f"ratio {two / one:.2f}")  # fmt: skip
-    print(f"median 1 process {statistics.median(rates[1]):,.0f} req/s, 2 processes "
-          f"{statistics.median(rates[2]):,.0f} req/s; per-round ratios "
-          f"{min(ratios):.2f}..{max(ratios):.2f}; {time.monotonic() - started:.0f} s")  # fmt: skip
+        print(
+            f"round {n}: 1 process {one:7,.0f} req/s   2 processes {two:7,.0f} req/s   "
+            f"ratio {two / one:.2f}"
+        )
+    print(
+        f"median 1 process {statistics.median(rates[1]):,.0f} req/s, 2 processes "
+        f"{statistics.median(rates[2]):,.0f} req/s; per-round ratios "
+        f"{min(ratios):.2f}..{max(ratios):.2f}; {time.monotonic() - started:.0f} s"
+    )
     return f"2/1 processes ratio={statistics.median(ratios):.2f}  (Locust itself: about 1.4)"
 
 

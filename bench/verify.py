@@ -40,9 +40,11 @@ def timed(command: str, folder: Path) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MB, exit code) of `mmload COMMAND FOLDER` on one core."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "mmload", command, str(folder)]
-    pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if hasattr(
-        os, "sched_setaffinity"
-    ) else None  # fmt: skip
+    pin = (
+        (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))
+        if hasattr(os, "sched_setaffinity")
+        else None
+    )
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, preexec_fn=pin)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -62,9 +64,11 @@ def main() -> int:
         ok = True
         for command, (target_s, target_mb) in TARGETS.items():
             seconds, mb, code = timed(command, folder)
-            print(f"{command}: {args.records:,} records in {seconds:.1f} s (target <= "
-                  f"{target_s:g} s), peak RSS {mb:,.0f} MB (target <= {target_mb:,.0f} MB), "
-                  f"exit {code}")  # fmt: skip
+            print(
+                f"{command}: {args.records:,} records in {seconds:.1f} s (target <= "
+                f"{target_s:g} s), peak RSS {mb:,.0f} MB (target <= {target_mb:,.0f} MB), "
+                f"exit {code}"
+            )
             passed = code == 0 or (command == "verify" and code == 1)
             ok = ok and seconds <= target_s and mb <= target_mb and passed
     return 0 if ok else 1

@@ -237,9 +237,14 @@ def ideal_axes(
             linewidth=1.6,
             label=f"ideal: min(offered, {shown or style.rate(each)})",
         )
-        ax.axvline(knee, color=style.DOCUMENTED, linewidth=0.8, alpha=0.5,
-                   label=f"knee: documented limit {style.rate(each)}"
-                   + (f" × {buckets} buckets" if buckets > 1 else ""))  # fmt: skip
+        ax.axvline(
+            knee,
+            color=style.DOCUMENTED,
+            linewidth=0.8,
+            alpha=0.5,
+            label=f"knee: documented limit {style.rate(each)}"
+            + (f" × {buckets} buckets" if buckets > 1 else ""),
+        )
     if not any(limits):
         ax.plot(
             x, x, color=style.DOCUMENTED, linestyle="--", linewidth=1.2, label="accepted = offered"

@@ -73,8 +73,13 @@ def _scales(ax: Axes, right: Axes, key: KeySeries) -> None:
     seconds = np.concatenate((key.reset, key.retry_after))
     top = max(float(np.nanmax(seconds, initial=1.0)), 1.0) * 1.6
     right.set_ylim(-FLOOR * top, top)
-    top = max(float(np.nanmax(key.limit, initial=1.0)),
-              float(np.nanmax(key.remaining_max, initial=1.0))) * 1.15  # fmt: skip
+    top = (
+        max(
+            float(np.nanmax(key.limit, initial=1.0)),
+            float(np.nanmax(key.remaining_max, initial=1.0)),
+        )
+        * 1.15
+    )
     ax.set_ylim(-FLOOR * top, top)
 
 

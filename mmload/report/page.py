@@ -138,8 +138,9 @@ def _enforced_burst(m: Measured) -> str:
 def _scope(m: Measured) -> str:
     routes = ", per route" if m.per_route else ""
     found = f"{m.scope} ({m.buckets} bucket(s), {m.buckets_per_key} per key{routes})"
-    return found + (f"; these clients cannot tell it from {', '.join(m.scope_alike)}"
-                    if m.scope_alike else "")  # fmt: skip
+    return found + (
+        f"; these clients cannot tell it from {', '.join(m.scope_alike)}" if m.scope_alike else ""
+    )
 
 
 def _policies(adv: Advertised) -> str:
@@ -229,8 +230,10 @@ def notes(view: RunView) -> list[str]:
     found = [str(n) for n in run.get("notes") or []]
     for worker in run.get("missing_workers") or []:
         if not any(str(worker) in n for n in found):
-            found.append(f"worker {worker} was lost or sent no last batch: what it sent after "
-                         "its last batch is not in the run folder")  # fmt: skip
+            found.append(
+                f"worker {worker} was lost or sent no last batch: what it sent after "
+                "its last batch is not in the run folder"
+            )
     done = _how_done(run, found)
     dropped = (run.get("records") or {}).get("dropped")
     if dropped:

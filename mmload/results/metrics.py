@@ -28,9 +28,11 @@ def families(tally: Tally, view: dict[str, Any] | None, documented: Documented) 
     """Every metric of the run as it stands; ``view`` is :meth:`Live.view`'s (None: no gauges
     of the latest headers or the estimate yet)."""
     requests = CounterMetricFamily(
-        "mmload_requests", "Requests by endpoint and outcome (accepted, limited, error), all "
-        "processes of the run together", labels=["endpoint", "outcome"],
-    )  # fmt: skip
+        "mmload_requests",
+        "Requests by endpoint and outcome (accepted, limited, error), all "
+        "processes of the run together",
+        labels=["endpoint", "outcome"],
+    )
     for endpoint, statuses in sorted(tally.by_endpoint.items()):
         counts = dict.fromkeys(OUTCOMES, 0)
         for status, n in statuses.items():
@@ -43,9 +45,10 @@ def families(tally: Tally, view: dict[str, Any] | None, documented: Documented) 
     labelled = len(tally.by_key) <= MAX_KEY_LABELS
     if labelled:
         by_key = CounterMetricFamily(
-            "mmload_key_requests", "Requests by rate-limit key and outcome",
+            "mmload_key_requests",
+            "Requests by rate-limit key and outcome",
             labels=["key", "outcome"],
-        )  # fmt: skip
+        )
         for key, outcomes in sorted(tally.by_key.items()):
             for name in OUTCOMES:
                 by_key.add_metric([key, name], outcomes.get(name, 0))
@@ -60,16 +63,18 @@ def families(tally: Tally, view: dict[str, Any] | None, documented: Documented) 
 
 def _from_view(view: dict[str, Any], labelled: bool) -> list[Metric]:
     remaining = GaugeMetricFamily(
-        "mmload_ratelimit_remaining", "The latest Remaining the server sent, per key",
+        "mmload_ratelimit_remaining",
+        "The latest Remaining the server sent, per key",
         labels=["key"],
-    )  # fmt: skip
+    )
     limit = GaugeMetricFamily(
         "mmload_ratelimit_limit", "The latest Limit the server sent, per key", labels=["key"]
     )
     estimate = GaugeMetricFamily(
-        "mmload_enforced_rate_estimate", "The live estimate of the enforced rate, requests per "
+        "mmload_enforced_rate_estimate",
+        "The live estimate of the enforced rate, requests per "
         "second (median accepted per second over recent seconds with refusals)",
-    )  # fmt: skip
+    )
     rows = view.get("rows", [])
     if rows and rows[0].get("enforced") is not None:  # the widest row: all keys, or the one
         estimate.add_metric([], rows[0]["enforced"])

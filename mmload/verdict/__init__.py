@@ -38,8 +38,11 @@ def _bodies(run: dict[str, Any]) -> dict[str, dict[str, int]]:
     bodies = run.get("error_bodies")
     if not isinstance(bodies, dict):
         return {}
-    return {str(k): {str(s): int(n) for s, n in v.items() if isinstance(n, int)}
-            for k, v in bodies.items() if isinstance(v, dict)}  # fmt: skip
+    return {
+        str(k): {str(s): int(n) for s, n in v.items() if isinstance(n, int)}
+        for k, v in bodies.items()
+        if isinstance(v, dict)
+    }
 
 
 def _settings(run: dict[str, Any]) -> dict[str, Any]:
@@ -69,8 +72,7 @@ def _told(run: dict[str, Any]) -> Documented:
         burst = told.get("burst")
         if burst is not None and (not isinstance(burst, int) or burst < 0):
             raise ValueError(f"burst {burst!r}")
-        routes = tuple(f"{r['endpoint']}={float(r['per_sec'])}/s"
-                       for r in told.get("routes") or ())  # fmt: skip
+        routes = tuple(f"{r['endpoint']}={float(r['per_sec'])}/s" for r in told.get("routes") or ())
         return Documented.resolve(f"{per_sec}/s", burst, routes)
     except (KeyError, TypeError, ValueError):
         return Documented.resolve()
@@ -117,9 +119,17 @@ def verify(
     block = load_records(folder)
     requests = with_routes(decided(block, refusals), documented)
     measured = measure_run(requests, documented, expected_scope(run))
-    context = Context(measured, documented, tolerance, is_mattermost(run, expect), _bodies(run),
-                      unread(requests), expected_scope(run), refusals,
-                      policies.tally(requests))  # fmt: skip
+    context = Context(
+        measured,
+        documented,
+        tolerance,
+        is_mattermost(run, expect),
+        _bodies(run),
+        unread(requests),
+        expected_scope(run),
+        refusals,
+        policies.tally(requests),
+    )
     checks = [replace(c, diagnosis=diagnose(c, context)) for c in registry.judge(context)]
     scenario = str(run.get("scenario") or "")
     wanted = outcome.intent(scenario, documented)
@@ -127,11 +137,18 @@ def verify(
     return Verdict(
         outcome=result,
         summary=_summary(result, measured, documented, checks, strict, wanted, len(requests)),
-        requests=len(requests), scenario=scenario, intent=wanted,
-        not_verified=outcome.not_verified(checks), limited_status=refusals, strict=strict,
-        measured=measured.part(), documented=documented, advertised=_advertised(measured),
-        checks=tuple(checks), notes=tuple(notes.for_run(block, refusals)),
-    )  # fmt: skip
+        requests=len(requests),
+        scenario=scenario,
+        intent=wanted,
+        not_verified=outcome.not_verified(checks),
+        limited_status=refusals,
+        strict=strict,
+        measured=measured.part(),
+        documented=documented,
+        advertised=_advertised(measured),
+        checks=tuple(checks),
+        notes=tuple(notes.for_run(block, refusals)),
+    )
 
 
 def with_routes(requests: Block, documented: Documented) -> Block:
@@ -149,16 +166,18 @@ def unread(requests: Block) -> Unread:
     """How many answers had rate-limit headers the collector found malformed."""
     codes, table = requests.codes["error"], requests.tables["error"]
     used, counts = np.unique(codes, return_counts=True)
-    found = {table[u]: n for u, n in zip(used.tolist(), counts.tolist(), strict=True)
-             if MALFORMED in table[u]}  # fmt: skip
+    found = {
+        table[u]: n
+        for u, n in zip(used.tolist(), counts.tolist(), strict=True)
+        if MALFORMED in table[u]
+    }
     example = max(found, key=found.__getitem__, default="")
     shown = "; ".join(p for p in example.split("; ") if p.startswith(MALFORMED))
     return Unread(sum(found.values()), len(requests), shown)
 
 
 def _advertised(m: Measured) -> Advertised:
-    return Advertised(m.dialect or None, m.limit, m.window, m.reset_semantics or None,
-                      m.policies)  # fmt: skip
+    return Advertised(m.dialect or None, m.limit, m.window, m.reset_semantics or None, m.policies)
 
 
 def enforced_words(m: Measured) -> str:
@@ -168,8 +187,9 @@ def enforced_words(m: Measured) -> str:
     if i is not None:
         high = f"{i.high:.3g}" if np.isfinite(i.high) else "∞"
         burst = f", burst {m.burst}" if m.burst is not None else ""
-        words = f"enforces {i.rate:.3g}/s ({i.low:.3g}..{high}){burst} ({m.algorithm}, " \
-                f"{m.scope.scope})"  # fmt: skip
+        words = (
+            f"enforces {i.rate:.3g}/s ({i.low:.3g}..{high}){burst} ({m.algorithm}, {m.scope.scope})"
+        )
         return words + (f": {m.buckets_per_key} buckets per key" if m.buckets_per_key > 1 else "")
     if refused:
         return "refused some requests, too few or too irregular to measure a rate"
@@ -196,8 +216,9 @@ def _summary(
     undecided = [c for c in checks if c.passed is None and c.id in wanted]
     if result == INCONCLUSIVE:
         reason = undecided[0].message.removeprefix("not decided: ") if undecided else ""
-        return (f"INCONCLUSIVE: {head}; not decided: {', '.join(c.id for c in undecided)}"
-                + (f" ({reason})" if reason else ""))  # fmt: skip
+        return f"INCONCLUSIVE: {head}; not decided: {', '.join(c.id for c in undecided)}" + (
+            f" ({reason})" if reason else ""
+        )
     warnings = [c.id for c in checks if c.passed is False]
     note = f"; {len(warnings)} warning(s): {', '.join(warnings)}" if warnings else ""
     return f"PASS: {head}{note}"

@@ -23,9 +23,11 @@ def rate_limiting_off(c: Context) -> str:
     m = c.measured
     if not c.mattermost or m.dialect or any(s.limited.any() for s in m.streams):
         return ""
-    return ("rate limiting is off: the target is Mattermost, refused nothing and sent no "
-            "X-Ratelimit headers, and Mattermost's RateLimitSettings.Enable is false by "
-            "default")  # fmt: skip
+    return (
+        "rate limiting is off: the target is Mattermost, refused nothing and sent no "
+        "X-Ratelimit headers, and Mattermost's RateLimitSettings.Enable is false by "
+        "default"
+    )
 
 
 def evicted(c: Context) -> str:
@@ -38,10 +40,12 @@ def evicted(c: Context) -> str:
     if not steps or returns < 3 or returns / steps < EVICTED_SHARE:
         return ""
     keys = len(c.measured.streams)
-    return (f"buckets are evicted: Remaining went back to the top {returns} times far sooner "
-            f"than {c.documented.per_sec:g}/s refills it, with {keys} keys active: the "
-            "limiter's store (Mattermost's MemoryStoreSize) holds fewer keys than the "
-            "clients")  # fmt: skip
+    return (
+        f"buckets are evicted: Remaining went back to the top {returns} times far sooner "
+        f"than {c.documented.per_sec:g}/s refills it, with {keys} keys active: the "
+        "limiter's store (Mattermost's MemoryStoreSize) holds fewer keys than the "
+        "clients"
+    )
 
 
 def _returns_to_top(s: Stream, per_sec: float) -> tuple[int, int]:
@@ -51,8 +55,11 @@ def _returns_to_top(s: Stream, per_sec: float) -> tuple[int, int]:
     if len(known) < 3:
         return 0, 0
     remaining, t = s.remaining[known], s.t[known]
-    top = float(np.nanmax(s.limit[known])) - 1 if np.isfinite(s.limit[known]).any() \
-        else float(remaining.max())  # fmt: skip
+    top = (
+        float(np.nanmax(s.limit[known])) - 1
+        if np.isfinite(s.limit[known]).any()
+        else float(remaining.max())
+    )
     rise = remaining[1:] - remaining[:-1]
     refill = (t[1:] - t[:-1]) * per_sec
     back = (remaining[1:] >= top - 1) & (rise >= 2) & (rise > 2 * refill + 1)
@@ -67,8 +74,7 @@ def per_node_limiting(c: Context) -> str:
 def per_route(c: Context) -> str:
     if "endpoint" not in c.measured.scope.grouping:
         return ""
-    return ("each route has a bucket of its own, so a client gets the limit once per route it "
-            "calls")  # fmt: skip
+    return "each route has a bucket of its own, so a client gets the limit once per route it calls"
 
 
 def refusals_counted(c: Context) -> str:
@@ -79,9 +85,11 @@ def refusals_counted(c: Context) -> str:
     for s in c.measured.streams[:5]:
         longest, sent = _longest_refusal_run(s)
         if longest > NEVER_LET_THROUGH * refill and sent > doc.per_sec * longest:
-            return (f"refused requests seem to count against the limit: a client that keeps "
-                    f"sending is never let through ({sent} refusals in a row over "
-                    f"{longest:.1f} s, while the bucket refills in {refill:.1f} s)")  # fmt: skip
+            return (
+                f"refused requests seem to count against the limit: a client that keeps "
+                f"sending is never let through ({sent} refusals in a row over "
+                f"{longest:.1f} s, while the bucket refills in {refill:.1f} s)"
+            )
     return ""
 
 
@@ -98,17 +106,20 @@ def _longest_refusal_run(s: Stream) -> tuple[float, int]:
 
 def retry_after_truncated(c: Context) -> str:
     """Retry-After of 0 on most refusals: a fraction of a second cut to whole seconds down."""
-    values = np.concatenate([s.retry_after[s.limited] for s in c.measured.streams[:20]]
-                            or [np.empty(0)])  # fmt: skip
+    values = np.concatenate(
+        [s.retry_after[s.limited] for s in c.measured.streams[:20]] or [np.empty(0)]
+    )
     values = values[np.isfinite(values)]
     if not len(values) or not np.all(values == np.round(values)):
         return ""
     zero = float((values == 0).mean())
     if zero < ZERO_RETRY_SHARE:
         return ""
-    return (f"Retry-After is truncated to whole seconds: {zero:.0%} of the refusals said 0 "
-            "(a fraction of a second cut down), so clients come back too early; it should be "
-            "rounded up")  # fmt: skip
+    return (
+        f"Retry-After is truncated to whole seconds: {zero:.0%} of the refusals said 0 "
+        "(a fraction of a second cut down), so clients come back too early; it should be "
+        "rounded up"
+    )
 
 
 def proxy_refusals(c: Context) -> str:
@@ -116,14 +127,21 @@ def proxy_refusals(c: Context) -> str:
     of it refused them."""
     if not c.mattermost:
         return ""
-    bodies = {shape for status, shapes in c.bodies.items() if int(status) in c.limited
-              for shape in shapes if shape != "limit exceeded"}  # fmt: skip
+    bodies = {
+        shape
+        for status, shapes in c.bodies.items()
+        if int(status) in c.limited
+        for shape in shapes
+        if shape != "limit exceeded"
+    }
     bare = sum(int((s.limited & ~np.isfinite(s.remaining)).sum()) for s in c.measured.streams)
     if not bodies and not bare:
         return ""
     shown = f" ({', '.join(sorted(bodies))} bodies)" if bodies else ""
-    return (f"a proxy in front of Mattermost refused these requests: the refusals lack "
-            f"Mattermost's headers or its 'limit exceeded' body{shown}")  # fmt: skip
+    return (
+        f"a proxy in front of Mattermost refused these requests: the refusals lack "
+        f"Mattermost's headers or its 'limit exceeded' body{shown}"
+    )
 
 
 Cause = Callable[[Context], str]

@@ -32,25 +32,36 @@ def reset_honest(c: Context) -> Finding:
     if m.rate is None:
         return undecided(expected, "no rate was measured to check Reset by")
     if m.buckets_per_key > 1:
-        return na(expected, f"{m.buckets_per_key} buckets serve each key, "
-                   "and each response's Reset speaks for its own")  # fmt: skip
+        return na(
+            expected,
+            f"{m.buckets_per_key} buckets serve each key, "
+            "and each response's Reset speaks for its own",
+        )
     offset, unsure = clock_offset(m.streams) if m.reset_semantics == "epoch" else (None, 0.0)
     spread = max(MIN_RATE_SPREAD, 2 * (m.rate_uncertainty or 0.0) / m.rate)
     # a family not known: Reset is honest if it agrees with a bucket's or a window's rules
     families = ["gcra", "window"] if m.algorithm == "unknown" else [m.algorithm]
-    found = [np.concatenate([_reset_agrees(s, promised(s, offset), m.rate, spread, family,
-                                           unsure) for s in streams[:10]])
-             for family in families]  # fmt: skip
+    found = [
+        np.concatenate(
+            [
+                _reset_agrees(s, promised(s, offset), m.rate, spread, family, unsure)
+                for s in streams[:10]
+            ]
+        )
+        for family in families
+    ]
     hits = max(found, key=lambda h: float(h.mean()) if len(h) else -1.0)
     if not len(hits):
         return na(expected, "no response to check Reset on")
     share = float(hits.mean())
     observed = f"{share:.0%} of {len(hits)} agree"
     if share >= HONEST_SHARE:
-        return Finding(True, expected, observed,
-                     f"Reset agrees with what the server does ({observed})")  # fmt: skip
-    return Finding(False, expected, observed,
-                 f"Reset does not say when the limit resets: only {observed}")  # fmt: skip
+        return Finding(
+            True, expected, observed, f"Reset agrees with what the server does ({observed})"
+        )
+    return Finding(
+        False, expected, observed, f"Reset does not say when the limit resets: only {observed}"
+    )
 
 
 def clock_offset(streams: list[Stream]) -> tuple[float, float]:
@@ -136,20 +147,30 @@ def retry_after_honest(c: Context) -> Finding:
         return na(expected, "nothing was refused")
     missing = sum(int((s.limited & ~np.isfinite(s.retry_after)).sum()) for s in streams)
     if missing == refused and not c.measured.dialect:
-        return Finding(False, expected, "no Retry-After",
-                     "no 429 said when to retry, nor did any response carry rate-limit headers "
-                     "(nginx's limit_req, say): RFC 6585 makes Retry-After optional, but clients "
-                     "can only guess when to come back", severity=WARNING)  # fmt: skip
+        return Finding(
+            False,
+            expected,
+            "no Retry-After",
+            "no 429 said when to retry, nor did any response carry rate-limit headers "
+            "(nginx's limit_req, say): RFC 6585 makes Retry-After optional, but clients "
+            "can only guess when to come back",
+            severity=WARNING,
+        )
     if missing:
-        return Finding(False, expected,
-                     f"{missing} of {refused} 429s without it",
-                     f"{missing} of {refused} refusals carried no Retry-After")  # fmt: skip
+        return Finding(
+            False,
+            expected,
+            f"{missing} of {refused} 429s without it",
+            f"{missing} of {refused} refusals carried no Retry-After",
+        )
     hits = np.concatenate([after_waits(s) for s in streams[:20]])
     if len(hits) < MIN_WAITS:
-        return undecided(expected,
-                   f"all {refused} 429s said how long to wait, but too few requests came back "
-                   "only then to tell whether that was enough (the polite scenario "
-                   "tells)")  # fmt: skip
+        return undecided(
+            expected,
+            f"all {refused} 429s said how long to wait, but too few requests came back "
+            "only then to tell whether that was enough (the polite scenario "
+            "tells)",
+        )
     share = float(hits.mean())
     observed = f"present on all {refused}; {share:.0%} of {len(hits)} requests after it accepted"
     ok = share >= HONEST_SHARE

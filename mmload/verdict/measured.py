@@ -89,20 +89,27 @@ class Measured:
         """What verdict.json says of it."""
         i, c = self.interval, self.capacity_bounds
         return MeasuredPart(
-            rate_per_s=_round(self.rate), rate_low=_bound(i.low if i else None, math.floor),
+            rate_per_s=_round(self.rate),
+            rate_low=_bound(i.low if i else None, math.floor),
             rate_high=_bound(i.high if i and np.isfinite(i.high) else None, math.ceil),
             rate_uncertainty=_round(self.rate_uncertainty),
-            saturated_seconds=round(i.seconds, 3) if i else 0.0, burst=self.burst,
+            saturated_seconds=round(i.seconds, 3) if i else 0.0,
+            burst=self.burst,
             burst_low=None if c is None else max(0, int(np.floor(c.low)) - 1),
             burst_high=None if c is None else max(0, int(np.ceil(c.high)) - 1),
             bucket_full=None if c is None else c.full_high is not None,
-            scope=self.scope.scope, scope_evidence=self.scope.evidence,
-            scope_alike=self.scope.also, per_route="endpoint" in self.scope.grouping,
-            buckets=len(self.streams), buckets_per_key=self.buckets_per_key,
-            algorithm=self.algorithm, model_agreement=_round(self.model_agreement, 4),
+            scope=self.scope.scope,
+            scope_evidence=self.scope.evidence,
+            scope_alike=self.scope.also,
+            per_route="endpoint" in self.scope.grouping,
+            buckets=len(self.streams),
+            buckets_per_key=self.buckets_per_key,
+            algorithm=self.algorithm,
+            model_agreement=_round(self.model_agreement, 4),
             reset_semantics=self.reset_semantics or "none",
-            offered_rate_per_s=_round(self.offered_rate) or 0.0, fresh_burst=self.fresh_burst,
-        )  # fmt: skip
+            offered_rate_per_s=_round(self.offered_rate) or 0.0,
+            fresh_burst=self.fresh_burst,
+        )
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -137,9 +144,16 @@ def measure_run(decided: Block, documented: Documented, expected_scope: str) -> 
     inferred = scope.infer(decided, documented.per_sec, expected_scope)
     streams = _split(decided, inferred.grouping, documented)
     _name_routes(streams, decided.tables["endpoint"], documented)
-    routes = {r.endpoint: rates.combine([i for s in streams[:MEASURED_STREAMS] if s.route ==
-                                         r.endpoint and (i := rates.first_rate(s))])
-              for r in documented.routes}  # fmt: skip
+    routes = {
+        r.endpoint: rates.combine(
+            [
+                i
+                for s in streams[:MEASURED_STREAMS]
+                if s.route == r.endpoint and (i := rates.first_rate(s))
+            ]
+        )
+        for r in documented.routes
+    }
     streams = [s for s in streams if not s.route] + [s for s in streams if s.route]
     general = [s for s in streams if not s.route] or streams
     measured = general[:MEASURED_STREAMS]
@@ -148,12 +162,16 @@ def measure_run(decided: Block, documented: Documented, expected_scope: str) -> 
     accepted = decided.take(decided.numbers[REFUSED] == 0)
     limit, window = _mode(accepted.numbers["limit"]), _mode(accepted.numbers["window"])
     capacity = _capacity(general, first, documented) if first else None
-    params = (_params(first.rate, capacity.point, limit, window, general)
-              if first and capacity and buckets == 1 else None)  # fmt: skip
+    params = (
+        _params(first.rate, capacity.point, limit, window, general)
+        if first and capacity and buckets == 1
+        else None
+    )
     algorithm, agreement, tied = (
         replay.contenders(params, general, limit is not None, (first.high - first.low) / 2)
-        if params and first else ("unknown", None, ())
-    )  # fmt: skip
+        if params and first
+        else ("unknown", None, ())
+    )
     bucket = rates.combine([i for s in measured if (i := rates.quick_rate(s, buckets))])
     interval = bucket
     if first is not None and (agreement or 0.0) < IDENTIFIED:
@@ -170,12 +188,22 @@ def measure_run(decided: Block, documented: Documented, expected_scope: str) -> 
         if algorithm in WINDOWS:
             capacity = _capacity(general, interval, documented) if interval else None
     return Measured(
-        streams, inferred, interval, capacity,
-        rates.fresh_burst(general[0]) if general else None, buckets, algorithm, agreement,
-        params, rates.offered_rate(general[0]) if general else 0.0,
-        _most_common_text(accepted, "dialect"), limit, window, _reset_semantics(decided),
+        streams,
+        inferred,
+        interval,
+        capacity,
+        rates.fresh_burst(general[0]) if general else None,
+        buckets,
+        algorithm,
+        agreement,
+        params,
+        rates.offered_rate(general[0]) if general else 0.0,
+        _most_common_text(accepted, "dialect"),
+        limit,
+        window,
+        _reset_semantics(decided),
         routes=routes,
-    )  # fmt: skip
+    )
 
 
 def _split(decided: Block, grouping: str, documented: Documented) -> list[Stream]:
@@ -233,8 +261,12 @@ def _capacity(streams: list[Stream], rate: RateInterval, documented: Documented)
         starts = full_rows(s, documented, rate.low)
         if len(starts):
             fulls.append(rates.capacity_high(s, rate.low, starts))
-    return Capacity(float(np.median(points)), float(np.median(lows)), float(np.median(highs)),
-                    float(np.median(fulls)) if fulls else None)  # fmt: skip
+    return Capacity(
+        float(np.median(points)),
+        float(np.median(lows)),
+        float(np.median(highs)),
+        float(np.median(fulls)) if fulls else None,
+    )
 
 
 def full_rows(s: Stream, documented: Documented, rate_low: float) -> np.ndarray:
@@ -245,8 +277,11 @@ def full_rows(s: Stream, documented: Documented, rate_low: float) -> np.ndarray:
     known = accepted & np.isfinite(s.remaining)
     if known.any():
         limits = s.limit[known]
-        top = (float(np.nanmax(limits)) - 1 if np.isfinite(limits).any()
-               else float(np.max(s.remaining[known])))  # fmt: skip
+        top = (
+            float(np.nanmax(limits)) - 1
+            if np.isfinite(limits).any()
+            else float(np.max(s.remaining[known]))
+        )
         return np.flatnonzero(known & (s.remaining >= top - 1e-9))
     capacity = documented.capacity
     if capacity is None or rate_low <= 0 or len(s) < 2:

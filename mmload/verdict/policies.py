@@ -43,10 +43,15 @@ def tally(requests: Block) -> PolicyTally:
         return PolicyTally()
     rows = np.isin(codes, np.fromiter(parsed, np.int64, len(parsed)))
     names = tuple(sorted({n for found in parsed.values() for n in found}))
-    refused = (requests.numbers[REFUSED] > 0) if REFUSED in requests.numbers else \
-        requests.numbers["status"] == 429  # fmt: skip
-    groups = requests.codes["key"].astype(np.int64) * max(len(requests.tables["bucket"]), 1) + \
-        requests.codes["bucket"]  # fmt: skip
+    refused = (
+        (requests.numbers[REFUSED] > 0)
+        if REFUSED in requests.numbers
+        else requests.numbers["status"] == 429
+    )
+    groups = (
+        requests.codes["key"].astype(np.int64) * max(len(requests.tables["bucket"]), 1)
+        + requests.codes["bucket"]
+    )
     outside, varying = {}, []
     room = np.ones(len(codes), dtype=bool)
     for name in names:
@@ -59,13 +64,18 @@ def tally(requests: Block) -> PolicyTally:
             varying.append(name)
     listed_refusals = rows & refused
     return PolicyTally(
-        names, int(rows.sum()), outside, tuple(varying),
-        int((listed_refusals & room).sum()), int(listed_refusals.sum()),
-    )  # fmt: skip
+        names,
+        int(rows.sum()),
+        outside,
+        tuple(varying),
+        int((listed_refusals & room).sum()),
+        int(listed_refusals.sum()),
+    )
 
 
-def _column(parsed: dict[int, dict[str, dict[str, int]]], name: str, param: str,
-            size: int) -> np.ndarray:  # fmt: skip
+def _column(
+    parsed: dict[int, dict[str, dict[str, int]]], name: str, param: str, size: int
+) -> np.ndarray:
     """One parameter of one policy by table code (NaN where not listed)."""
     values = np.full(max(size, 1), np.nan)
     for code, found in parsed.items():

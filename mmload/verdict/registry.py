@@ -55,6 +55,7 @@ def judge(c: Context) -> list[Check]:
     found = []
     for spec in CHECKS:
         f = spec.judge(c)
-        found.append(Check(spec.id, f.passed, f.severity or spec.severity, f.expected,
-                           f.observed, f.message))  # fmt: skip
+        found.append(
+            Check(spec.id, f.passed, f.severity or spec.severity, f.expected, f.observed, f.message)
+        )
     return found

@@ -114,15 +114,22 @@ def infer(block: Block, documented_rate: float, expected: str = "per-address") -
     else:
         found = _without_headers(block, documented_rate, users, sources, routes)
     if found.scope == "unknown":
-        found = replace(found, grouping="key", evidence=f"{found.evidence}; the buckets are "
-                        f"taken to be the run's keys ({expected}, as --vary-by says)")  # fmt: skip
+        found = replace(
+            found,
+            grouping="key",
+            evidence=f"{found.evidence}; the buckets are "
+            f"taken to be the run's keys ({expected}, as --vary-by says)",
+        )
     else:
         found = replace(found, also=alike(found.scope, block))
     if named:
         names = _names(distinct(block, NAMED))
-        found = replace(found, grouping=refined(found.grouping, named),
-                        evidence=f"{found.evidence}; the server names its buckets "
-                        f"({names}), each a bucket of its own")  # fmt: skip
+        found = replace(
+            found,
+            grouping=refined(found.grouping, named),
+            evidence=f"{found.evidence}; the server names its buckets "
+            f"({names}), each a bucket of its own",
+        )
     return found
 
 
@@ -148,8 +155,11 @@ def _routes(block: Block) -> bool:
 
 
 # grouping, scope, words: each key's routes apart, finest first
-ROUTE_GROUPINGS = (("user+endpoint", "per-user", "user"), ("source+endpoint", "per-address",
-                   "address"), ("endpoint", "shared", "route"))  # fmt: skip
+ROUTE_GROUPINGS = (
+    ("user+endpoint", "per-user", "user"),
+    ("source+endpoint", "per-address", "address"),
+    ("endpoint", "shared", "route"),
+)
 
 
 def _per_route(block: Block, users: int, sources: int, named: str = "") -> Scope | None:
@@ -221,8 +231,11 @@ def _several_per_key(block: Block, users: int, sources: int, named: str = "") ->
     """Each key drains several buckets at once (nodes behind a balancer, each with its own
     store).  Finest grouping first: a coarser one would also see its finer keys' buckets
     interleaved."""
-    for grouping, kind, more in (("user", "per-user", users > 1), ("source", "per-address",
-                                 sources > 1), ("all", "per-address", True)):  # fmt: skip
+    for grouping, kind, more in (
+        ("user", "per-user", users > 1),
+        ("source", "per-address", sources > 1),
+        ("all", "per-address", True),
+    ):
         k, why = _interleaved(split(block, refined(grouping, named))) if more else (0, "")
         if k:
             kind = "shared" if grouping == "all" and sources > 1 else kind
@@ -246,9 +259,13 @@ def _without_headers(
     close = 0.15 * documented_rate
     together = first_rate(stream("all", block))
     in_all = "" if together is None else f" ({together.rate:.3g}/s in all)"
-    tried = [("user", "per-user", "user", users > 1), ("source", "per-address", "address",
-              sources > 1)] + [(g, k, f"route of each {n}", routes and (k != "per-user" or
-              users > 1)) for g, k, n in ROUTE_GROUPINGS]  # fmt: skip
+    tried = [
+        ("user", "per-user", "user", users > 1),
+        ("source", "per-address", "address", sources > 1),
+    ] + [
+        (g, k, f"route of each {n}", routes and (k != "per-user" or users > 1))
+        for g, k, n in ROUTE_GROUPINGS
+    ]
     for grouping, kind, noun, more in tried:
         own = _own_rate(block, grouping) if more else None
         if own is not None and abs(own - documented_rate) <= close:
@@ -364,8 +381,9 @@ def _chains(s: Stream) -> Chains | None:
         seq.skips += step == "skip"
         seq.size, seq.last, tails[k] = seq.size + 1, at, value
     big = [q for q in seqs if q.size >= len(r) / 10]
-    side_by_side = max((sum(1 for q in big if q.first <= p.first <= q.last) for p in big),
-                       default=0)  # fmt: skip
+    side_by_side = max(
+        (sum(1 for q in big if q.first <= p.first <= q.last) for p in big), default=0
+    )
     steps = sum(q.ones + q.skips for q in big)
     return Chains(side_by_side, steps, sum(q.ones for q in big) / steps if steps else 0.0)
 

@@ -55,8 +55,20 @@ class Stream:
         return Stream(self.name, **columns, route=self.route)
 
 
-_COLUMNS = ("t", "limited", "limit", "remaining", "reset", "retry_after", "window", "date",
-            "status", "answered", "endpoint", "policy")  # fmt: skip
+_COLUMNS = (
+    "t",
+    "limited",
+    "limit",
+    "remaining",
+    "reset",
+    "retry_after",
+    "window",
+    "date",
+    "status",
+    "answered",
+    "endpoint",
+    "policy",
+)
 REFUSED = "refused"  # the column decided() adds: 1 where the status is one of the refusals
 
 
@@ -74,10 +86,20 @@ def stream(name: str, block: Block) -> Stream:
     n = block.numbers
     refused = n[REFUSED] > 0 if REFUSED in n else n["status"] == 429
     return Stream(
-        name, n["sent"], refused, n["limit"], n["remaining"], n["reset"], n["retry_after"],
-        n["window"], n["date"], n["status"], n["sent"] + n["latency_ms"] / 1e3,
-        block.codes["endpoint"], block.codes["policy"],
-    )  # fmt: skip
+        name,
+        n["sent"],
+        refused,
+        n["limit"],
+        n["remaining"],
+        n["reset"],
+        n["retry_after"],
+        n["window"],
+        n["date"],
+        n["status"],
+        n["sent"] + n["latency_ms"] / 1e3,
+        block.codes["endpoint"],
+        block.codes["policy"],
+    )
 
 
 def grouping_codes(block: Block, grouping: str) -> tuple[np.ndarray, list[str]]:

@@ -62,8 +62,11 @@ def test_a_server_limiting_at_twice_the_rate_is_flagged_and_fails_the_compare(
     md = (tmp_path / "out" / COMPARE_MD).read_text()
     assert "| lax | FAIL |" in md
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "throughput.png", "offered-vs-accepted.png", COMPARE_HTML, COMPARE_MD,
-    }  # fmt: skip
+        "throughput.png",
+        "offered-vs-accepted.png",
+        COMPARE_HTML,
+        COMPARE_MD,
+    }
 
 
 def test_a_larger_burst_is_flagged_without_failing_the_compare(

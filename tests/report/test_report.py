@@ -176,8 +176,9 @@ def test_an_enforced_rate_without_an_upper_bound_is_drawn_up_to_its_estimate(
     words: str,
 ) -> None:
     def unbounded(v: Verdict) -> Verdict:
-        measured = replace(v.measured, rate_per_s=20.0, rate_low=low, rate_high=high,
-                           rate_uncertainty=3.0)  # fmt: skip
+        measured = replace(
+            v.measured, rate_per_s=20.0, rate_low=low, rate_high=high, rate_uncertainty=3.0
+        )
         return replace(v, measured=measured)
 
     view = load(rewritten(judged(tmp_path, Plan()), unbounded))
@@ -423,8 +424,12 @@ def test_a_lost_worker_is_one_note_and_the_run_is_impaired_as_run_json_says(
         "2 worker(s) lost, or silent at the end: what they sent after their last batch is not "
         "in the run folder (see notes)"
     )
-    run |= {"missing_workers": ["vm_fda079c3", "vm_silent"], "notes": [lost],
-            "exit": {"code": 3, "reason": reason}, "status": "finished"}  # fmt: skip
+    run |= {
+        "missing_workers": ["vm_fda079c3", "vm_silent"],
+        "notes": [lost],
+        "exit": {"code": 3, "reason": reason},
+        "status": "finished",
+    }
     (folder / "run.json").write_text(json.dumps(run))
     write_report(folder)
     notes = page.notes(load(folder))

@@ -46,9 +46,24 @@ from tests.support.synth_world import (
 )
 
 __all__ = [
-    "LATENCY_MS", "LOGIN", "ME", "PROBE_EXTRA", "START", "Failures", "Network", "Plan", "Policy",
-    "Proxy", "Route", "Service", "Traced", "burst_share", "simulate", "trace", "write_folder",
-]  # fmt: skip
+    "LATENCY_MS",
+    "LOGIN",
+    "ME",
+    "PROBE_EXTRA",
+    "START",
+    "Failures",
+    "Network",
+    "Plan",
+    "Policy",
+    "Proxy",
+    "Route",
+    "Service",
+    "Traced",
+    "burst_share",
+    "simulate",
+    "trace",
+    "write_folder",
+]
 SCENARIOS = tuple(SCHEDULES)
 VARY_BY = ("address", "user", "none")  # or header:NAME
 
@@ -164,9 +179,11 @@ def error_bodies(traced: list[Traced]) -> Samples:
 
 
 def write_folder(
-    folder: Path, plan: Plan, records: list[Record] | None = None,
+    folder: Path,
+    plan: Plan,
+    records: list[Record] | None = None,
     traced: list[Traced] | None = None,
-) -> Path:  # fmt: skip
+) -> Path:
     """A run folder of the plan, as ``mmload run`` leaves one."""
     if records is None:
         traced = trace(plan) if traced is None else traced
@@ -190,19 +207,32 @@ def write_folder(
 def run_json(plan: Plan, tally: Tally, traced: list[Traced] | None) -> dict[str, Any]:
     load_started = START + plan.start_phase
     return {
-        "status": "finished", "scenario": plan.scenario, "host": "http://synthesized",
-        "users": plan.users, "load_started": load_started, "steps": _steps(plan, load_started),
+        "status": "finished",
+        "scenario": plan.scenario,
+        "host": "http://synthesized",
+        "users": plan.users,
+        "load_started": load_started,
+        "steps": _steps(plan, load_started),
         "totals": tally.totals(),
-        "settings": {"documented_limit": plan.documented.to_dict(), "request_timeout": 60.0,
-                     "vary_by": plan.told_vary_by(),
-                     "limited_status": list(plan.limited_status)},
+        "settings": {
+            "documented_limit": plan.documented.to_dict(),
+            "request_timeout": 60.0,
+            "vary_by": plan.told_vary_by(),
+            "limited_status": list(plan.limited_status),
+        },
         "server_version_id": plan.server_version or None,
         "error_bodies": error_bodies(traced) if traced is not None else {},
-        "synthesized": {"algorithm": plan.algorithm, "dialect": plan.dialect,
-                        "per_sec": plan.per_sec, "burst": plan.burst, "faults": list(plan.faults),
-                        "quirks": list(plan.quirks), "true_rate": plan.true_rate(),
-                        "true_capacity": plan.true_capacity()},
-    }  # fmt: skip
+        "synthesized": {
+            "algorithm": plan.algorithm,
+            "dialect": plan.dialect,
+            "per_sec": plan.per_sec,
+            "burst": plan.burst,
+            "faults": list(plan.faults),
+            "quirks": list(plan.quirks),
+            "true_rate": plan.true_rate(),
+            "true_capacity": plan.true_capacity(),
+        },
+    }
 
 
 def _steps(plan: Plan, load_started: float) -> dict[str, Any] | None:
@@ -210,5 +240,8 @@ def _steps(plan: Plan, load_started: float) -> dict[str, Any] | None:
     schedule = SCHEDULES[plan.scenario](plan)
     if not isinstance(schedule, Stepped):
         return None
-    return {"start": load_started + schedule.lead, "seconds": schedule.step,
-            "factors": list(schedule.factors)}  # fmt: skip
+    return {
+        "start": load_started + schedule.lead,
+        "seconds": schedule.step,
+        "factors": list(schedule.factors),
+    }

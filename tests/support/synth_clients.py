@@ -176,8 +176,7 @@ class Probe(Stepped):
         return self.next(c, self.origin, None)
 
     def next(self, c: Client, sent: float, last: Record | None) -> float | None:
-        left = self.bursts.setdefault(c.number, burst_share(self.total, self.plan.users,
-                                                            c.number))  # fmt: skip
+        left = self.bursts.setdefault(c.number, burst_share(self.total, self.plan.users, c.number))
         if left:
             self.bursts[c.number] = left - 1
             return self.origin + c.number * 1e-5 if last is None else last.answered
@@ -202,9 +201,13 @@ class Mixed(Schedule):
 
 
 SCHEDULES: dict[str, type[Schedule]] = {
-    "hammer": Hammer, "steady": Steady, "polite": Hammer, "probe": Probe,
-    "ramp": Stepped, "mixed": Mixed,
-}  # fmt: skip
+    "hammer": Hammer,
+    "steady": Steady,
+    "polite": Hammer,
+    "probe": Probe,
+    "ramp": Stepped,
+    "mixed": Mixed,
+}
 
 
 def endpoints_of(plan: Plan) -> tuple[tuple[str, float], ...]:

@@ -95,8 +95,12 @@ class Engine:
         self.login_at = [origin - 1.0 + c.number * 1e-3 for c in self.clients]
 
     def run(self) -> list[Traced]:
-        handlers = {SEND: self._send, ARRIVE: self._arrive_event, FREE: self._free,
-                    LEAVE: self._leave}  # fmt: skip
+        handlers = {
+            SEND: self._send,
+            ARRIVE: self._arrive_event,
+            FREE: self._free,
+            LEAVE: self._leave,
+        }
         with limits_clock(self.clocks):
             self._prior()
             self.heap = [(t, n, SEND, LOGGING_IN) for n, t in enumerate(self.login_at)]
@@ -191,8 +195,9 @@ class Engine:
         self.clocks.set(t)
         self._answer(req, decided, limited, later.limiter.leave(later.key, later.decision), served)
 
-    def _answer(self, req: _Request, t: float, limited: bool, headers: dialects.Headers,
-                served: float) -> None:  # fmt: skip
+    def _answer(
+        self, req: _Request, t: float, limited: bool, headers: dialects.Headers, served: float
+    ) -> None:
         """The server's answer to a request decided at ``t``: a refusal, a success, or a
         failure of the application."""
         p = self.plan
@@ -203,8 +208,16 @@ class Engine:
             headers, body = (headers, failures.body) if status == 500 else ([], HTML)
         self._finish(req, t, status, headers, body, served, "server")
 
-    def _finish(self, req: _Request, t: float, status: int, headers: dialects.Headers,
-                body: str, served_ms: float, by: str) -> None:  # fmt: skip
+    def _finish(
+        self,
+        req: _Request,
+        t: float,
+        status: int,
+        headers: dialects.Headers,
+        body: str,
+        served_ms: float,
+        by: str,
+    ) -> None:
         """The answer: recorded as the collector would, and the client's next send."""
         latency = req.up_ms + req.wait_ms + served_ms + self.down()
         c = req.client
@@ -212,8 +225,24 @@ class Engine:
             date = math.floor(t + served_ms / 1e3 + self.plan.skew)
             record = _record(req, latency, status, headers, date)
         else:
-            record = Record(req.sent, latency, req.endpoint, 0, c.source, _user(req), c.source,
-                            None, None, None, None, None, "", "", None, REFUSED)  # fmt: skip
+            record = Record(
+                req.sent,
+                latency,
+                req.endpoint,
+                0,
+                c.source,
+                _user(req),
+                c.source,
+                None,
+                None,
+                None,
+                None,
+                None,
+                "",
+                "",
+                None,
+                REFUSED,
+            )
         decided = req.sent + (req.up_ms + req.wait_ms) / 1e3
         self.traced[req.seq] = Traced(record, decided, by, body)
         if self.answered:
@@ -228,8 +257,9 @@ def _user(req: _Request) -> str:
     return "" if req.endpoint == LOGIN else req.client.user
 
 
-def _record(req: _Request, latency: float, status: int, headers: dialects.Headers,
-            date: int) -> Record:  # fmt: skip
+def _record(
+    req: _Request, latency: float, status: int, headers: dialects.Headers, date: int
+) -> Record:
     """The record the collector makes of an answer: its headers parsed by mmload.dialects."""
     when = _dates.get(date)
     if when is None:
@@ -243,10 +273,25 @@ def _record(req: _Request, latency: float, status: int, headers: dialects.Header
         retry = max(0.0, snap.retry_at - req.sent)
     c = req.client
     return Record(
-        req.sent, latency, req.endpoint, status, c.source, _user(req), c.source,
-        snap.limit, snap.remaining, snap.reset, retry, snap.window, snap.policy, snap.dialect,
-        snap.date, snap.problem, snap.bucket, snap.policies,
-    )  # fmt: skip
+        req.sent,
+        latency,
+        req.endpoint,
+        status,
+        c.source,
+        _user(req),
+        c.source,
+        snap.limit,
+        snap.remaining,
+        snap.reset,
+        retry,
+        snap.window,
+        snap.policy,
+        snap.dialect,
+        snap.date,
+        snap.problem,
+        snap.bucket,
+        snap.policies,
+    )
 
 
 def run(plan: Plan) -> list[Traced]:

@@ -118,8 +118,9 @@ class _WindowPolicy:
         admits = w.strategy.test(w.item, key)
         stats = w.strategy.get_window_stats(w.item, key)
         until = max(0, int((stats.reset_time - w.clock()) * NS))
-        return Decision(not admits, w.limit, max(0, stats.remaining), until,
-                        -1 if admits else until)  # fmt: skip
+        return Decision(
+            not admits, w.limit, max(0, stats.remaining), until, -1 if admits else until
+        )
 
     def hit(self, key: str) -> Decision:
         return self.window.hit(key)
@@ -144,9 +145,11 @@ class Policies:
         self.quotas = [p.quota for p in policies]
         self.partition_keys, self.overstated = partition_keys, overstated
         self.buckets: list[_GcraPolicy | _WindowPolicy] = [
-            _GcraPolicy(p, size, gcra_clock) if algorithm == "gcra"
-            else _WindowPolicy(p, algorithm, size, window_clock) for p in policies
-        ]  # fmt: skip
+            _GcraPolicy(p, size, gcra_clock)
+            if algorithm == "gcra"
+            else _WindowPolicy(p, algorithm, size, window_clock)
+            for p in policies
+        ]
         declared = http_sfv.List()
         for p in policies:
             item = http_sfv.Item(p.name)

@@ -97,12 +97,19 @@ class Server:
 
     def _nodes(self, rate: Rate) -> list[RateLimiter]:
         p, clocks = self.plan, self.clocks
-        settings = LimitSettings(rate=rate, keying=self.keying, algorithm=p.algorithm,
-                                 dialect=p.dialect, faults=frozenset(p.faults),
-                                 memory_store_size=p.store_size)  # fmt: skip
+        settings = LimitSettings(
+            rate=rate,
+            keying=self.keying,
+            algorithm=p.algorithm,
+            dialect=p.dialect,
+            faults=frozenset(p.faults),
+            memory_store_size=p.store_size,
+        )
         kind = QuirkyLimiter if p.quirks else RateLimiter
-        nodes = [kind(settings, clock=clocks.server_ns, wall=lambda: clocks.server)
-                 for _ in range(p.servers)]  # fmt: skip
+        nodes = [
+            kind(settings, clock=clocks.server_ns, wall=lambda: clocks.server)
+            for _ in range(p.servers)
+        ]
         for node in nodes:
             if isinstance(node.algorithm, WindowLimiter):  # its windows are the limiter's clock's
                 node.algorithm.clock = clocks.time
@@ -115,8 +122,9 @@ class Server:
         if nodes is None:
             nodes = self.routes[""]
             if self.plan.per_route:  # every route a bucket of its own, at the general rate
-                nodes = self.routes[endpoint] = self._nodes(Rate(self.plan.per_sec,
-                                                                 self.plan.burst))  # fmt: skip
+                nodes = self.routes[endpoint] = self._nodes(
+                    Rate(self.plan.per_sec, self.plan.burst)
+                )
         return nodes
 
     def check(self, c: Client, endpoint: str) -> tuple[bool, dialects.Headers | Later]:
@@ -133,8 +141,11 @@ class Server:
         """A previous run's last ``n`` requests on every bucket, ending at ``until``."""
         for nodes in list(self.routes.values()):
             for node in nodes:
-                keys = {node.keying.key(*key_parts(c, e, self.name))
-                        for c in clients for e in (LOGIN, "")}  # fmt: skip
+                keys = {
+                    node.keying.key(*key_parts(c, e, self.name))
+                    for c in clients
+                    for e in (LOGIN, "")
+                }
                 for key in sorted(keys):
                     for k in range(n):
                         self.clocks.set(until - (n - 1 - k) * 1e-3)
@@ -148,9 +159,15 @@ class PolicyServer:
         self.clocks = clocks
         self.keying = keying(plan.vary_by)
         self.name = self.keying.vary_by_header
-        self.policies = Policies(plan.policies, plan.algorithm, plan.store_size,
-                                 clocks.server_ns, clocks.time, plan.bucket_names,
-                                 "policy-overstated" in plan.quirks)  # fmt: skip
+        self.policies = Policies(
+            plan.policies,
+            plan.algorithm,
+            plan.store_size,
+            clocks.server_ns,
+            clocks.time,
+            plan.bucket_names,
+            "policy-overstated" in plan.quirks,
+        )
 
     def check(self, c: Client, endpoint: str) -> tuple[bool, dialects.Headers | Later]:
         return self.policies.check(self.keying.key(*key_parts(c, endpoint, self.name)))

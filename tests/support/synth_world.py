@@ -175,8 +175,10 @@ def _server(plan: Plan, endpoint: str) -> tuple[float, int] | None:
 def _binding(plan: Plan) -> tuple[float, int]:
     """Several policies: the rate of the one that holds a saturating client back at the end of
     the run (the least of quota + rate x seconds), and the least quota."""
-    held = [_one(plan.algorithm, p.rate) if plan.algorithm == "gcra" else
-            (p.quota / p.window, p.quota) for p in plan.policies]  # fmt: skip
+    held = [
+        _one(plan.algorithm, p.rate) if plan.algorithm == "gcra" else (p.quota / p.window, p.quota)
+        for p in plan.policies
+    ]
     per_sec, _ = min(held, key=lambda h: h[1] + h[0] * plan.seconds)
     return per_sec, min(c for _, c in held)
 

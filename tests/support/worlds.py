@@ -80,8 +80,13 @@ def behind_nginx(status: int, burst: int) -> World:
 
 def _flask(**settings: Any) -> dict[str, Any]:
     """Flask-Limiter's defaults: fixed windows of ``limits``, epoch Reset; 10 per second."""
-    return {"algorithm": "fixed-window", "burst": 0, "dialect": "epoch",
-            "documented": Documented(10, None), **settings}  # fmt: skip
+    return {
+        "algorithm": "fixed-window",
+        "burst": 0,
+        "dialect": "epoch",
+        "documented": Documented(10, None),
+        **settings,
+    }
 
 
 TWO = ((ME, 3.0), (CREATE_POST, 1.0))
@@ -247,11 +252,18 @@ def random_plan(rng: random.Random, i: int) -> Plan:
     ms = rng.choice((0.5, 2.0, 20.0))
     network = Network(up=Leg(ms, ms * 4, floor_ms=ms / 4), down=Leg(ms, ms * 4, floor_ms=ms / 4))
     return Plan(
-        algorithm=algorithm, per_sec=per_sec, burst=burst, seconds=seconds, users=2,
-        per_user=max(per_user, 2 * per_sec), seed=i, start_phase=rng.random(), network=network,
+        algorithm=algorithm,
+        per_sec=per_sec,
+        burst=burst,
+        seconds=seconds,
+        users=2,
+        per_user=max(per_user, 2 * per_sec),
+        seed=i,
+        start_phase=rng.random(),
+        network=network,
         closed_loop=rng.random() < 0.5,
         documented=Documented(per_sec, burst if algorithm == "gcra" else None),
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -284,9 +296,11 @@ def coverage(runs: int, folder: Path, seed: int = 20261204) -> Coverage:
         found.measured += 1
         found.covered += held
         if not held:
-            found.misses.append(f"{plan.algorithm} {plan.per_sec:.4g}/s burst {plan.burst}: "
-                                f"{m.rate_low}..{m.rate_high}, true {plan.true_rate():.4g} "
-                                f"({m.algorithm})")  # fmt: skip
+            found.misses.append(
+                f"{plan.algorithm} {plan.per_sec:.4g}/s burst {plan.burst}: "
+                f"{m.rate_low}..{m.rate_high}, true {plan.true_rate():.4g} "
+                f"({m.algorithm})"
+            )
     return found
 
 
@@ -295,5 +309,10 @@ def correct(algorithm: str, dialect: str, vary_by: str) -> Plan:
     window algorithms a 3 s window of 30 (burst 20), documented as a rate alone."""
     if algorithm == "gcra":
         return Plan(algorithm=algorithm, dialect=dialect, vary_by=vary_by)
-    return Plan(algorithm=algorithm, dialect=dialect, vary_by=vary_by, burst=20,
-                documented=Documented(10, None))  # fmt: skip
+    return Plan(
+        algorithm=algorithm,
+        dialect=dialect,
+        vary_by=vary_by,
+        burst=20,
+        documented=Documented(10, None),
+    )

@@ -46,24 +46,39 @@ def test_two_general_rates_are_refused_with_the_route_syntax_named() -> None:
 
 
 def verify(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mmload", "verify", str(folder), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "mmload", "verify", str(folder), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_verify_judges_a_documented_route_on_its_own_buckets(tmp_path: Path) -> None:
     """General 10/s burst 100 for GET /users/me; POST /posts 1/s burst 5 in its own bucket."""
     plan = world("routes", endpoints=TWO, routes=(Route(CREATE_POST, 1, 5),)).plan(1)
     folder = write_folder(tmp_path / "run", plan)
-    right = verify(folder, "--documented-limit", "10/s", "--documented-burst", "100",
-                   "--documented-limit", POSTS)  # fmt: skip
+    right = verify(
+        folder,
+        "--documented-limit",
+        "10/s",
+        "--documented-burst",
+        "100",
+        "--documented-limit",
+        POSTS,
+    )
     assert right.returncode in (0, 4) and "Traceback" not in right.stderr, right.stdout
     verdict = json.loads((folder / "verdict.json").read_text())
     rate = next(c for c in verdict["checks"] if c["id"] == "rate-matches-documented")
     assert rate["passed"] is not False and CREATE_POST in rate["expected"], rate
     wrong = verify(folder, "--documented-limit", f"{CREATE_POST}=3/s")  # the route is 1/s
     assert wrong.returncode == 1, wrong.stdout
-    rate = next(c for c in json.loads((folder / "verdict.json").read_text())["checks"]
-                if c["id"] == "rate-matches-documented")  # fmt: skip
+    rate = next(
+        c
+        for c in json.loads((folder / "verdict.json").read_text())["checks"]
+        if c["id"] == "rate-matches-documented"
+    )
     assert rate["passed"] is False and f"on {CREATE_POST}" in rate["observed"], rate
 
 
@@ -76,8 +91,21 @@ def test_verify_refuses_two_general_rates(tmp_path: Path) -> None:
 
 def test_run_refuses_two_general_rates_before_it_starts_anything() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mmload", "run", "--documented-limit", "10/s",
-         "--documented-limit", "20/s", "-t", "1s"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mmload",
+            "run",
+            "--documented-limit",
+            "10/s",
+            "--documented-limit",
+            "20/s",
+            "-t",
+            "1s",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "gives the general rate once" in done.stderr, done.stderr

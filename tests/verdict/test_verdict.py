@@ -133,13 +133,27 @@ def test_the_verdict_is_written_three_ways(tmp_path: Path) -> None:
     write(folder, v)
     data = json.loads((folder / VERDICT_JSON).read_text())
     assert data["passed"] is False and data["summary"] == v.summary
-    assert set(data["measured"]) >= {"rate_per_s", "rate_uncertainty", "burst", "scope",
-                                     "buckets_per_key", "algorithm", "reset_semantics",
-                                     "model_agreement"}  # fmt: skip
+    assert set(data["measured"]) >= {
+        "rate_per_s",
+        "rate_uncertainty",
+        "burst",
+        "scope",
+        "buckets_per_key",
+        "algorithm",
+        "reset_semantics",
+        "model_agreement",
+    }
     assert data["outcome"] == "fail" and data["intent"] == list(v.intent)
     for check in data["checks"]:
-        assert set(check) == {"id", "passed", "severity", "expected", "observed", "message",
-                              "diagnosis"}  # fmt: skip
+        assert set(check) == {
+            "id",
+            "passed",
+            "severity",
+            "expected",
+            "observed",
+            "message",
+            "diagnosis",
+        }
     assert Verdict.from_dict(data) == v  # read back as written
     suite = ET.fromstring((folder / VERDICT_XML).read_text())
     cases = suite.findall("testcase")
@@ -151,11 +165,14 @@ def test_the_verdict_is_written_three_ways(tmp_path: Path) -> None:
     assert summary.startswith("## ❌") and "| rate-matches-documented | FAIL |" in summary
 
 
-@pytest.mark.parametrize(("bodies", "ok"), [
-    ({"429": {"limit exceeded": 20}, "401": {"apperror": 2}}, True),
-    ({"429": {"html": 20}}, False),  # nginx's own 429 page: a proxy answering for Mattermost
-    ({"429": {"limit exceeded": 20}, "500": {"text": 1}}, False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("bodies", "ok"),
+    [
+        ({"429": {"limit exceeded": 20}, "401": {"apperror": 2}}, True),
+        ({"429": {"html": 20}}, False),  # nginx's own 429 page: a proxy answering for Mattermost
+        ({"429": {"limit exceeded": 20}, "500": {"text": 1}}, False),
+    ],
+)
 def test_mattermost_error_bodies(tmp_path: Path, bodies: dict[str, Any], ok: bool) -> None:
     folder = write_folder(tmp_path / "run", Plan())
     run = json.loads((folder / "run.json").read_text())
@@ -163,8 +180,9 @@ def test_mattermost_error_bodies(tmp_path: Path, bodies: dict[str, Any], ok: boo
     (folder / "run.json").write_text(json.dumps(run))
     check = next(c for c in verify(folder).checks if c.id == "mattermost-responses")
     assert check.passed is ok and check.severity == "warning", check
-    generic = next(c for c in verify(folder, expect="generic").checks
-                   if c.id == "mattermost-responses")  # fmt: skip
+    generic = next(
+        c for c in verify(folder, expect="generic").checks if c.id == "mattermost-responses"
+    )
     assert generic.passed is None
 
 
@@ -184,7 +202,26 @@ def test_a_header_that_never_changes_is_judged_quickly(tmp_path: Path) -> None:
     falling sequences took quadratic time and the end of the run seemed to hang."""
     from mmload.results.record import Record
 
-    rows = [Record(START + k / 5000, 1.0, "GET /x", 200, "addr:1", "token:1", "addr:1", 100, 99, 1,
-                   None, None, "", "mattermost", None, "") for k in range(200_000)]  # fmt: skip
+    rows = [
+        Record(
+            START + k / 5000,
+            1.0,
+            "GET /x",
+            200,
+            "addr:1",
+            "token:1",
+            "addr:1",
+            100,
+            99,
+            1,
+            None,
+            None,
+            "",
+            "mattermost",
+            None,
+            "",
+        )
+        for k in range(200_000)
+    ]
     v = verify(write_folder(tmp_path / "run", Plan(), records=rows))
     assert not v.passed and "limit-enforced" in failed(v) and v.measured.buckets_per_key == 1

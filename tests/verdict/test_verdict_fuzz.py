@@ -18,9 +18,10 @@ from mmload.verdict import verify
 from mmload.verdict.output import junit, markdown, text
 
 numbers = st.one_of(
-    st.none(), st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
     st.integers(min_value=-5, max_value=10**12).map(float),
-)  # fmt: skip
+)
 records = st.builds(
     Record,
     sent=st.floats(min_value=-1e10, max_value=1e10, allow_nan=False),
@@ -30,11 +31,16 @@ records = st.builds(
     key=st.sampled_from(["addr:1", "token:2", ""]),
     user=st.sampled_from(["token:a", "token:b", ""]),
     source=st.sampled_from(["addr:1", "addr:2", ""]),
-    limit=numbers, remaining=numbers, reset=numbers, retry_after=numbers, window=numbers,
+    limit=numbers,
+    remaining=numbers,
+    reset=numbers,
+    retry_after=numbers,
+    window=numbers,
     policy=st.sampled_from(["", "default"]),
     dialect=st.sampled_from(["", "mattermost", "epoch", "ietf"]),
-    date=numbers, error=st.sampled_from(["", "malformed x-ratelimit-limit: '1_0'"]),
-)  # fmt: skip
+    date=numbers,
+    error=st.sampled_from(["", "malformed x-ratelimit-limit: '1_0'"]),
+)
 
 
 def folder_of(tmp: Path, rows: list[Record], cut: int) -> Path:
@@ -48,13 +54,19 @@ def folder_of(tmp: Path, rows: list[Record], cut: int) -> Path:
     return tmp
 
 
-RUN_JSONS = [None, "{", "[]", '{"settings": {"documented_limit": 7}}',
-             '{"settings": {"documented_limit": {"per_sec": 0}}}']  # fmt: skip
+RUN_JSONS = [
+    None,
+    "{",
+    "[]",
+    '{"settings": {"documented_limit": 7}}',
+    '{"settings": {"documented_limit": {"per_sec": 0}}}',
+]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(records, max_size=60), cut=st.integers(0, 40),
-       run_json=st.sampled_from(RUN_JSONS))  # fmt: skip
+@given(
+    rows=st.lists(records, max_size=60), cut=st.integers(0, 40), run_json=st.sampled_from(RUN_JSONS)
+)
 def test_the_verdict_never_raises(rows: list[Record], cut: int, run_json: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         check_verdict(folder_of(Path(tmp), rows, cut), run_json)

@@ -54,9 +54,13 @@ def window_plan(algorithm: str, dialect: str, **kw: object) -> Plan:
     fall by one (0.1 s), so there a wrong Reset shows only with a longer window (burst 100)."""
     burst = 100 if algorithm == "sliding-window" else 20
     kw = {"seconds": 10.0, "per_user": 50.0, **kw}  # enough to judge Reset, in half the time
-    return Plan(algorithm=algorithm, dialect=dialect, burst=burst,
-                documented=Documented(10, burst if algorithm == "gcra" else None),
-                **kw)  # type: ignore[arg-type]  # fmt: skip
+    return Plan(
+        algorithm=algorithm,
+        dialect=dialect,
+        burst=burst,
+        documented=Documented(10, burst if algorithm == "gcra" else None),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize("dialect", HEADERS)
@@ -102,8 +106,13 @@ def test_polite_clients_find_a_too_short_retry_after(tmp_path: Path, algorithm: 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_polite_clients_find_an_honest_retry_after(tmp_path: Path, algorithm: str) -> None:
-    plan = Plan(algorithm=algorithm, burst=20, scenario="polite", seconds=15,
-                documented=Documented(10, 20 if algorithm == "gcra" else None))  # fmt: skip
+    plan = Plan(
+        algorithm=algorithm,
+        burst=20,
+        scenario="polite",
+        seconds=15,
+        documented=Documented(10, 20 if algorithm == "gcra" else None),
+    )
     honest = check(judge(tmp_path, plan), "retry-after-honest")
     assert honest.passed is True, honest
 
@@ -114,8 +123,9 @@ def test_what_a_run_cannot_decide_is_not_applicable(tmp_path: Path) -> None:
     assert retry.passed is None and "polite" in retry.message  # before: passed
     generic = verify(tmp_path / "hammer" / "run", expect="generic")
     assert check(generic, "reset-semantics").passed is None  # before: passed, expected "-"
-    ietf = check(judge(tmp_path / "ietf", Plan(dialect="ietf"), expect="generic"),
-                 "reset-semantics")  # fmt: skip
+    ietf = check(
+        judge(tmp_path / "ietf", Plan(dialect="ietf"), expect="generic"), "reset-semantics"
+    )
     assert ietf.passed is True and "IETF" in ietf.expected  # the draft says: a delta
     steady = judge(tmp_path / "steady", Plan(scenario="steady", documented=Documented(10, None)))
     limit = check(steady, "advertised-limit")  # 101 is not 10/s; no burst documented
@@ -151,8 +161,9 @@ def test_without_a_measured_rate_the_limit_is_read_against_the_documented_burst(
 def test_a_429_without_some_of_the_headers_fails_its_shape(tmp_path: Path) -> None:
     """Before, only a 429 without both Limit and Remaining failed."""
     plan = Plan()
-    partial = edited(plan, lambda r: r._replace(remaining=None, reset=None) if r.status == 429
-                     else r)  # fmt: skip
+    partial = edited(
+        plan, lambda r: r._replace(remaining=None, reset=None) if r.status == 429 else r
+    )
     shape = check(judge(tmp_path, plan, partial), "limited-response-shape")
     assert shape.passed is False and "Remaining, Reset" in shape.observed, shape
     assert check(judge(tmp_path / "whole", plan), "limited-response-shape").passed is True
@@ -178,8 +189,9 @@ def test_an_epoch_reset_is_read_against_the_server_s_date(tmp_path: Path, ahead:
 
     def skewed(r: Record) -> Record:
         epoch = r.dialect == "epoch"
-        return r._replace(reset=r.reset + ahead if epoch and r.reset else r.reset,
-                          date=r.date and r.date + ahead)  # fmt: skip
+        return r._replace(
+            reset=r.reset + ahead if epoch and r.reset else r.reset, date=r.date and r.date + ahead
+        )
 
     for dialect, semantics in (("epoch", "epoch"), ("mattermost", "delta")):
         plan = Plan(dialect=dialect)

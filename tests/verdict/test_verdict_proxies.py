@@ -15,8 +15,9 @@ from mmload.server.limiting import LimitSettings, RateLimiter
 from mmload.verdict import Verdict, verify
 from tests.support.synth import ME, START, Plan, write_folder
 
-NGINX_LIKE = Plan(dialect="none", faults=("no-retry-after",), burst=20,
-                  documented=Documented(10, 20))  # fmt: skip
+NGINX_LIKE = Plan(
+    dialect="none", faults=("no-retry-after",), burst=20, documented=Documented(10, 20)
+)
 
 
 def judge(tmp_path: Path, plan: Plan) -> Verdict:
@@ -44,8 +45,11 @@ def probe_through_nginx(step: float) -> list[Record]:
     ``rate=10r/s burst=20 nodelay``): 26 at once, a second's pause, then 1.1, 1.25 and 1.5
     times 10/s for ``step`` seconds each."""
     now = [START]
-    limiter = RateLimiter(LimitSettings(rate=Rate(10, 20), dialect="none"),
-                          clock=lambda: round(now[0] * 1e9), wall=lambda: now[0])  # fmt: skip
+    limiter = RateLimiter(
+        LimitSettings(rate=Rate(10, 20), dialect="none"),
+        clock=lambda: round(now[0] * 1e9),
+        wall=lambda: now[0],
+    )
     times = [START + k * 1e-4 for k in range(26)]
     t = START + 1.0
     for factor in (1.1, 1.25, 1.5):
@@ -57,8 +61,26 @@ def probe_through_nginx(step: float) -> list[Record]:
     for t in times:
         now[0] = t
         limited, _ = limiter.check("127.0.0.1", None, None)
-        rows.append(Record(t, 1.0, ME, 429 if limited else 200, "addr:1", "token:1", "addr:1",
-                           None, None, None, None, None, "", "", None, ""))  # fmt: skip
+        rows.append(
+            Record(
+                t,
+                1.0,
+                ME,
+                429 if limited else 200,
+                "addr:1",
+                "token:1",
+                "addr:1",
+                None,
+                None,
+                None,
+                None,
+                None,
+                "",
+                "",
+                None,
+                "",
+            )
+        )
     return rows
 
 
@@ -68,8 +90,11 @@ def test_the_probe_s_pause_does_not_bias_the_rate(tmp_path: Path, step: float) -
     unsure by a second: the interval leaves that resumption out rather than widen.  Steps of
     1.5 s saturate too briefly to measure a rate: inconclusive, never a failure; 4 s steps
     measure it within 2% and pass."""
-    v = verify(write_folder(tmp_path / "run", Plan(documented=Documented(10, 20)),
-                            records=probe_through_nginx(step)))  # fmt: skip
+    v = verify(
+        write_folder(
+            tmp_path / "run", Plan(documented=Documented(10, 20)), records=probe_through_nginx(step)
+        )
+    )
     m = v.measured
     if step < 4:
         assert m.rate_per_s is None and v.outcome == "inconclusive", v.summary

@@ -15,27 +15,56 @@ from tests.support.synth import Plan, write_folder
 from tests.support.synth_world import Leg, Network
 
 
-def hammer(algorithm: str, per_sec: float, burst: int, seconds: float, per_user: float,
-           seed: int, phase: float, ms: float, closed: bool) -> Plan:  # fmt: skip
+def hammer(
+    algorithm: str,
+    per_sec: float,
+    burst: int,
+    seconds: float,
+    per_user: float,
+    seed: int,
+    phase: float,
+    ms: float,
+    closed: bool,
+) -> Plan:
     network = Network(up=Leg(ms, ms * 4, floor_ms=ms / 4), down=Leg(ms, ms * 4, floor_ms=ms / 4))
-    return Plan(algorithm=algorithm, per_sec=per_sec, burst=burst, seconds=seconds, users=2,
-                per_user=per_user, seed=seed, start_phase=phase, network=network,
-                closed_loop=closed,
-                documented=Documented(per_sec, burst if algorithm == "gcra" else None))  # fmt: skip
+    return Plan(
+        algorithm=algorithm,
+        per_sec=per_sec,
+        burst=burst,
+        seconds=seconds,
+        users=2,
+        per_user=per_user,
+        seed=seed,
+        start_phase=phase,
+        network=network,
+        closed_loop=closed,
+        documented=Documented(per_sec, burst if algorithm == "gcra" else None),
+    )
 
 
 CASES = {
     # the logins' slots free one second before the burst's: resumptions alternate 2 and 33
     # acceptances apart, and only every other one is at the same phase
-    "moving-window-two-phases": hammer("moving-window", 17.527023936131943, 18, 5.0,
-                                       70.10809574452777, 116, 0.11668114895725212, 2.0, False),
+    "moving-window-two-phases": hammer(
+        "moving-window",
+        17.527023936131943,
+        18,
+        5.0,
+        70.10809574452777,
+        116,
+        0.11668114895725212,
+        2.0,
+        False,
+    ),
     # 2 users, closed loop, 2 ms: they offer 350/s to a 597/s bucket of one token; its refusals
     # are collisions, and the 280/s they get through is the client's, not the limit
-    "gcra-burst-0-client-bound": hammer("gcra", 596.7594068183835, 0, 5.0, 1200.0, 187,
-                                        0.25642853431942825, 2.0, True),
-    "gcra-one-per-4-seconds": hammer("gcra", 0.23982541590258108, 0, 120.0, 5.0, 178,
-                                     0.12230928446159983, 0.5, False),
-}  # fmt: skip
+    "gcra-burst-0-client-bound": hammer(
+        "gcra", 596.7594068183835, 0, 5.0, 1200.0, 187, 0.25642853431942825, 2.0, True
+    ),
+    "gcra-one-per-4-seconds": hammer(
+        "gcra", 0.23982541590258108, 0, 120.0, 5.0, 178, 0.12230928446159983, 0.5, False
+    ),
+}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

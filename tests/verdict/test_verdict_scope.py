@@ -80,8 +80,9 @@ def test_more_correct_servers_pass(
     tmp_path: Path, algorithm: str, dialect: str, vary_by: str, sources: int, scope: str
 ) -> None:
     """The keyings and source counts ``test_a_correct_server_passes`` leaves out."""
-    v = judge(tmp_path, replace(correct(algorithm, dialect, "address"), vary_by=vary_by,
-                                sources=sources))  # fmt: skip
+    v = judge(
+        tmp_path, replace(correct(algorithm, dialect, "address"), vary_by=vary_by, sources=sources)
+    )
     assert_correct(v, scope)
 
 
@@ -139,8 +140,11 @@ def test_undecided_buckets_per_key_is_not_applicable_everywhere(tmp_path: Path) 
     data = json.loads((folder / VERDICT_JSON).read_text())
     assert data["passed"] is True
     assert next(c for c in data["checks"] if c["id"] == "one-bucket-per-key")["passed"] is None
-    case = next(c for c in ET.fromstring((folder / VERDICT_XML).read_text()).iter("testcase")
-                if c.get("name") == "one-bucket-per-key")  # fmt: skip
+    case = next(
+        c
+        for c in ET.fromstring((folder / VERDICT_XML).read_text()).iter("testcase")
+        if c.get("name") == "one-bucket-per-key"
+    )
     assert case.find("skipped") is not None and case.find("failure") is None
     assert "| one-bucket-per-key | undecided |" in (folder / SUMMARY_MD).read_text()
     assert check(judge(tmp_path / "hammer", Plan()), "one-bucket-per-key") is True
@@ -189,8 +193,12 @@ def test_a_plan_refuses_what_it_cannot_simulate() -> None:
 def test_the_probe_schedule_is_the_probe_scenario_s() -> None:
     """The documented burst and five more at once, a second's pause, then 1.1, 1.25 and 1.5
     times the documented rate, a third of the rest of the run each."""
-    sent = np.array([r.sent for r in simulate(Plan(scenario="probe", seconds=19.0))
-                     if r.endpoint == ME]) - START  # fmt: skip
+    sent = (
+        np.array(
+            [r.sent for r in simulate(Plan(scenario="probe", seconds=19.0)) if r.endpoint == ME]
+        )
+        - START
+    )
     burst = sent[sent < 0.5]
     assert len(burst) == 101 + PROBE_EXTRA and burst.max() < 0.05
     assert not ((sent >= 0.5) & (sent < 1.0)).any()
@@ -210,8 +218,9 @@ def test_probe_and_hammer_agree(tmp_path: Path, algorithm: str) -> None:
     hammer = judge(tmp_path / "hammer", plan)
     probe = judge(tmp_path / "probe", replace(plan, scenario="probe"))
     assert hammer.passed, hammer.summary
-    assert probe.passed or (algorithm == "moving-window" and probe.outcome == "inconclusive"), \
-        probe.summary  # fmt: skip
+    assert probe.passed or (algorithm == "moving-window" and probe.outcome == "inconclusive"), (
+        probe.summary
+    )
     for v in (hammer, probe):
         m = v.measured
         assert m.rate_low is not None and m.rate_high is not None, v.summary

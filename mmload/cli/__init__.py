@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from mmload import __version__
-from mmload.cli import compare, export, report, run, serve, verify
+from mmload.cli import compare, export, locustfile, report, run, serve, verify
 from mmload.exitcodes import ExitStatus
 
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_parser(sub)
     compare.add_parser(sub)
     export.add_parser(sub)
+    locustfile.add_parser(sub)
     return parser
 
 

@@ -7,12 +7,21 @@ import sys
 import time
 from typing import Any, NoReturn
 
+import locust
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from mmload.exitcodes import ExitStatus
-from mmload.harness import accounts, collector, options, prometheus, source_ips, webui
+from mmload.harness import (
+    accounts,
+    collector,
+    locust_api,
+    options,
+    prometheus,
+    source_ips,
+    webui,
+)
 from mmload.harness.scenarios import LOGIN, missing, refusal
 
 _installed = False
@@ -79,6 +88,10 @@ def check_accounts(spec: str, password_given: bool) -> None:
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
+    gone = locust_api.missing()
+    if gone:
+        refuse(f"this Locust ({locust.__version__}) lacks what mmload relies on: "
+               f"{', '.join(gone)}; install a Locust that pyproject.toml allows")  # fmt: skip
     check_options(environment)
     parsed = environment.parsed_options
     if parsed is not None and not isinstance(environment.runner, WorkerRunner):

@@ -196,7 +196,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                    "help": "webhook: the incoming hook id to post to (whoever has it can post: "
                    "never written anywhere)"}),
     ("--out", {"default": DEFAULTS["out"], "help": "run folders go under this directory"}),
-    ("--run-dir", {"default": "", "help": "write the run folder exactly here"}),
+    ("--run-dir", {"default": "", "help": "write the run folder exactly here (a new or empty "
+                   "folder), instead of a new one under --out"}),
     ("--max-records", {"type": non_negative, "default": DEFAULTS["max_records"],
                        "help": "per-request records kept in the run folder (totals stay exact)"}),
     ("--progress", {"type": progress_interval, "default": DEFAULTS["progress"],
@@ -238,7 +239,7 @@ SHARED_WITH_RUN = (
     "--api", "--accounts", "--password", "--documented-limit", "--documented-burst", "--out",
     "--vary-by", "--rate-factor", "--step-time", "--request-timeout", "--tolerance", "--strict",
     "--expect", "--source-ips", "--limited-status", "--prometheus-port", "--prometheus-host",
-    "--prometheus-linger",
+    "--prometheus-linger", "--run-dir", "--max-records",
 )  # fmt: skip
 SCENARIO_ONLY = {"rate_factor": "--rate-factor", "step_time": "--step-time", "hook_id": "--hook-id"}
 PASSWORD_FLAG = "--password (or MMLOAD_PASSWORD)"

@@ -58,6 +58,8 @@ class RunOptions:
     processes: int = 0
     source_ips: str | None = None  # checked by its argparse type: loopback or this machine's
     limited_status: tuple[int, ...] = DEFAULTS["limited_status"]  # the refusals: 429
+    run_dir: str = ""  # the run folder exactly ("": a new one under out)
+    max_records: int | None = None  # per-request records kept (None: the plugin's default)
     prometheus_port: int | None = None  # serve the run's metrics there (the master's process)
     prometheus_host: str | None = None
     prometheus_linger: float | None = None
@@ -113,6 +115,9 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
     message = refusal({o.scenario: acts_on(o.scenario)}, given, SCENARIO_ONLY | LOGIN_FLAGS)
     message = message or missing(o.scenario, o.api or DEFAULTS["api"], has_hook, o.vary_by)
     message = message or documented_refusal(o.documented_limit)
+    if not message and o.run_dir and not _fresh_folder(Path(o.run_dir)):
+        message = (f"--run-dir {o.run_dir}: not a new or empty folder (a run folder is never "
+                   "written into another's)")  # fmt: skip
     if not message and o.prometheus_port is not None:
         host = o.prometheus_host or "127.0.0.1"
         message = cannot_listen("--prometheus-port", host, o.prometheus_port)
@@ -137,6 +142,11 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
             f"{o.accounts}, and {o.host} is not an mmload reference server: give a CSV file "
             "of the accounts to log in with"
         )
+
+
+def _fresh_folder(path: Path) -> bool:
+    """A folder that does not exist yet, or an empty one."""
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
 def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
@@ -164,6 +174,8 @@ def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
         cmd += ["--processes", str(o.processes), *_master_port(o.extra)]
     if o.source_ips:
         cmd += ["--source-ips", o.source_ips]
+    if o.max_records is not None:
+        cmd += ["--max-records", str(o.max_records)]
     if o.prometheus_port is not None:
         cmd += ["--prometheus-port", str(o.prometheus_port)]
     if o.prometheus_host is not None:
@@ -204,7 +216,7 @@ def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
     if o.host:
         check_host(o.host)
     check_options(o)
-    run_dir = new_run_dir(o.out, o.scenario)
+    run_dir = Path(o.run_dir) if o.run_dir else new_run_dir(o.out, o.scenario)
     server: EmbeddedServer | None = None
     code = 0
     env, for_locust = locust_env(o)

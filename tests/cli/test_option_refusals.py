@@ -167,3 +167,29 @@ def test_a_limit_keyed_on_users_is_refused_for_a_scenario_that_logs_in_to_nothin
     err = locust_check(Webhook, "--hook-id", "h", "--vary-by", "user", capsys=capsys)
     assert "--vary-by user is for the scenarios that log in" in err
     assert locust_check(Hammer, "--accounts", "2", "--vary-by", "user", capsys=capsys) == ""
+
+
+def test_mmload_run_writes_into_a_run_dir_only_when_new_or_empty(tmp_path: Path) -> None:
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "run.json").write_text("{}")
+    message = refused(RunOptions(run_dir=str(tmp_path / "used")))
+    assert message.startswith(f"--run-dir {tmp_path / 'used'}: not a new or empty folder")
+    (tmp_path / "empty").mkdir()
+    check_options(RunOptions(run_dir=str(tmp_path / "empty")), {})  # not refused
+    check_options(RunOptions(run_dir=str(tmp_path / "new")), {})
+
+
+def test_mmload_run_hands_max_records_and_prometheus_to_locust(tmp_path: Path) -> None:
+    options = RunOptions(max_records=50, prometheus_port=9999, prometheus_linger=2.5)
+    cmd = locust_command(options, HOST, tmp_path)
+    assert cmd[cmd.index("--max-records") + 1] == "50"
+    assert cmd[cmd.index("--prometheus-port") + 1] == "9999"
+    assert cmd[cmd.index("--prometheus-linger") + 1] == "2.5"
+    assert "--prometheus-host" not in cmd and "--max-records" not in locust_command(
+        RunOptions(), HOST, tmp_path
+    )
+
+
+def test_prometheus_host_or_linger_without_the_port_is_refused() -> None:
+    assert "act on --prometheus-port" in refused(RunOptions(prometheus_linger=3.0))
+    assert "act on --prometheus-port" in refused(RunOptions(prometheus_host="0.0.0.0"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TextIO
 
@@ -103,6 +104,8 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         print(f"mmload verify: could not judge {folder}: {type(exc).__name__}: {exc}", file=err)
         return ExitStatus.RUN_FAILED
     print(output.text(found), file=out, flush=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # shown on the job's page
+        print("\n".join(output.github_annotations(found)), file=out, flush=True)
     if not found.requests:
         return ExitStatus.RUN_FAILED
     return verdict_exit(found.outcome)

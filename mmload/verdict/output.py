@@ -134,3 +134,27 @@ def text(verdict: Verdict) -> str:
         if check.diagnosis:
             lines.append(f"  {'':9} {'':{width}}  likely cause: {check.diagnosis}")
     return "\n".join(lines)
+
+
+def github_annotations(verdict: Verdict) -> list[str]:
+    """GitHub Actions workflow commands (``::error``/``::warning``): one per failed check and per
+    warning, and one ``::warning`` when the run is inconclusive, so that they show on the job's
+    page.  https://docs.github.com/actions/reference/workflow-commands-for-github-actions"""
+    found = []
+    for check in verdict.checks:
+        kind = status(check, verdict.strict)
+        if kind in ("FAIL", "warning"):
+            level = "error" if kind == "FAIL" else "warning"
+            why = check.message + (f" (likely cause: {check.diagnosis})" if check.diagnosis else "")
+            found.append(f"::{level} title={_property(f'mmload {check.id}')}::{_data(why)}")
+    if heading(verdict) == "INCONCLUSIVE":
+        found.append(f"::warning title=mmload inconclusive::{_data(verdict.summary)}")
+    return found
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")

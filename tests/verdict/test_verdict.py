@@ -4,6 +4,7 @@ fault fails the check that names it, and the documentation's Mattermost conflict
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -225,3 +226,21 @@ def test_a_header_that_never_changes_is_judged_quickly(tmp_path: Path) -> None:
     ]
     v = verify(write_folder(tmp_path / "run", Plan(), records=rows))
     assert not v.passed and "limit-enforced" in failed(v) and v.measured.buckets_per_key == 1
+
+
+def test_under_github_actions_failures_and_warnings_are_annotations(tmp_path: Path) -> None:
+    from mmload.cli import main
+
+    write_folder(tmp_path / "run", Plan(faults=("lax",), seconds=10))  # twice the rate
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GITHUB_ACTIONS", "true")
+        assert main(["verify", str(tmp_path / "run")], out, err) == 1, err.getvalue()
+    lines = out.getvalue().splitlines()
+    errors = [line for line in lines if line.startswith("::error title=mmload ")]
+    assert any(line.startswith("::error title=mmload rate-matches-documented::") for line in errors)
+    assert all("\n" not in line and "::" in line[2:] for line in errors)
+    assert any("+100.0%25 from the documented" in line for line in errors)  # % escaped
+    out = io.StringIO()
+    assert main(["verify", str(tmp_path / "run")], out, err) == 1  # not under GitHub: none
+    assert "::error" not in out.getvalue()

@@ -73,6 +73,8 @@ LIMIT_DEFAULTS: dict[str, object] = {
     "vary_by_remote_addr": True,
     "vary_by_user": False,
     "vary_by_header": "",
+    "trust_forwarded": False,
+    "per_route": False,
     "algorithm": "gcra",
     "dialect": "mattermost",
     "fault": [],
@@ -113,6 +115,20 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
         help="VaryByHeader: append this header's lower-cased value to the key",
     )
     p.add_argument(
+        "--trust-forwarded",
+        action="store_true",
+        default=None,
+        help="not Mattermost's: key on the left-most X-Forwarded-For when a request sends one "
+        "(the classic misconfiguration a spoofed header bypasses)",
+    )
+    p.add_argument(
+        "--per-route",
+        action="store_true",
+        default=None,
+        help="not Mattermost's: a bucket per path exactly as sent (so another spelling of a "
+        "route gets a fresh bucket)",
+    )
+    p.add_argument(
         "--algorithm",
         choices=ALGORITHMS,
         help="gcra (default) is Mattermost's; the window algorithms come from the limits library",
@@ -140,7 +156,13 @@ def limit_settings(args: argparse.Namespace) -> LimitSettings:
         enabled=args.rate_limit,
         rate=Rate(get("per_sec"), get("max_burst")),
         memory_store_size=get("memory_store_size"),
-        keying=Keying(get("vary_by_remote_addr"), get("vary_by_user"), get("vary_by_header")),
+        keying=Keying(
+            get("vary_by_remote_addr"),
+            get("vary_by_user"),
+            get("vary_by_header"),
+            get("trust_forwarded"),
+            get("per_route"),
+        ),
         algorithm=get("algorithm"),
         dialect=get("dialect"),
         faults=frozenset(get("fault")),

@@ -37,6 +37,7 @@ class App:
         self.limits = limits
         self.limiter = RateLimiter(limits) if limits.enabled else None
         self.header_name = limits.keying.vary_by_header.lower()
+        self.trust_forwarded = limits.keying.trust_forwarded
         canonical = json.dumps(settings_dict(limits), sort_keys=True).encode()
         config_hash = hashlib.sha256(canonical).hexdigest()[:12]
         self.version_id = f"{SERVER_VERSION}.mmload.{config_hash}.false"
@@ -66,7 +67,10 @@ class App:
         limit_headers: list[tuple[str, str]] = []
         if self.limiter is not None:
             header_value = request.headers.get(self.header_name) if self.header_name else None
-            limited, limit_headers = self.limiter.check(request.remote_addr, token, header_value)
+            forwarded = request.headers.get("x-forwarded-for") if self.trust_forwarded else None
+            limited, limit_headers = self.limiter.check(
+                request.remote_addr, token, header_value, request.path, forwarded
+            )
             if limited:
                 return Response(
                     429, LIMITED_BODY, "text/plain; charset=utf-8", [*limit_headers,
@@ -106,6 +110,8 @@ def settings_dict(limits: LimitSettings) -> dict[str, object]:
         "vary_by_remote_addr": keying.vary_by_remote_addr,
         "vary_by_user": keying.vary_by_user,
         "vary_by_header": keying.vary_by_header,
+        "trust_forwarded": keying.trust_forwarded,
+        "per_route": keying.per_route,
         "algorithm": limits.algorithm,
         "dialect": limits.dialect,
         "faults": sorted(limits.faults),

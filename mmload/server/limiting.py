@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mmload import defaults, dialects
 from mmload.limiter import algorithms, faults
@@ -54,14 +54,24 @@ class RateLimiter:
         self.window_s = kind.window_s(settings.rate)
         self.advertised_limit = kind.limit(settings.rate)  # the documented rate's, when lax
         shared = "shared-bucket" in settings.faults
-        self.keying = Keying(vary_by_remote_addr=False) if shared else settings.keying
+        self.keying = (
+            replace(settings.keying, vary_by_remote_addr=False, vary_by_user=False,
+                    vary_by_header="")
+            if shared
+            else settings.keying
+        )  # fmt: skip
         self.accepted = 0
         self.refused = 0
 
     def check(
-        self, remote_addr: str, token: str | None, header_value: str | None
+        self,
+        remote_addr: str,
+        token: str | None,
+        header_value: str | None,
+        path: str = "",
+        forwarded_for: str | None = None,
     ) -> tuple[bool, dialects.Headers]:
-        key = self.keying.key(remote_addr, token, header_value)
+        key = self.keying.key(remote_addr, token, header_value, path, forwarded_for)
         decision = self.algorithm.hit(key)
         decision.limit = self.advertised_limit
         shown = faults.advertise(decision, self.faults) if self.faults else decision

@@ -61,6 +61,10 @@ def of_limits(limits: LimitSettings) -> tuple[dict[str, Any] | None, str]:
     ]
     if keying.vary_by_header:
         vary.append(f"header {keying.vary_by_header}")
+    if keying.trust_forwarded:
+        vary.append("X-Forwarded-For when sent")
+    if keying.per_route:
+        vary.append("exact path")
     rate = limits.rate
     faults = sorted(limits.faults)
     text = (

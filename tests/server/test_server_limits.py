@@ -206,6 +206,45 @@ def test_vary_by_header_gives_each_lowercased_value_a_bucket(serve: ServeFactory
     assert same_lowercased.statuses == [429]
 
 
+def test_trust_forwarded_keys_on_the_left_most_forwarded_address(serve: ServeFactory) -> None:
+    """The misconfiguration a spoofed X-Forwarded-For bypasses: each claimed address a bucket."""
+    server = serve(*GCRA, "--trust-forwarded")
+
+    drained = rawhttp.burst(server.port, OVER)
+    spoofed = rawhttp.burst(server.port, 1, headers={"X-Forwarded-For": "192.0.2.7, 127.0.0.1"})
+    again = rawhttp.burst(server.port, 1, headers={"X-Forwarded-For": "192.0.2.7"})
+
+    assert_gcra_burst(drained)
+    assert spoofed.statuses == [401]  # a fresh bucket for 192.0.2.7
+    assert spoofed.responses[0].header_int("X-Ratelimit-Remaining") == LIMIT - 1
+    assert again.responses[0].header_int("X-Ratelimit-Remaining") == LIMIT - 2  # the same one
+    assert server.ready is not None and "X-Forwarded-For" in server.ready.limits_text
+
+
+def test_without_trust_forwarded_the_header_changes_nothing(serve: ServeFactory) -> None:
+    server = serve(*GCRA)
+
+    drained = rawhttp.burst(server.port, OVER)
+    spoofed = rawhttp.burst(server.port, 1, headers={"X-Forwarded-For": "192.0.2.7"})
+
+    assert_gcra_burst(drained)
+    assert spoofed.statuses == [429]
+
+
+def test_per_route_gives_each_spelling_of_a_path_a_bucket(serve: ServeFactory) -> None:
+    """The misconfiguration another spelling of a route bypasses."""
+    server = serve(*GCRA, "--per-route")
+
+    drained = rawhttp.burst(server.port, OVER)
+    slash = rawhttp.burst(server.port, 1, path="/api/v4/users/me/")
+    same = rawhttp.burst(server.port, 1)
+
+    assert_gcra_burst(drained)
+    assert slash.statuses != [429]  # a fresh bucket (whatever the route answers)
+    assert slash.responses[0].header_int("X-Ratelimit-Remaining") == LIMIT - 1
+    assert same.statuses == [429]
+
+
 @pytest.mark.parametrize(("size", "forgotten"), [(1, True), (2, False)])
 def test_memory_store_size_forgets_the_least_recent_key(
     serve: ServeFactory, size: int, forgotten: bool

@@ -30,6 +30,7 @@ from mmload.harness.capture import Capture
 from mmload.harness.options import Settings
 from mmload.harness.pacing import load_start
 from mmload.harness.runsummary import RunSummary
+from mmload.harness.state import state
 from mmload.harness.workers import WorkerWatch
 from mmload.results.block import Block
 from mmload.results.tally import Tally
@@ -238,7 +239,7 @@ def register(environment: Environment, scenario: str) -> Collector:
     """Wire a collector into this Locust process (``events.init``)."""
     settings = Settings.from_options(environment.parsed_options)
     collector = Collector(environment, settings, scenario)
-    environment.mmload_collector = collector  # type: ignore[attr-defined]
+    state(environment).collector = collector
     events = environment.events
     events.request.add_listener(collector.capture.on_request)
     runner = environment.runner

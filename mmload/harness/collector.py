@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
 
 import gevent
@@ -29,10 +30,11 @@ from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunne
 from mmload.harness.capture import Capture
 from mmload.harness.options import Settings
 from mmload.harness.pacing import load_start
-from mmload.harness.runsummary import RunSummary
+from mmload.harness.runfolder import RunFolder
 from mmload.harness.state import state
 from mmload.harness.workers import WorkerWatch
 from mmload.results.block import Block
+from mmload.results.record import limited_label
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second, Timeline
 
@@ -73,7 +75,7 @@ class Collector:
         self.counters: dict[str, int] = {}  # events users note (re-logins, ...): summed up
         self.viewers: list[Callable[[Block], None]] = []  # the web UI's live view, if any
         worker = isinstance(environment.runner, WorkerRunner)
-        self.summary = None if worker else RunSummary(environment, settings, scenario)
+        self.summary = None if worker else RunFolder(environment, settings, scenario)
         self.awaiting: set[str] = set()  # master: workers whose last batch has not come yet
         self.watch = WorkerWatch(clock)  # master: when each worker was heard from, which are lost
         self._flusher: gevent.Greenlet | None = None
@@ -168,7 +170,7 @@ class Collector:
         self.summary.write(closed, still_open)
         if self.settings.progress and now - self._last_progress >= self.settings.progress:
             self._last_progress = now
-            line = self.summary.progress_line(closed + still_open, now)
+            line = progress_line(closed + still_open, now, self.summary.started, self.settings)
             if line:
                 print(line, file=sys.stderr, flush=True)
 
@@ -233,6 +235,25 @@ def pack(
         "counters": counters,
         "final": final,
     }
+
+
+def progress_line(seconds: list[Second], now: float, started: datetime, settings: Settings) -> str:
+    """Rates over the last few complete seconds, and the time since ``started``."""
+    recent = [s for s in seconds if now - 1 - settings.progress <= s.second < int(now) - 1]
+    if not recent:
+        return ""
+    n = len(recent)
+    lows = [s.remaining_min for s in recent if s.remaining_min is not None]
+    highs = [s.remaining_max for s in recent if s.remaining_max is not None]
+    remaining = f"{min(lows):g}..{max(highs):g}" if lows and highs else "-"
+    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    return (
+        f"mmload {elapsed:5.0f}s  offered {sum(s.offered for s in recent) / n:7.1f}/s  "
+        f"accepted {sum(s.accepted for s in recent) / n:7.1f}/s  "
+        f"{limited_label(settings.limited_status)} "
+        f"{sum(s.limited for s in recent) / n:7.1f}/s  "
+        f"errors {sum(s.errors for s in recent) / n:5.1f}/s  Remaining {remaining}"
+    )
 
 
 def register(environment: Environment, scenario: str) -> Collector:

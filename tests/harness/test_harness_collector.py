@@ -21,6 +21,7 @@ from requests.structures import CaseInsensitiveDict
 from mmload import dialects
 from mmload.harness.capture import IDENTITY, Capture, join_identity, limited_suffix
 from mmload.harness.collector import FINISH, MESSAGE, Collector, grace_seconds, register
+from mmload.harness.diagnosis import failure
 from mmload.harness.options import Settings, add_arguments
 from mmload.harness.users import LoginFailed, Tokens
 from mmload.limiter.decision import NS, Decision
@@ -259,7 +260,7 @@ def test_logins_all_refused_say_with_which_status(tmp_path: Path) -> None:
         fire(collector.capture, response(503, []), name=login + limited_suffix(503), sent=3000 + k)
     collector.flush()
     assert collector.summary is not None
-    assert collector.summary.failure() == (
+    assert failure(collector.summary.tally) == (
         "no login succeeded (3 attempts, 3 of them answered 503 (rate-limited))"
     )
 

@@ -90,9 +90,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
             viewer = webui.register(environment)
         except webui.WebUIError as exc:
             refuse(str(exc))
-    found = collector.register(environment, _scenario(environment))
-    if viewer is not None:
-        found.viewers.append(viewer)
+    collector.register(environment, _scenario(environment), viewer)
     # Everything loaded so far (Locust, mmload, numpy, the locustfile) lives as long as the
     # process: keep it out of the garbage collector's full passes during the load, as the
     # reference server does.

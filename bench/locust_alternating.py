@@ -22,6 +22,7 @@ from locust import events
 from locust_bare import Hammer  # noqa: F401  Locust puts this file's folder on sys.path
 
 from mmload.harness import plugin
+from mmload.harness.state import state as run_state
 
 plugin.install()
 
@@ -35,7 +36,8 @@ def _cpu() -> float:
 
 
 def _alternate(environment: Any, slice_seconds: float, out: list[list[Any]]) -> None:
-    collector = environment.mmload_collector
+    collector = run_state(environment).collector
+    assert collector is not None  # the plugin's init listener comes first
     request = environment.events.request
     stats = environment.stats.total
     gevent.sleep(WARM_UP)
@@ -53,7 +55,7 @@ def _alternate(environment: Any, slice_seconds: float, out: list[list[Any]]) -> 
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
-    collector = environment.mmload_collector
+    collector: Any = run_state(environment).collector  # its flusher is replaced below
     environment.events.request.remove_listener(collector.capture.on_request)
     collector._flush_forever = lambda: None  # the slices flush, each its own
     slices: list[list[Any]] = []

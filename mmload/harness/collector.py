@@ -4,7 +4,9 @@ Every process turns each response into a record (:mod:`mmload.harness.capture`: 
 listener copies a few values, no I/O).  Once a second, a process makes a block of its records and
 its partial per-second and per-key aggregates: a worker sends them to the master as one message;
 the master (or the single process) merges them and writes the run folder.  Totals are exact
-however many processes there are; ``--max-records`` only caps the per-request file.
+however many processes there are; ``--max-records`` only caps the per-request file.  Each role is
+a class of its own, chosen once by :func:`register`: :class:`WorkerCollector` on a worker,
+:class:`MasterCollector` on the master and in a single process (a master without workers).
 
 At the end the master asks every worker for its last batch and waits for each to arrive (their
 users may need up to the stop timeout to finish the request they are in), instead of Locust's
@@ -19,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
 
 import gevent
@@ -29,9 +32,11 @@ from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunne
 from mmload.harness.capture import Capture
 from mmload.harness.options import Settings
 from mmload.harness.pacing import load_start
-from mmload.harness.runsummary import RunSummary
+from mmload.harness.runfolder import RunFolder
+from mmload.harness.state import state
 from mmload.harness.workers import WorkerWatch
 from mmload.results.block import Block
+from mmload.results.record import limited_label
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second, Timeline
 
@@ -52,12 +57,12 @@ def grace_seconds(request_timeout: float) -> float:
 
 
 class Collector:
+    """What every process of a run does: turn each response into a record, count what its users
+    note, and once a second :meth:`flush` what came since (what that means is the role's: a
+    worker sends it, the master writes it); at the end, flush once more."""
+
     def __init__(
-        self,
-        environment: Environment,
-        settings: Settings,
-        scenario: str,
-        clock: Callable[[], float] = time.time,
+        self, environment: Environment, settings: Settings, clock: Callable[[], float] = time.time
     ) -> None:
         self.env = environment
         self.clock = clock
@@ -70,35 +75,28 @@ class Collector:
         # open seconds: a worker's since its last batch; the master's
         self.seconds = Timeline(settings.limited_status)
         self.counters: dict[str, int] = {}  # events users note (re-logins, ...): summed up
-        self.viewers: list[Callable[[Block], None]] = []  # the web UI's live view, if any
-        worker = isinstance(environment.runner, WorkerRunner)
-        self.summary = None if worker else RunSummary(environment, settings, scenario)
-        self.awaiting: set[str] = set()  # master: workers whose last batch has not come yet
-        self.watch = WorkerWatch(clock)  # master: when each worker was heard from, which are lost
         self._flusher: gevent.Greenlet | None = None
-        self._last_progress = clock()
-        self.grace = grace_seconds(settings.request_timeout)
         self._finishing = False
         self._finished = gevent.event.Event()
+
+    def listen(self) -> None:
+        """Wire this collector into its process's Locust events and messages."""
+        events = self.env.events
+        events.request.add_listener(self.capture.on_request)
+        self._listen()
+        events.test_start.add_listener(lambda **_: self.start())
+        events.quitting.add_listener(lambda **_: self.quit())
+
+    def _listen(self) -> None:
+        """The role's own events and messages."""
 
     def note(self, counter: str, n: int = 1) -> None:
         self.counters[counter] = self.counters.get(counter, 0) + n
 
     # once a second
     def start(self) -> None:
-        if self.summary is None:  # a worker: the master's options have come with the spawn
-            self._told(Settings.from_options(self.env.parsed_options))
-        if self.summary is not None and self.summary.load_started is None:
-            self.summary.load_started = load_start(self.env)
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush_forever)
-
-    def _told(self, settings: Settings) -> None:
-        """A worker started on its own (``locust --worker``) learns the run's refusals from
-        the master's options, which Locust sends with the spawn message."""
-        if settings.limited_status != self.settings.limited_status:
-            self.settings = replace(self.settings, limited_status=settings.limited_status)
-            self.seconds.limited = settings.limited_status
 
     def _flush_forever(self) -> None:
         while True:
@@ -117,31 +115,131 @@ class Collector:
         return block, tally, counters
 
     def flush(self, final: bool = False) -> None:
+        raise NotImplementedError
+
+    def quit(self) -> None:
+        """Locust is quitting: finish."""
+        self.finish()
+
+    def finish(self) -> None:
+        """Write the last of everything, once.  Locust may fire ``quitting`` twice (its SIGTERM
+        handler, then its main greenlet once the runner is gone); the second call waits for
+        the first, which may be waiting for the verdict, so the exit code includes it."""
+        if self._finishing:
+            self._finished.wait()
+            return
+        self._finishing = True
+        try:
+            if self._flusher is not None:
+                self._flusher.kill(block=False)
+                self._flusher = None
+            self._last()
+        finally:
+            self._finished.set()
+
+    def _last(self) -> None:
+        self.flush(final=True)
+
+
+class WorkerCollector(Collector):
+    """A worker's: it writes nothing itself, but sends the master a batch once a second (records,
+    the seconds they make, tally, counters), and its last batch when the master asks for it."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        runner: WorkerRunner,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(environment, settings, clock)
+        self.runner = runner
+
+    def _listen(self) -> None:
+        self.runner.register_message(FINISH, self._asked_to_finish, concurrent=True)
+        self.env.events.test_stop.add_listener(lambda **_: self.flush())
+
+    def _asked_to_finish(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.runner.stop()  # users finish the request they are in, within the stop timeout
+        self.flush(final=True)
+
+    def start(self) -> None:
+        self._told(Settings.from_options(self.env.parsed_options))  # come with the spawn
+        super().start()
+
+    def _told(self, settings: Settings) -> None:
+        """A worker started on its own (``locust --worker``) learns the run's refusals from
+        the master's options, which Locust sends with the spawn message."""
+        if settings.limited_status != self.settings.limited_status:
+            self.settings = replace(self.settings, limited_status=settings.limited_status)
+            self.seconds.limited = settings.limited_status
+
+    def flush(self, final: bool = False) -> None:
+        """Hand everything since the last batch to the master (nothing if nothing came)."""
         block, tally, counters = self.take()
         server, samples = self.capture.version_id, self.capture.take_samples()
         self.seconds.add(block)
-        if self.summary is None:  # a worker: hand everything to the master
-            runner = self.env.runner
-            if runner is not None and (len(block) or counters or samples or final):
-                news = pack(block, self.seconds.drain(), tally, counters, final)
-                extra = {"server": server, "samples": samples, "pid": os.getpid()}
-                runner.send_message(MESSAGE, {**news, **extra})
-            return
+        if len(block) or counters or samples or final:
+            news = pack(block, self.seconds.drain(), tally, counters, final)
+            extra = {"server": server, "samples": samples, "pid": os.getpid()}
+            self.runner.send_message(MESSAGE, {**news, **extra})
+
+
+class MasterCollector(Collector):
+    """The master's, and a single process's (a master without workers): merges its own records
+    and every worker's batches, writes the run folder once a second and shows each block to the
+    viewers (the web UI's live view); at the end it waits for every worker's last batch, and its
+    run folder gives the run its exit code."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        settings: Settings,
+        scenario: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(environment, settings, clock)
+        self.folder = RunFolder(environment, settings, scenario)
+        self.viewers: list[Callable[[Block], None]] = []  # the web UI's live view, if any
+        self.awaiting: set[str] = set()  # workers whose last batch has not come yet
+        self.watch = WorkerWatch(clock)  # when each worker was heard from, which are lost
+        self._last_progress = clock()
+        self.grace = grace_seconds(settings.request_timeout)
+
+    def _listen(self) -> None:
+        runner = self.env.runner
+        if isinstance(runner, MasterRunner):
+            runner.register_message(MESSAGE, lambda msg, **_: self.absorb(msg.data, msg.node_id))
+            self.env.events.heartbeat_sent.add_listener(
+                lambda client_id, timestamp, **_: self.watch.heard(client_id, timestamp)
+            )
+            self.env.events.test_stop.add_listener(lambda **_: self.collect_last_batches(runner))
+
+    def start(self) -> None:
+        if self.folder.load_started is None:
+            self.folder.load_started = load_start(self.env)
+        super().start()
+
+    def flush(self, final: bool = False) -> None:
+        """Merge this process's news and write the run folder: every row once it is final
+        (all of them when ``final``), the open ones as they stand."""
+        block, tally, counters = self.take()
+        server, samples = self.capture.version_id, self.capture.take_samples()
+        self.seconds.add(block)
         if isinstance(self.env.runner, MasterRunner):
             self.watch_workers(self.env.runner)
-        self.summary.add(block.encode(), len(block), tally, counters)
+        self.folder.add(block.encode(), len(block), tally, counters)
         if self.viewers:
             self._show(lambda: block)
-        self.summary.note_server(server, samples)
+        self.folder.note_server(server, samples)
         self._write(final)
 
     def absorb(self, data: dict[str, Any], worker: str = "") -> None:
-        """Master: merge a worker's batch."""
-        assert self.summary is not None
-        self.summary.add(
+        """Merge a worker's batch."""
+        self.folder.add(
             data["frame"], data["rows"], Tally.from_dict(data["tally"]), data["counters"]
         )
-        self.summary.note_server(data.get("server") or "", data.get("samples") or {})
+        self.folder.note_server(data.get("server") or "", data.get("samples") or {})
         self.seconds.merge(Second.from_dict(d) for d in data["seconds"])
         if self.viewers:  # only for them does the master decode a worker's records
             self._show(lambda: Block.decode(data["frame"])[0])
@@ -160,20 +258,19 @@ class Collector:
             log.exception("mmload: the live view could not take a batch")
 
     def _write(self, final: bool) -> None:
-        assert self.summary is not None
         now = self.clock()
         closed = self.seconds.drain(float("inf") if final else now - self.grace)
         still_open = sorted(self.seconds.seconds.values(), key=lambda s: s.second)
-        self.summary.write(closed, still_open)
+        self.folder.write(closed, still_open)
         if self.settings.progress and now - self._last_progress >= self.settings.progress:
             self._last_progress = now
-            line = self.summary.progress_line(closed + still_open, now)
+            line = progress_line(closed + still_open, now, self.folder.started, self.settings)
             if line:
                 print(line, file=sys.stderr, flush=True)
 
     def collect_last_batches(self, runner: MasterRunner) -> None:
-        """Master, at the end of a test: each worker stops its users and sends its last batch;
-        wait for every one of them (or note the ones that never came)."""
+        """At the end of a test: each worker stops its users and sends its last batch; wait for
+        every one of them (or note the ones that never came)."""
         workers = [c.id for c in runner.clients.all if c.state != STATE_MISSING]
         self.awaiting = set(workers)
         for worker in workers:
@@ -186,38 +283,30 @@ class Collector:
             self._missing(runner, worker, lost=False)
 
     def watch_workers(self, runner: MasterRunner) -> list[str]:
-        """Master: note the workers Locust has marked missing since last time (every second)."""
+        """Note the workers Locust has marked missing since last time (every second)."""
         lost = self.watch.newly_lost(runner)
         for worker in lost:
             self._missing(runner, worker, lost=True)
         return lost
 
     def _missing(self, runner: MasterRunner, worker: str, lost: bool) -> None:
-        if self.summary is None:
-            return
-        note = self.watch.note(worker, runner, self.summary.load_started, lost)
-        if worker not in self.summary.missing_workers:
-            self.summary.missing_workers.append(worker)
-        self.summary.notes.append(note)
+        note = self.watch.note(worker, runner, self.folder.load_started, lost)
+        if worker not in self.folder.missing_workers:
+            self.folder.missing_workers.append(worker)
+        self.folder.notes.append(note)
         log.error("mmload: %s", note)
 
-    def finish(self) -> None:
-        """Write the last of everything, once.  Locust may fire ``quitting`` twice (its SIGTERM
-        handler, then its main greenlet once the runner is gone); the second call waits for
-        the first, which may be waiting for the verdict, so the exit code includes it."""
-        if self._finishing:
-            self._finished.wait()
-            return
-        self._finishing = True
-        try:
-            if self._flusher is not None:
-                self._flusher.kill(block=False)
-                self._flusher = None
-            self.flush(final=True)
-            if self.summary is not None:
-                self.summary.finish()
-        finally:
-            self._finished.set()
+    def quit(self) -> None:
+        """On SIGTERM Locust fires quitting *before* it stops the users; stop them first (they
+        finish the request they are in, within the stop timeout) so the totals are complete."""
+        runner = self.env.runner
+        if runner is not None and runner.state not in (STATE_STOPPED, STATE_INIT):
+            runner.quit()
+        self.finish()
+
+    def _last(self) -> None:
+        self.flush(final=True)
+        self.folder.finish()
 
 
 def pack(
@@ -234,40 +323,38 @@ def pack(
     }
 
 
-def register(environment: Environment, scenario: str) -> Collector:
-    """Wire a collector into this Locust process (``events.init``)."""
+def progress_line(seconds: list[Second], now: float, started: datetime, settings: Settings) -> str:
+    """Rates over the last few complete seconds, and the time since ``started``."""
+    recent = [s for s in seconds if now - 1 - settings.progress <= s.second < int(now) - 1]
+    if not recent:
+        return ""
+    n = len(recent)
+    lows = [s.remaining_min for s in recent if s.remaining_min is not None]
+    highs = [s.remaining_max for s in recent if s.remaining_max is not None]
+    remaining = f"{min(lows):g}..{max(highs):g}" if lows and highs else "-"
+    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    return (
+        f"mmload {elapsed:5.0f}s  offered {sum(s.offered for s in recent) / n:7.1f}/s  "
+        f"accepted {sum(s.accepted for s in recent) / n:7.1f}/s  "
+        f"{limited_label(settings.limited_status)} "
+        f"{sum(s.limited for s in recent) / n:7.1f}/s  "
+        f"errors {sum(s.errors for s in recent) / n:5.1f}/s  Remaining {remaining}"
+    )
+
+
+def register(
+    environment: Environment, scenario: str, viewer: Callable[[Block], None] | None = None
+) -> Collector:
+    """Wire this Locust process's collector into it (``events.init``): a worker's on a worker,
+    else the master's, which shows each block to ``viewer`` (a worker has no web UI)."""
     settings = Settings.from_options(environment.parsed_options)
-    collector = Collector(environment, settings, scenario)
-    environment.mmload_collector = collector  # type: ignore[attr-defined]
-    events = environment.events
-    events.request.add_listener(collector.capture.on_request)
     runner = environment.runner
+    collector: Collector
     if isinstance(runner, WorkerRunner):
-
-        def finish(environment: Environment, msg: Any, **_: Any) -> None:
-            runner.stop()  # users finish the request they are in, within the stop timeout
-            collector.flush(final=True)
-
-        runner.register_message(FINISH, finish, concurrent=True)
-        events.test_stop.add_listener(lambda **_: collector.flush())
-    if isinstance(runner, MasterRunner):
-        runner.register_message(MESSAGE, lambda msg, **_: collector.absorb(msg.data, msg.node_id))
-        events.heartbeat_sent.add_listener(
-            lambda client_id, timestamp, **_: collector.watch.heard(client_id, timestamp)
-        )
-        events.test_stop.add_listener(lambda **_: collector.collect_last_batches(runner))
-
-    def quitting(**_: Any) -> None:
-        # On SIGTERM Locust fires quitting *before* it stops the users; stop them first (they
-        # finish the request they are in, within the stop timeout) so the totals are complete.
-        if (
-            runner is not None
-            and not isinstance(runner, WorkerRunner)
-            and runner.state not in (STATE_STOPPED, STATE_INIT)
-        ):
-            runner.quit()
-        collector.finish()
-
-    events.test_start.add_listener(lambda **_: collector.start())
-    events.quitting.add_listener(quitting)
+        collector = WorkerCollector(environment, runner, settings)
+    else:
+        collector = MasterCollector(environment, settings, scenario)
+        collector.viewers += [viewer] if viewer is not None else []
+    state(environment).collector = collector
+    collector.listen()
     return collector

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from mmload.defaults import LOGIN_PHASE
+from mmload.harness.state import shared, state
 
 
 def load_start(environment: object) -> float:
@@ -20,11 +21,9 @@ def load_start(environment: object) -> float:
     Logging in first matters: with Mattermost's default keying (by address), users that already
     hammer would drain the bucket the others need to log in.  A worker takes the master's
     start (sent with the spawn message's options), so every process's users share one schedule."""
-    options = getattr(getattr(environment, "parsed_options", None), "__dict__", {})
-    started = (
-        options.get("mmload_started") or getattr(environment, "mmload_start", None) or time.time()
-    )
-    return float(started) + LOGIN_PHASE
+    options = getattr(environment, "parsed_options", None)
+    started = shared(options).started or state(environment).start or time.time()
+    return started + LOGIN_PHASE
 
 
 class Pacer:

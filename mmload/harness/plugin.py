@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
+from dataclasses import replace
 from typing import Any, NoReturn
 
 import locust
@@ -23,6 +24,7 @@ from mmload.harness import (
     webui,
 )
 from mmload.harness.scenarios import LOGIN, missing, refusal
+from mmload.harness.state import share, shared, state
 
 _installed = False
 STOP_TIMEOUT = 5.0
@@ -95,7 +97,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     check_options(environment)
     parsed = environment.parsed_options
     if parsed is not None and not isinstance(environment.runner, WorkerRunner):
-        vars(parsed)["mmload_users"] = parsed.num_users  # workers get it with each spawn message
+        share(parsed, replace(shared(parsed), users=parsed.num_users))  # for every worker
     if not environment.stop_timeout:
         # Let users finish the request they are in when the run ends: a killed greenlet's
         # request reaches the server but never the collector, and totals would be off.
@@ -106,9 +108,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
             viewer = webui.register(environment)
         except webui.WebUIError as exc:
             refuse(str(exc))
-    found = collector.register(environment, _scenario(environment))
-    if viewer is not None:
-        found.viewers.append(viewer)
+    found = collector.register(environment, _scenario(environment), viewer)
     try:
         prometheus.register(environment, found)
     except prometheus.PrometheusError as exc:
@@ -121,18 +121,18 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
-    environment.mmload_start = time.time()  # type: ignore[attr-defined]
+    started = state(environment).start = time.time()
     runner = environment.runner
     parsed = environment.parsed_options
     target = getattr(runner, "target_user_count", None)
     if parsed is not None and target and not isinstance(runner, WorkerRunner):
-        vars(parsed)["mmload_users"] = target
+        share(parsed, replace(shared(parsed), users=target))
     if parsed is not None and isinstance(runner, MasterRunner):  # for pacing: users.place_of
-        vars(parsed)["mmload_workers"] = runner.worker_count
+        offsets = worker_offsets(environment, runner, target or 0)
         # one origin of pacing for every process: a worker's own test start comes when the
         # spawn message reaches it, tens of milliseconds apart on a busy machine
-        vars(parsed)["mmload_started"] = environment.mmload_start  # type: ignore[attr-defined]
-        vars(parsed)["mmload_offsets"] = worker_offsets(environment, runner, target or 0)
+        told = replace(shared(parsed), workers=runner.worker_count, started=started)
+        share(parsed, replace(told, offsets=offsets))
 
 
 def worker_offsets(

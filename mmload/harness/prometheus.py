@@ -14,9 +14,9 @@ import gevent
 from flask import Blueprint, Response
 from gevent.pywsgi import WSGIServer
 from locust.env import Environment
-from locust.runners import WorkerRunner
 from prometheus_client import generate_latest, make_wsgi_app
 
+from mmload.harness.collector import Collector, MasterCollector
 from mmload.harness.options import Settings, listen_refusal
 from mmload.results import metrics
 from mmload.results.live import Live
@@ -29,13 +29,13 @@ class PrometheusError(RuntimeError):
     """The port cannot be listened on: the message says why."""
 
 
-def register(environment: Environment, collector: Any) -> WSGIServer | None:
+def register(environment: Environment, collector: Collector) -> WSGIServer | None:
     """Serve the run's metrics where asked; the headless server, if any, is returned (it stops
     ``--prometheus-linger`` seconds after the run ended).  Workers serve nothing: their
     numbers reach the master's."""
     parsed = environment.parsed_options
     port = getattr(parsed, "prometheus_port", None)
-    if isinstance(environment.runner, WorkerRunner) or collector.summary is None:
+    if not isinstance(collector, MasterCollector):  # a worker's numbers reach the master's
         return None
     if port is None and environment.web_ui is None:
         return None
@@ -43,7 +43,7 @@ def register(environment: Environment, collector: Any) -> WSGIServer | None:
     live = Live(settings.documented, limited=settings.limited_status)
     collector.viewers.append(live.add)
     registry = metrics.registry(
-        lambda: (collector.summary.tally, live, settings.documented, time.time())
+        lambda: (collector.folder.tally, live, settings.documented, time.time())
     )
     if environment.web_ui is not None:
         web_ui = environment.web_ui

@@ -19,6 +19,8 @@ from typing import Any, NoReturn
 from gevent import GreenletExit
 from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING
 
+from mmload.harness.state import state
+
 log = logging.getLogger("mmload")
 ENDING = (STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED)  # a runner's states once it stops
 
@@ -36,7 +38,7 @@ class KilledWaiting(Exception):
 
 def note(environment: Any, counter: str) -> None:
     """Count an event for the run's summary (summed over processes)."""
-    collector = getattr(environment, "mmload_collector", None)
+    collector = state(environment).collector
     if collector is not None:
         collector.note(counter)
 

@@ -35,6 +35,7 @@ from mmload.harness.pacing import (
     steps,
 )
 from mmload.harness.scenarios import USES
+from mmload.harness.state import shared
 from mmload.results.record import is_limited
 
 log = logging.getLogger("mmload")
@@ -72,13 +73,12 @@ def place_of(environment: Any, number: int, users: int) -> tuple[int, float]:
     In one process, the user's own number.  A worker adds the offset the master computed for
     it from Locust's own dispatch (sent with the spawn message's options: see
     ``plugin.worker_offsets``); without one, users get distinct places on a grid of workers."""
-    options = getattr(environment.parsed_options, "__dict__", {})
+    told = shared(environment.parsed_options)
     runner = environment.runner
-    offsets = options.get("mmload_offsets") or {}
-    offset, count = offsets.get(getattr(runner, "client_id", None), (0, 0))
+    offset, count = told.offsets.get(str(getattr(runner, "client_id", "")), (0, 0))
     if not isinstance(runner, WorkerRunner) or number < count:
         return offset + number, phase_slot(offset + number, users)
-    workers = int(options.get("mmload_workers") or 1)
+    workers = told.workers or 1
     index = max(0, int(getattr(runner, "worker_index", 0) or 0))
     return number * workers + index, grid_slot(number, index, workers, users)
 
@@ -145,8 +145,8 @@ class MattermostUser(FastHttpUser):
 
     def total_users(self) -> int:
         """Users of the whole run, across workers."""
-        options = getattr(self.environment.parsed_options, "__dict__", {})
-        return int(options.get("mmload_users") or options.get("num_users") or 1)
+        options = self.environment.parsed_options
+        return shared(options).users or int(getattr(options, "num_users", None) or 1)
 
     # Locust hooks
     def context(self) -> dict[str, Any]:

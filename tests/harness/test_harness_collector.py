@@ -20,7 +20,15 @@ from requests.structures import CaseInsensitiveDict
 
 from mmload import dialects
 from mmload.harness.capture import IDENTITY, Capture, join_identity, limited_suffix
-from mmload.harness.collector import FINISH, MESSAGE, Collector, grace_seconds, register
+from mmload.harness.collector import (
+    FINISH,
+    MESSAGE,
+    MasterCollector,
+    WorkerCollector,
+    grace_seconds,
+    register,
+)
+from mmload.harness.diagnosis import failure
 from mmload.harness.options import Settings, add_arguments
 from mmload.harness.users import LoginFailed, Tokens
 from mmload.limiter.decision import NS, Decision
@@ -174,10 +182,19 @@ def environment(tmp_path: Path, *argv: str) -> Environment:
     return Environment(user_classes=[], parsed_options=options, host="http://127.0.0.1:1")
 
 
-def worker_collector(tmp_path: Path, index: int) -> tuple[FakeWorker, Collector]:
+def worker_collector(tmp_path: Path, index: int) -> tuple[FakeWorker, WorkerCollector]:
     env = environment(tmp_path)
-    env.runner = FakeWorker(env, index)
-    return env.runner, register(env, "hammer")
+    runner = env.runner = FakeWorker(env, index)
+    collector = register(env, "hammer")
+    assert isinstance(collector, WorkerCollector)
+    return runner, collector
+
+
+def master_collector(env: Environment) -> MasterCollector:
+    """The collector of a master (``env.runner`` a FakeMaster) or of a single process."""
+    collector = register(env, "hammer")
+    assert isinstance(collector, MasterCollector)
+    return collector
 
 
 def mattermost(remaining: int) -> list[tuple[str, str]]:
@@ -186,11 +203,10 @@ def mattermost(remaining: int) -> list[tuple[str, str]]:
 
 def test_worker_batches_reach_the_master_exactly(tmp_path: Path) -> None:
     runner, worker = worker_collector(tmp_path / "w", 0)
-    assert worker.summary is None  # a worker writes nothing itself
     env = environment(tmp_path)
     master_runner = FakeMaster(env, ["w0"])
     env.runner = master_runner
-    master = register(env, "hammer")
+    master = master_collector(env)
     for k in range(50):
         status = 429 if k % 5 == 0 else 200
         answer = response(status, [*mattermost(k % 7), ("X-Version-Id", "10.5.0.1.abc.false")])
@@ -216,6 +232,7 @@ def test_worker_batches_reach_the_master_exactly(tmp_path: Path) -> None:
     records = list(read_records(folder))
     assert len(records) == 51 and sorted(r.sent for r in records) == [r.sent for r in records]
     assert sum(row["offered"] or 0 for row in read_timeline(folder)) == 51
+    assert not (tmp_path / "w" / "run").exists()  # a worker writes nothing itself
 
 
 def test_a_worker_learns_the_runs_refusals_from_the_master_and_503s_are_limited(
@@ -228,7 +245,7 @@ def test_a_worker_learns_the_runs_refusals_from_the_master_and_503s_are_limited(
     env = environment(tmp_path, "--limited-status", "429,503")
     master_runner = FakeMaster(env, ["w0"])
     env.runner = master_runner
-    master = register(env, "hammer")
+    master = master_collector(env)
     vars(worker.env.parsed_options)["limited_status"] = [429, 503]  # as msgpack delivers it
     worker.env.events.test_start.fire(environment=worker.env)
     for k in range(20):
@@ -253,13 +270,12 @@ def test_a_worker_learns_the_runs_refusals_from_the_master_and_503s_are_limited(
 def test_logins_all_refused_say_with_which_status(tmp_path: Path) -> None:
     env = environment(tmp_path, "--limited-status", "429,503")
     env.create_local_runner()
-    collector = register(env, "hammer")
+    collector = master_collector(env)
     login = "POST /api/v4/users/login"
     for k in range(3):
         fire(collector.capture, response(503, []), name=login + limited_suffix(503), sent=3000 + k)
     collector.flush()
-    assert collector.summary is not None
-    assert collector.summary.failure() == (
+    assert failure(collector.folder.tally) == (
         "no login succeeded (3 attempts, 3 of them answered 503 (rate-limited))"
     )
 
@@ -270,7 +286,9 @@ def test_a_row_stays_open_while_its_requests_can_still_be_answered(tmp_path: Pat
     env = environment(tmp_path, "--request-timeout", "60")
     env.create_local_runner()
     now = [5000.0]
-    c = Collector(env, Settings.from_options(env.parsed_options), "hammer", clock=lambda: now[0])
+    c = MasterCollector(
+        env, Settings.from_options(env.parsed_options), "hammer", clock=lambda: now[0]
+    )
     assert c.grace >= 60
     fire(c.capture, response(200, mattermost(3)), sent=4970.2)
     c.flush()  # 30 s later: its second is still open
@@ -306,7 +324,7 @@ def test_the_master_waits_for_every_workers_last_batch(tmp_path: Path, monkeypat
     env.stop_timeout = 1.0
     runner = FakeMaster(env, ["w0", "w1"])
     env.runner = runner
-    collector = register(env, "hammer")
+    collector = master_collector(env)
     _, worker = worker_collector(tmp_path / "w", 0)
 
     def late_worker() -> None:  # its users need 0.5 s to stop, then it sends its last batch
@@ -319,7 +337,7 @@ def test_the_master_waits_for_every_workers_last_batch(tmp_path: Path, monkeypat
     gevent.spawn(late_worker)
     env.events.test_stop.fire(environment=env)  # w1 never answers: noted after the wait
     assert [(t, c) for t, _, c in runner.sent] == [(FINISH, "w0"), (FINISH, "w1")]
-    assert collector.summary is not None and collector.summary.missing_workers == ["w1"]
+    assert collector.folder.missing_workers == ["w1"]
     collector.finish()
     run = read_run(tmp_path / "run")
     assert run["totals"]["offered"] == 1 and run["missing_workers"] == ["w1"]

@@ -8,12 +8,14 @@ import argparse
 import logging
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from locust.env import Environment
 
 from mmload.harness import users
+from mmload.harness.collector import Collector
+from mmload.harness.state import state
 from mmload.harness.stopping import UserStopped
 from mmload.harness.users import MattermostUser, Tokens
 
@@ -63,6 +65,10 @@ class FakeCollector:
         self.counters[counter] += 1
 
 
+def counters_of(environment: Environment) -> Counter[str]:
+    return cast(FakeCollector, state(environment).collector).counters
+
+
 class _Me(MattermostUser):
     host = "http://127.0.0.1:9"  # never connected to: the client is replaced
 
@@ -75,8 +81,8 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Environment:
     monkeypatch.setattr(MattermostUser, "_system_address", "127.0.0.1")
     options = argparse.Namespace(accounts="1", num_users=2)
     env = Environment(user_classes=[_Me], parsed_options=options, host=_Me.host)
-    env.mmload_start = time.time() - 10  # type: ignore[attr-defined]
-    env.mmload_collector = FakeCollector()  # type: ignore[attr-defined]
+    state(env).start = time.time() - 10
+    state(env).collector = cast(Collector, FakeCollector())
     return env
 
 
@@ -99,7 +105,7 @@ def test_a_rejected_token_is_replaced_once_for_all_users_of_the_account(
     assert first.auth == {"Authorization": "Bearer token-2"}
     second.call("GET", "/api/v4/users/me")  # rejected with token-1: takes token-2, no login
     assert server.logins == 2 and second.token == "token-2"
-    assert environment.mmload_collector.counters["relogins"] == 1  # type: ignore[attr-defined]
+    assert counters_of(environment)["relogins"] == 1
     assert server.seen[-1] == ("/api/v4/users/me", "Bearer token-1")
 
 
@@ -114,7 +120,7 @@ def test_after_three_relogins_the_user_stops_with_a_clear_error(
     with caplog.at_level(logging.ERROR, logger="mmload"), pytest.raises(UserStopped):
         user.call("GET", "/api/v4/users/me")
     assert server.logins == 4  # no fourth re-login
-    counters = environment.mmload_collector.counters  # type: ignore[attr-defined]
+    counters = counters_of(environment)
     assert counters["relogins"] == 3 and counters["stopped: login failed"] == 1
     assert "rejected (401) again after 3 re-logins" in caplog.text
     assert "at most 3 re-logins per account" in caplog.text

@@ -26,6 +26,7 @@ from mmload.harness.options import (
 from mmload.harness.pacing import Pacer, grid_slot, steps
 from mmload.harness.plugin import worker_offsets
 from mmload.harness.scenarios import USES, acts_on, refusal
+from mmload.harness.state import Shared, share
 from mmload.harness.users import place_of
 
 
@@ -102,7 +103,8 @@ def test_paced_users_of_every_worker_take_evenly_spread_slots(users: int, worker
     nodes = [WorkerNode(f"host{k % 2}_{k:032x}") for k in range(workers)]
     master_env = Environment(user_classes=[_U], parsed_options=argparse.Namespace())
     offsets = worker_offsets(master_env, _Master(master_env, nodes), users)
-    options = argparse.Namespace(mmload_offsets=offsets, mmload_workers=workers)
+    options = argparse.Namespace()
+    share(options, Shared(workers=workers, offsets=offsets))
     slots, numbers = [], []
     for index, (worker, count) in enumerate(ramp(nodes, users, spawn_rate=3).items()):
         env = Environment(user_classes=[_U], parsed_options=options)

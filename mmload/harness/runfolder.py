@@ -1,4 +1,7 @@
-"""The master's (or single process's) side of a run: the run folder, totals, progress, exit code."""
+"""The run folder of the master (or of a single process): its records and timeline, run.json with
+the run's totals, and at the end ``mmload verify`` and ``mmload report`` on it, each a process of
+its own.  Whether the run failed or is impaired, and its exit code, come from
+:mod:`mmload.harness.diagnosis`."""
 
 from __future__ import annotations
 
@@ -14,11 +17,11 @@ from locust.env import Environment
 
 import mmload
 from mmload.exitcodes import ExitStatus
+from mmload.harness.diagnosis import diagnose, with_verdict
 from mmload.harness.options import Settings, status_list
 from mmload.harness.pacing import step_length
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
-from mmload.results.outages import error_share_note, find_outages, stopped_users_note
-from mmload.results.record import limited_label
+from mmload.results.outages import Outage, find_outages
 from mmload.results.records import RECORDS_BIN, RecordsWriter
 from mmload.results.samples import Samples, merge
 from mmload.results.tally import Tally
@@ -32,7 +35,7 @@ def _utc(ts: datetime) -> str:
     return ts.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class RunSummary:
+class RunFolder:
     def __init__(self, environment: Environment, settings: Settings, scenario: str) -> None:
         self.env = environment
         self.settings = settings
@@ -121,72 +124,21 @@ class RunSummary:
         seconds = step_length(self.settings.step_time, run_time, lead, len(factors))
         return {"start": self.load_started + lead, "seconds": seconds, "factors": factors}
 
-    def progress_line(self, seconds: list[Second], now: float) -> str:
-        """Rates over the last few complete seconds."""
-        recent = [s for s in seconds if now - 1 - self.settings.progress <= s.second < int(now) - 1]
-        if not recent:
-            return ""
-        n = len(recent)
-        lows = [s.remaining_min for s in recent if s.remaining_min is not None]
-        highs = [s.remaining_max for s in recent if s.remaining_max is not None]
-        remaining = f"{min(lows):g}..{max(highs):g}" if lows and highs else "-"
-        elapsed = (datetime.now(timezone.utc) - self.started).total_seconds()
-        return (
-            f"mmload {elapsed:5.0f}s  offered {sum(s.offered for s in recent) / n:7.1f}/s  "
-            f"accepted {sum(s.accepted for s in recent) / n:7.1f}/s  "
-            f"{limited_label(self.settings.limited_status)} "
-            f"{sum(s.limited for s in recent) / n:7.1f}/s  "
-            f"errors {sum(s.errors for s in recent) / n:5.1f}/s  Remaining {remaining}"
-        )
-
-    def failure(self) -> str:
-        """Why the run could not be done, or "" when it could."""
-        totals, logins = self.tally.totals(), self.tally.logins()
-        if totals["offered"] == 0:
-            return "no request was sent"
-        if logins["attempted"] and not logins["succeeded"]:
-            limited = logins["limited"]
-            refusals = " or ".join(str(s) for s in self.tally.login_refusals())
-            why = f", {limited} of them answered {refusals} (rate-limited)" if limited else ""
-            return f"no login succeeded ({logins['attempted']} attempts{why})"
-        work = self.tally.totals(logins=False)
-        if work["offered"] and not (work["accepted"] or work["limited"]):
-            statuses = sorted({s for st in self.tally.by_endpoint.values() for s in st})
-            shown = ", ".join(str(s) if s else "no answer" for s in statuses)
-            return f"the target never answered a request successfully (statuses: {shown})"
-        return ""
-
-    def impaired(self) -> str:
-        """Why a run that could be done is incomplete, or "": it exits 3 unless its verdict
-        fails (1), which is computed from what did arrive."""
-        faults = self.faults()
-        self.notes.extend(faults)
-        lost = len(self.missing_workers)
-        if lost:
-            return (f"{lost} worker(s) lost, or silent at the end: what they sent after their "
-                    "last batch is not in the run folder (see notes)")  # fmt: skip
-        return "; ".join(faults)
-
-    def faults(self) -> list[str]:
-        """What went wrong in a run that could be done, in sentences: outages of the target,
-        too many failed requests, users that gave up (:mod:`mmload.results.outages`)."""
+    def outages(self) -> list[Outage]:
+        """The outages of the timeline written so far ([] if it cannot be read)."""
         try:
-            outages = find_outages(read_timeline(self.path))
+            return find_outages(read_timeline(self.path))
         except (OSError, ValueError):
-            outages = []
-        work = self.tally.totals(logins=False)
-        found = [o.note() for o in outages]
-        found.append("" if outages else error_share_note(work["error"], work["offered"]))
-        found.append(stopped_users_note(self.counters))
-        return [f for f in found if f]
+            return []
 
     def finish(self) -> None:
         self.records.close()
         self.timeline.close()
-        reason = self.failure()
-        impaired = "" if reason else self.impaired()
-        code = ExitStatus.RUN_FAILED if reason or impaired else None
-        self.exit = {"code": int(code) if code is not None else None, "reason": reason or impaired}
+        found = diagnose(self.tally, self.counters, self.notes, self.missing_workers,
+                         self.outages())  # fmt: skip
+        reason, impaired, code = found.failure, found.impairment, found.status
+        self.notes = found.notes
+        self.exit = {"code": int(code) if code is not None else None, "reason": found.reason}
         if code is not None:
             self.env.process_exit_code = int(code)
         write_json(self.path / RUN_JSON, self.describe("failed" if reason else "finished"))
@@ -232,12 +184,7 @@ class RunSummary:
         except (OSError, subprocess.SubprocessError) as exc:
             done = subprocess.CompletedProcess(cmd, int(ExitStatus.RUN_FAILED), "", str(exc))
         print((done.stdout + done.stderr).rstrip(), file=sys.stderr)
-        if done.returncode == ExitStatus.NONCONFORMANT:
-            self.env.process_exit_code = int(ExitStatus.NONCONFORMANT)
-        elif done.returncode == ExitStatus.INCONCLUSIVE:
-            if not self.env.process_exit_code:  # an impaired run's 3 says more
-                self.env.process_exit_code = int(ExitStatus.INCONCLUSIVE)
-        elif done.returncode != ExitStatus.OK:
-            print(f"mmload: could not compute the verdict (exit {done.returncode})",
-                  file=sys.stderr)  # fmt: skip
-            self.env.process_exit_code = int(ExitStatus.RUN_FAILED)
+        code, said = with_verdict(self.env.process_exit_code, done.returncode)
+        if said:
+            print(f"mmload: {said}", file=sys.stderr)
+        self.env.process_exit_code = code

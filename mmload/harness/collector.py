@@ -78,6 +78,7 @@ class Collector:
         self._flusher: gevent.Greenlet | None = None
         self._finishing = False
         self._finished = gevent.event.Event()
+        self.after_finish: list[Callable[[], None]] = []  # once the last of everything is written
 
     def listen(self) -> None:
         """Wire this collector into its process's Locust events and messages."""
@@ -134,6 +135,8 @@ class Collector:
                 self._flusher.kill(block=False)
                 self._flusher = None
             self._last()
+            for then in self.after_finish:  # e.g. the metrics port's last answers
+                then()
         finally:
             self._finished.set()
 

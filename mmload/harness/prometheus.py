@@ -8,7 +8,6 @@ the run ended, so that a scrape sees the final numbers."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import gevent
 from flask import Blueprint, Response
@@ -67,10 +66,10 @@ def register(environment: Environment, collector: Collector) -> WSGIServer | Non
         raise PrometheusError(listen_refusal("--prometheus-port", host, port, exc)) from None
     linger = float(getattr(parsed, "prometheus_linger", 0.0) or 0.0)
 
-    def stop(**_: Any) -> None:  # after the collector's own quitting: the totals are final
+    def stop() -> None:  # once the run folder has its final totals (and the verdict)
         if linger > 0:
             gevent.sleep(linger)
         server.stop(timeout=1)
 
-    environment.events.quitting.add_listener(stop)
+    collector.after_finish.append(stop)
     return server

@@ -85,15 +85,17 @@ def impaired(faults: Sequence[str], missing_workers: Sequence[str]) -> str:
     return "; ".join(faults)
 
 
-def with_verdict(code: int | None, verdict: int) -> tuple[int | None, str]:
+def with_verdict(code: int | None, verdict: int) -> tuple[int, str]:
     """The process's exit code once ``mmload verify`` exited ``verdict``, from the ``code`` it
     had, and what to say about it ("" for nothing): a nonconforming server exits 1; a verdict
     that could not decide exits 4 unless the run already exits nonzero (an impaired run's 3 says
-    more); a verdict that could not be computed exits 3."""
+    more); a verdict that could not be computed exits 3; a pass exits 0 unless the run was
+    impaired.  Always a code: Locust's ``--exit-code-on-error`` (1 on any failed request) never
+    decides a run the verdict judged; failures count through the impairment threshold."""
     if verdict == ExitStatus.NONCONFORMANT:
         return int(ExitStatus.NONCONFORMANT), ""
     if verdict == ExitStatus.INCONCLUSIVE:
         return (code if code else int(ExitStatus.INCONCLUSIVE)), ""
     if verdict != ExitStatus.OK:
         return int(ExitStatus.RUN_FAILED), f"could not compute the verdict (exit {verdict})"
-    return code, ""
+    return (code if code is not None else int(ExitStatus.OK)), ""

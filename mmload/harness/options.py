@@ -131,6 +131,18 @@ def tcp_port(text: str) -> int:
     return port
 
 
+EXIT_CODE_ON_ERROR = (
+    "--exit-code-on-error would be ignored: mmload sets the exit code itself, from the verdict "
+    "and the run's health (0 pass, 1 fail, 3 impaired or not run, 4 inconclusive); failed "
+    "requests count through the impairment threshold"
+)
+
+
+def exit_code_refusal(given: object) -> str:
+    """Why Locust's ``--exit-code-on-error`` cannot act ("" at its default, 1: not given)."""
+    return EXIT_CODE_ON_ERROR if given not in (None, 1) else ""
+
+
 def prometheus_refusal(port: int | None, host: str | None, linger: float | None) -> str:
     """Why --prometheus-host or --prometheus-linger cannot act ("" when they can)."""
     if port is None and (host or linger):

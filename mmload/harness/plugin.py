@@ -63,6 +63,7 @@ def check_options(environment: Environment) -> None:
         (m for name in uses if (m := missing(name, api, hook, vary_by))), ""
     )
     message = message or options.documented_refusal(getattr(parsed, "documented_limit", None))
+    message = message or options.exit_code_refusal(getattr(parsed, "exit_code_on_error", None))
     message = message or options.prometheus_refusal(
         getattr(parsed, "prometheus_port", None),
         getattr(parsed, "prometheus_host", None),

@@ -20,6 +20,7 @@ from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
 from mmload.harness.options import (
     DEFAULTS,
+    EXIT_CODE_ON_ERROR,
     HOOK_ID_ENV,
     LOGIN_FLAGS,
     SCENARIO_ONLY,
@@ -121,6 +122,8 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
     if not message and o.prometheus_port is not None:
         host = o.prometheus_host or "127.0.0.1"
         message = cannot_listen("--prometheus-port", host, o.prometheus_port)
+    if any(a.split("=", 1)[0] == "--exit-code-on-error" for a in o.extra):
+        message = message or EXIT_CODE_ON_ERROR
     message = message or prometheus_refusal(o.prometheus_port, o.prometheus_host,
                                             o.prometheus_linger)  # fmt: skip
     if message:
@@ -153,7 +156,6 @@ def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
     cmd = [
         sys.executable, "-m", "locust", "-f", str(locustfile(o.scenario)),
         "--host", host, "-u", str(o.users), "-r", str(o.users), "-t", o.run_time,
-        "--exit-code-on-error", "0",
         "--run-dir", str(run_dir),
         "--vary-by", o.vary_by, "--request-timeout", f"{o.request_timeout:g}",
         "--tolerance", f"{o.tolerance:g}", "--limited-status", status_list(o.limited_status),

@@ -20,7 +20,10 @@ FAULTS: dict[str, str] = {
     "bare-429": "refuses with 429 without any rate-limit headers",
     "wrong-reset": "Reset claims a tenth of the real time until the bucket is full again",
     "shared-bucket": "ignores the vary-by settings: every client shares one bucket",
+    "errors-2pct": "limits correctly, but every 50th request it admits answers 500 (an "
+    "unhealthy backend behind the limiter)",
 }
+ERROR_EVERY = 50  # errors-2pct: the admitted requests per 500
 
 
 def check_names(names: Collection[str]) -> None:

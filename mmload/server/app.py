@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections import Counter
 
-from mmload.limiter.faults import FAULTS
+from mmload.limiter.faults import ERROR_EVERY, FAULTS
 from mmload.server import routes
 from mmload.server.api import Call
 from mmload.server.auth import token_from
@@ -38,6 +38,8 @@ class App:
         self.limiter = RateLimiter(limits) if limits.enabled else None
         self.header_name = limits.keying.vary_by_header.lower()
         self.trust_forwarded = limits.keying.trust_forwarded
+        self.errors = "errors-2pct" in limits.faults
+        self.admitted = 0  # requests the limiter let through (errors-2pct: every 50th fails)
         canonical = json.dumps(settings_dict(limits), sort_keys=True).encode()
         config_hash = hashlib.sha256(canonical).hexdigest()[:12]
         self.version_id = f"{SERVER_VERSION}.mmload.{config_hash}.false"
@@ -77,6 +79,9 @@ class App:
                     ("X-Content-Type-Options", "nosniff")],
                 )  # fmt: skip
         try:
+            self.admitted += 1
+            if self.errors and self.admitted % ERROR_EVERY == 0:  # the errors-2pct fault
+                raise AppError(500, *HTTP_ERRORS[500], "errors-2pct: a failing backend")
             handler, params = routes.resolve(request.method, request.path)
             response = handler(Call(request, self.world, token, params))
         except AppError as exc:

@@ -193,3 +193,8 @@ def test_mmload_run_hands_max_records_and_prometheus_to_locust(tmp_path: Path) -
 def test_prometheus_host_or_linger_without_the_port_is_refused() -> None:
     assert "act on --prometheus-port" in refused(RunOptions(prometheus_linger=3.0))
     assert "act on --prometheus-port" in refused(RunOptions(prometheus_host="0.0.0.0"))
+
+
+def test_mmload_run_refuses_an_exit_code_on_error_for_locust() -> None:
+    for extra in (["--exit-code-on-error", "1"], ["--exit-code-on-error=0"]):
+        assert "--exit-code-on-error would be ignored" in refused(RunOptions(extra=extra))

@@ -3,6 +3,7 @@ at the end of the run (and again by ``mmload verify``), its exit code what CI se
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -87,3 +88,29 @@ def test_plain_locust_writes_the_verdict_and_exits_1_when_it_fails(tmp_path: Pat
     assert "rate-matches-documented" in failed
     assert (folder / "summary.md").read_text().startswith("## ❌")
     assert '<div class="verdict FAIL">' in (folder / "report.html").read_text()  # plain Locust too
+
+
+def test_plain_locust_exits_0_on_a_pass_with_2_percent_of_answers_500(tmp_path: Path) -> None:
+    """Locust's --exit-code-on-error (1 on any failure) never decides a run the verdict judged."""
+    folder = tmp_path / "run"
+    with EmbeddedServer(["--fault", "errors-2pct"]) as server:
+        proc = subprocess.run(
+            locust_cmd("hammer", server.url, "--headless", "-u", "4", "-r", "4", "-t", "12s",
+                       "--accounts", "4", "--run-dir", str(folder)),
+            cwd=REPO, capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+        stats = server.stats()
+    assert stats["statuses"].get("500", 0) >= 3, stats  # 2% of what it admitted failed
+    assert proc.returncode == 0, proc.stderr
+    verdict = json.loads((folder / "verdict.json").read_text())
+    assert verdict["outcome"] == "pass", verdict["summary"]
+
+
+def test_plain_locust_refuses_an_exit_code_on_error_it_would_ignore(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        locust_cmd("hammer", "http://127.0.0.1:9", "--headless", "-t", "1s", "--accounts", "2",
+                   "--exit-code-on-error", "0", "--run-dir", str(tmp_path / "run")),
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "--exit-code-on-error would be ignored" in proc.stderr

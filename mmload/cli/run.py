@@ -10,6 +10,7 @@ from mmload.cli.args import non_negative, positive, run_time
 from mmload.dialects import DIALECTS
 from mmload.exitcodes import ExitStatus
 from mmload.harness import options
+from mmload.harness.options import seconds
 from mmload.harness.scenarios import NAMES
 from mmload.limiter.faults import FAULTS
 from mmload.server.limiting import ALGORITHMS
@@ -23,6 +24,7 @@ SERVER_FLAGS = {
     "server_dialect": "--dialect",
 }
 VARY_BY = ("address", "user", "none")
+WEB_LINGER = 10.0  # --web: seconds the UI stays up after the run time, by default
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +60,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="ADDRESS",
         help="with --web: the address the web UI listens on (default 127.0.0.1, this machine "
         "only; '*' for all interfaces)",
+    )
+    p.add_argument(
+        "--web-linger",
+        type=seconds,
+        metavar="S",
+        help="with --web: seconds the web UI stays up once the run time is over, before the "
+        f"run ends with the verdict's exit code (default {WEB_LINGER:g})",
     )
     add_server_arguments(p)
     p.set_defaults(command=run, passes_on=True)  # arguments after -- go to Locust
@@ -131,6 +140,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
             file=err,
         )
         return ExitStatus.USAGE
+    if args.web_linger is not None and not args.web:
+        print("mmload run: --web-linger is how long the web UI stays up after the run, and "
+              "without --web there is none", file=err)  # fmt: skip
+        return ExitStatus.USAGE
     if args.web_host is not None and not args.web:
         print("mmload run: --web-host is where the web UI listens, and without --web there is "
               "none", file=err)  # fmt: skip
@@ -139,6 +152,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     args.scenario = args.scenario or ("probe" if args.host else "hammer")
     values = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
     values["web_host"] = args.web_host or "127.0.0.1"  # this machine only, unless asked
+    values["web_linger"] = WEB_LINGER if args.web_linger is None else args.web_linger
     run_options = RunOptions(
         **{**values, "host": args.host.rstrip("/"), "vary_by": vary_by, "server_args": embedded}
     )

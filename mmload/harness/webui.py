@@ -79,14 +79,23 @@ def register(environment: Environment) -> Callable[[Block], None]:
     app.register_blueprint(_blueprint(web_ui, live, base))
     app.after_request(_extend(live))
     environment.events.reset_stats.add_listener(lambda **_: live.clear())
-    web_ui.template_args.update(
-        extended_tabs=[{"title": "Rate limits", "key": TAB}],
-        extended_tables=[
-            {"key": TAB, "structure": _structure(str(documented), settings.limited_status)}
-        ],
-        extended_csv_files=[{"href": "./mmload/live.csv", "title": "Download rate limits CSV"}],
-    )
+    ours = {
+        "extended_tabs": {"title": "Rate limits", "key": TAB},
+        "extended_tables": {
+            "key": TAB,
+            "structure": _structure(str(documented), settings.limited_status),
+        },
+        "extended_csv_files": {"href": "./mmload/live.csv", "title": "Download rate limits CSV"},
+    }
+    for name, entry in ours.items():  # beside another plugin's, never instead of them
+        web_ui.template_args[name] = [*_others(web_ui.template_args.get(name)), entry]
     return live.add
+
+
+def _others(entries: Any) -> list[Any]:
+    """Another plugin's entries of one of Locust's extension lists (this tab's left out)."""
+    return [e for e in entries or [] if not (isinstance(e, dict) and e.get("key") == TAB)
+            and not (isinstance(e, dict) and e.get("href") == "./mmload/live.csv")]  # fmt: skip
 
 
 def _structure(documented: str, limited: frozenset[int] = LIMITED) -> list[dict[str, str]]:
@@ -124,8 +133,9 @@ def _extend(live: Live) -> Callable[[Response], Response]:
         if response.status_code != 200:
             return response
         if request.endpoint == "locust.request_stats" and response.is_json:
-            data = response.get_json()  # Locust caches this response: overwrite, never append
-            data["extended_stats"] = [{"key": TAB, "data": table(live.view(time.time()))}]
+            data = response.get_json()  # Locust caches this response: replace ours, keep others'
+            ours = {"key": TAB, "data": table(live.view(time.time()))}
+            data["extended_stats"] = [*_others(data.get("extended_stats")), ours]
             response.set_data(json.dumps(data))
         elif request.endpoint == "locust.index" and response.mimetype == "text/html":
             page = response.get_data(as_text=True)

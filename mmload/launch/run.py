@@ -66,6 +66,7 @@ class RunOptions:
     prometheus_linger: float | None = None
     web: bool = False
     web_host: str = "127.0.0.1"  # where the web UI listens (--web): this machine only
+    web_linger: float = 10.0  # --web: seconds the UI stays up once the run time is over
     server_args: list[str] = field(default_factory=list)  # for the embedded `mmload serve`
     extra: list[str] = field(default_factory=list)
 
@@ -184,7 +185,11 @@ def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
         cmd += ["--prometheus-host", o.prometheus_host]
     if o.prometheus_linger is not None:
         cmd += ["--prometheus-linger", f"{o.prometheus_linger:g}"]
-    cmd += ["--web-host", o.web_host, "--autostart"] if o.web else ["--headless", "--only-summary"]
+    if o.web:  # the run time over, the UI stays web_linger seconds, then the run ends as headless
+        linger = str(max(0, round(o.web_linger)))
+        cmd += ["--web-host", o.web_host, "--autostart", "--autoquit", linger]
+    else:
+        cmd += ["--headless", "--only-summary"]
     return cmd + o.extra
 
 

@@ -76,6 +76,23 @@ def test_mmload_run_web_host(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+def test_mmload_run_web_ends_by_itself_with_the_verdicts_code(tmp_path: Path) -> None:
+    """Before, Locust left the web UI running indefinitely; the run ended only at Ctrl-C (130)."""
+    port = free_port()
+    started = time.monotonic()
+    done = mmload_run(tmp_path, "--web", "-u", "4", "-t", "10s", "--web-linger", "2", "--",
+                      "--web-port", str(port), timeout=90)  # fmt: skip
+    assert done.code in (0, 4), done.err  # the verdict's: a pass, or too short to decide
+    assert time.monotonic() - started < 60
+    verdict = json.loads((done.folder / "verdict.json").read_text()) if done.folder else {}
+    assert verdict.get("outcome") in ("pass", "inconclusive"), done.err
+    assert (done.folder / "report.html").is_file() if done.folder else False
+    command = locust_command(RunOptions(web=True, web_linger=7.0), "http://h", tmp_path)
+    assert command[command.index("--autoquit") + 1] == "7"
+    refused = mmload_run(tmp_path, "--web-linger", "3", timeout=30)  # without --web: refused
+    assert refused.code == 2 and "without --web there is none" in refused.err, refused.err
+
+
 # helpers for real runs
 def free_port() -> int:
     with socket.socket() as s:

@@ -171,7 +171,8 @@ class MattermostUser(FastHttpUser):
         again, within the cap)."""
         name = name or f"{method} {path}"
         rejected = False
-        with stopping.request(self, method, path, name, headers=self.auth, **kwargs) as resp:
+        headers = {**self.auth, **(kwargs.pop("headers", None) or {})}  # the caller's win
+        with stopping.request(self, method, path, name, headers=headers, **kwargs) as resp:
             if self.limited(resp):
                 resp.request_meta["name"] = name + limited_suffix(resp.status_code)
                 resp.success()
@@ -320,6 +321,23 @@ class SteppedUser(PacedUser):
 
     def factor_at(self, t: float) -> float:
         return self.stepped(t)
+
+
+class RateLimitedUser(MattermostUser):
+    """A user of any HTTP API (no login): ``self.call(method, path, ...)`` sends a request whose
+    refusals (``--limited-status``) count as limited, not failed, and the collector records it
+    under a rate-limit key: ``rate_limit_key`` when the class sets one (an API key, say: only its
+    hash is written), else the one ``--vary-by`` names (the source address by default)."""
+
+    abstract = True
+    authenticated = False
+    rate_limit_key: str | None = None
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        if self.rate_limit_key is not None:
+            key = key_hash("key", self.rate_limit_key)
+            self._context = {IDENTITY: join_identity(key, "", self.address_key)}
 
 
 plugin.install()

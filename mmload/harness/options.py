@@ -175,9 +175,9 @@ def progress_interval(text: str) -> float:
 
 
 OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--api", {"choices": ("v4", "v1"), "default": DEFAULTS["api"], "include_in_web_ui": True,
+    ("--api", {"choices": ("v4", "v1"), "default": DEFAULTS["api"],
                "help": "log in with API v4 (login_id) or the 2015 v1 (name/email)"}),
-    ("--accounts", {"default": DEFAULTS["accounts"], "include_in_web_ui": True, "metavar": "FILE|N",
+    ("--accounts", {"default": DEFAULTS["accounts"], "metavar": "FILE|N",
                     "help": "the accounts to log in with: a CSV file login_id,password[,team], "
                     "or N for the reference server's seeded user1..userN; required by "
                     "scenarios that log in"}),
@@ -191,19 +191,18 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                             "Mattermost's documented 10/s, burst 100); again for a route with a "
                             "limit and a bucket of its own: 'POST /api/v4/users/login=10/min'"}),
     ("--documented-burst", {"type": non_negative, "default": DEFAULTS["documented_burst"],
-                            "include_in_web_ui": True,
                             "help": "the documented burst (Mattermost's MaxBurst); none when "
                             "--documented-limit is given alone"}),
     ("--vary-by", {"choices": ("address", "user", "shared"), "default": DEFAULTS["vary_by"],
                    "help": "what the server keys its limit on (Mattermost: address; shared: one "
                    "bucket for every client, as Mattermost with both VaryBy settings off)"}),
-    ("--rate-factor", {"type": factor, "default": None, "include_in_web_ui": True,
+    ("--rate-factor", {"type": factor, "default": None,
                        "help": "steady and webhook: offered rate as a multiple of the documented "
                        "limit (steady: 0.5, webhook: 2)"}),
     ("--step-time", {"type": seconds, "default": None,
                      "help": "ramp and probe: seconds per step (default: what the run has "
                      "left, shared out among the steps)"}),
-    ("--hook-id", {"default": "", "include_in_web_ui": True, "is_secret": True,
+    ("--hook-id", {"default": "", "is_secret": True,
                    "env_var": HOOK_ID_ENV,
                    "help": "webhook: the incoming hook id to post to (whoever has it can post: "
                    "never written anywhere)"}),
@@ -277,6 +276,8 @@ def add_arguments(
         if only is not None and flag not in only:
             continue
         kwargs = {k: v for k, v in spec.items() if locust or k not in LOCUST_ONLY}
+        if locust:  # read once, checked and written to run.json at init: not editable later
+            kwargs["include_in_web_ui"] = False
         if defaults and flag in defaults:
             kwargs["default"] = defaults[flag]
         parser.add_argument(flag, **kwargs)

@@ -21,7 +21,7 @@ from mmload.limiter.rate import Documented, Rate
 from mmload.results.block import Block
 from mmload.results.folder import read_run_or_empty
 from mmload.results.records import load_records
-from mmload.verdict import notes, outcome, policies, registry
+from mmload.verdict import bypass_checks, notes, outcome, policies, registry
 from mmload.verdict.diagnose import diagnose
 from mmload.verdict.findings import Context, Unread
 from mmload.verdict.measured import Measured, measure_run
@@ -131,8 +131,10 @@ def verify(
         policies.tally(requests),
     )
     checks = [replace(c, diagnosis=diagnose(c, context)) for c in registry.judge(context)]
+    audit = bypass_checks.checks(folder, refusals)  # the bypass scenario's, one per vector
+    checks += audit
     scenario = str(run.get("scenario") or "")
-    wanted = outcome.intent(scenario, documented)
+    wanted = outcome.intent(scenario, documented) + tuple(c.id for c in audit)
     result = outcome.outcome(checks, wanted, strict, len(requests))
     return Verdict(
         outcome=result,

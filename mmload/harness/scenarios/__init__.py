@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-NAMES = ("hammer", "probe", "steady", "ramp", "mixed", "polite", "webhook")
+NAMES = ("hammer", "probe", "steady", "ramp", "mixed", "polite", "webhook", "bypass")
 
 # the scenario-specific options each scenario acts on (option dests); any other is refused
 USES: dict[str, frozenset[str]] = {
@@ -21,6 +21,7 @@ USES: dict[str, frozenset[str]] = {
     "mixed": frozenset(),
     "polite": frozenset(),
     "webhook": frozenset({"rate_factor", "hook_id"}),
+    "bypass": frozenset(),
 }
 # scenarios that log in, and so need --accounts
 AUTHENTICATED = frozenset(NAMES) - {"webhook"}

@@ -1,0 +1,96 @@
+"""bypass: can the limit be dodged?  One user drains its bucket on ``GET /api/<v>/users/me``,
+then tries each evasion of :mod:`mmload.results.bypass` in turn (a few requests each, between
+two controls without it), writes ``bypass.json`` into the run folder and ends the run.  Bounded:
+the drain stops at the documented burst plus 50, and the audit adds 11 requests per vector.
+Other users of the run stay idle: one audit per run."""
+
+from __future__ import annotations
+
+import time
+
+import gevent
+from locust import constant, task
+
+from mmload.harness.scenarios import USES
+from mmload.harness.state import state
+from mmload.harness.users import MattermostUser
+from mmload.results import bypass
+
+DRAIN_EXTRA = 50  # requests beyond the documented burst the drain may send
+REFUSED_IN_A_ROW = 5  # the drain is over: this many refusals one after the other
+
+
+class Bypass(MattermostUser):
+    scenario = "bypass"
+    uses = USES["bypass"]
+    wait_time = constant(0)
+
+    @task
+    def audit(self) -> None:
+        if self.global_number != 0:  # one audit per run
+            gevent.sleep(3600)
+            return
+        path = f"/api/{self.settings.api}/users/me"
+        runner = self.environment.runner
+        try:
+            self._drain(path)
+            attempts = [self._try(v, path, n) for n, v in enumerate(bypass.VECTORS)]
+            collector = state(self.environment).collector
+            folder = getattr(getattr(collector, "folder", None), "path", None)
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                bypass.write(folder, attempts, self.settings.documented.per_sec)
+        finally:  # the audit is the run: end it, once, whatever happened
+            if runner is not None:
+                gevent.spawn(runner.quit)
+        gevent.sleep(3600)
+
+    def _status(self, method: str, path: str, name: str, headers: dict[str, str]) -> int:
+        """The answer's status; 0 when the client could not send it (a spelling it refuses)."""
+        try:
+            resp = self.call(method, path, name=name, headers=headers)
+        except ValueError:  # geventhttpclient refuses some targets before sending
+            return 0
+        return int(resp.status_code or 0)
+
+    def _drain(self, path: str) -> None:
+        burst = self.settings.documented.burst or 0
+        in_a_row = 0
+        for _ in range(burst + 1 + DRAIN_EXTRA):
+            refused = self.limited(self.call("GET", path))
+            in_a_row = in_a_row + 1 if refused else 0
+            if in_a_row >= REFUSED_IN_A_ROW:
+                return
+
+    def _controls(self, path: str) -> list[int]:
+        return [self._status("GET", path, f"GET {path}", {}) for _ in range(bypass.CONTROLS)]
+
+    def _try(self, vector: bypass.Vector, path: str, n: int) -> bypass.Attempt:
+        started = time.monotonic()
+        before = self._controls(path)
+        statuses, detail = [], ""
+        for k in range(bypass.EVASIONS):
+            method, sent, headers = self._evasion(vector.name, path, n * bypass.EVASIONS + k)
+            detail = detail or " ".join([method, sent, *(f"{h}: {v}" for h, v in headers.items())])
+            statuses.append(self._status(method, sent, f"{method} {path} [{vector.name}]", headers))
+        after = self._controls(path)
+        return bypass.Attempt(vector.name, before, statuses, after,
+                              round(time.monotonic() - started, 4), detail)  # fmt: skip
+
+    def _evasion(self, vector: str, path: str, n: int) -> tuple[str, str, dict[str, str]]:
+        """(method, path as sent, extra headers) of the ``n``-th request trying ``vector``."""
+        address = bypass.spoofed(n)
+        headers = {
+            "x-forwarded-for": {"X-Forwarded-For": address},
+            "x-forwarded-for-appended": {"X-Forwarded-For": f"{address}, 127.0.0.1"},
+            "x-real-ip": {"X-Real-IP": address},
+            "forwarded": {"Forwarded": f"for={address}"},
+            "true-client-ip": {"True-Client-IP": address},
+            "x-client-ip": {"X-Client-IP": address},
+            "cf-connecting-ip": {"CF-Connecting-IP": address},
+            "x-originating-ip": {"X-Originating-IP": address},
+            "x-remote-addr": {"X-Remote-Addr": address},
+            "new-connection": {"Connection": "close"},
+        }.get(vector, {})
+        method = "HEAD" if vector == "head-for-get" else "GET"
+        return method, bypass.spelled(vector, path, n), headers

@@ -1,0 +1,44 @@
+"""One check per evasion the bypass audit tried (``no-bypass:<vector>``): an error when its
+requests got through a bucket that still refused the same requests without it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from mmload.results import bypass
+from mmload.verdict.schema import ERROR, Check
+
+PREFIX = "no-bypass:"
+CAUSES = {
+    "forwarding": "the server (or a proxy before it) keys its limit on a header any client "
+    "can send; trust it only from your own proxy (nginx: set_real_ip_from)",
+    "spelling": "the limit is keyed on the path as sent; key it on the route after the "
+    "path is normalised",
+    "identity": "the limit is keyed on something each connection or login renews",
+}
+
+
+def checks(folder: Path, limited: Collection[int]) -> list[Check]:
+    """The folder's ``bypass.json`` judged; none when the run made no audit."""
+    data = bypass.read(folder)
+    if data is None:
+        return []
+    found = []
+    for j in bypass.judge(data, frozenset(limited)):
+        v = j.vector
+        expected = f"refused like the control ({j.allowed} may refill)"
+        observed = f"{j.accepted} of {bypass.EVASIONS} got through"
+        if j.works is None:
+            found.append(Check(PREFIX + v.name, None, ERROR, expected, "-",
+                               "not decided: the requests without the evasion got more than the "
+                               "bucket refills, so it was not drained"))  # fmt: skip
+        elif j.works:
+            found.append(Check(PREFIX + v.name, False, ERROR, expected, observed,
+                               f"{v.what} dodges the limit: {j.accepted} of {bypass.EVASIONS} "
+                               f"requests got through while the same requests without it were "
+                               f"refused (e.g. {j.detail})", CAUSES[v.kind]))  # fmt: skip
+        else:
+            found.append(Check(PREFIX + v.name, True, ERROR, expected, observed,
+                               f"{v.what} is limited like any request"))  # fmt: skip
+    return found

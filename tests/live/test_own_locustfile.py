@@ -15,23 +15,17 @@ from tests.support.runs import REPO, FakeServer
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
 
-LOCUSTFILE = '''
-from locust import task
 
-from mmload.locust import RateLimitedUser
-
-
-class Api(RateLimitedUser):
-    """Any HTTP API: mmload collects every answer's rate-limit headers and refusals."""
-
-    @task
-    def items(self) -> None:
-        self.call("GET", "/api/items", headers={"X-Api-Key": "demo"})
-'''
+def readme_locustfile() -> str:
+    """The README's example, as written there (the first ``python`` block of its section)."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("### Your own locustfile") :]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start : section.index("```", start)]
 
 
 def test_a_locustfile_of_ones_own_gets_a_verdict_through_nginx(tmp_path: Path) -> None:
-    (tmp_path / "api.py").write_text(LOCUSTFILE)
+    (tmp_path / "api.py").write_text(readme_locustfile())
     with (
         FakeServer() as backend,
         Nginx.start(

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from mmload import defaults
 from mmload.exitcodes import ExitStatus
-from mmload.harness.options import factor, fraction
+from mmload.options import factor, fraction
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -6,13 +6,12 @@ import argparse
 from dataclasses import fields
 from typing import TextIO
 
-from mmload.cli.args import non_negative, positive, run_time
+from mmload import options
 from mmload.dialects import DIALECTS
 from mmload.exitcodes import ExitStatus
-from mmload.harness import options
-from mmload.harness.options import seconds
 from mmload.harness.scenarios import NAMES
 from mmload.limiter.faults import FAULTS
+from mmload.options import non_negative, positive, run_time, seconds
 from mmload.server.limiting import ALGORITHMS
 
 # --server-X of mmload run -> mmload serve's flag, for the embedded reference server

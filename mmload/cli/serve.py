@@ -7,12 +7,12 @@ import os
 from typing import Any, TextIO
 
 from mmload import defaults
-from mmload.cli.args import non_negative, password, port, positive
 from mmload.dialects import DIALECTS
 from mmload.exitcodes import ExitStatus
 from mmload.limiter.faults import FAULTS
 from mmload.limiter.keying import Keying
 from mmload.limiter.rate import Rate
+from mmload.options import non_negative, password, port, positive
 from mmload.server.limiting import ALGORITHMS, LimitSettings
 
 

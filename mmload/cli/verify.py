@@ -9,14 +9,14 @@ from typing import TextIO
 
 from mmload import defaults
 from mmload.exitcodes import ExitStatus
-from mmload.harness.options import (
+from mmload.limiter.rate import is_route_limit
+from mmload.options import (
     documented_refusal,
     documented_text,
     fraction,
     limited_statuses,
     non_negative,
 )
-from mmload.limiter.rate import is_route_limit
 from mmload.results.records import RECORDS_BIN
 
 

@@ -30,11 +30,11 @@ from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from mmload.harness.capture import Capture
-from mmload.harness.options import Settings
 from mmload.harness.pacing import load_start
 from mmload.harness.runfolder import RunFolder
 from mmload.harness.state import state
 from mmload.harness.workers import WorkerWatch
+from mmload.options import Settings
 from mmload.results.block import Block
 from mmload.results.record import limited_label
 from mmload.results.tally import Tally

@@ -13,17 +13,10 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from mmload import options, source_ips
 from mmload.exitcodes import ExitStatus
-from mmload.harness import (
-    accounts,
-    collector,
-    locust_api,
-    options,
-    prometheus,
-    source_ips,
-    webui,
-)
-from mmload.harness.scenarios import LOGIN, missing, refusal
+from mmload.harness import accounts, collector, locust_api, prometheus, webui
+from mmload.harness.scenarios import LOGIN
 from mmload.harness.state import share, shared, state
 
 _installed = False
@@ -56,19 +49,12 @@ def check_options(environment: Environment) -> None:
     }
     given = [d for d in options.SCENARIO_ONLY if getattr(parsed, d, None) not in (None, "")]
     given += options.login_given(parsed)
-    api, hook = getattr(parsed, "api", "v4"), bool(getattr(parsed, "hook_id", ""))
-    vary_by = getattr(parsed, "vary_by", "address")
-    flags = options.SCENARIO_ONLY | options.LOGIN_FLAGS
-    message = refusal(uses, given, flags) or next(
-        (m for name in uses if (m := missing(name, api, hook, vary_by))), ""
-    )
-    message = message or options.documented_refusal(getattr(parsed, "documented_limit", None))
-    message = message or options.exit_code_refusal(getattr(parsed, "exit_code_on_error", None))
-    message = message or options.prometheus_refusal(
-        getattr(parsed, "prometheus_port", None),
-        getattr(parsed, "prometheus_host", None),
-        getattr(parsed, "prometheus_linger", None),
-    )
+    message = options.refusal(options.Given(
+        uses, tuple(given), getattr(parsed, "api", "v4"), bool(getattr(parsed, "hook_id", "")),
+        getattr(parsed, "vary_by", "address"), getattr(parsed, "documented_limit", None),
+        getattr(parsed, "prometheus_port", None), getattr(parsed, "prometheus_host", None),
+        getattr(parsed, "prometheus_linger", None), getattr(parsed, "exit_code_on_error", None),
+    ))  # fmt: skip
     sources = getattr(parsed, "source_ips", None)
     if not message and sources and environment.host:
         message = source_ips.other_family(sources, environment.host)

@@ -16,7 +16,7 @@ from locust.env import Environment
 from prometheus_client import generate_latest, make_wsgi_app
 
 from mmload.harness.collector import Collector, MasterCollector
-from mmload.harness.options import Settings, listen_refusal
+from mmload.options import Settings, listen_refusal
 from mmload.results import metrics
 from mmload.results.live import Live
 

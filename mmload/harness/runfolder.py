@@ -18,8 +18,8 @@ from locust.env import Environment
 import mmload
 from mmload.exitcodes import ExitStatus
 from mmload.harness.diagnosis import diagnose, with_verdict
-from mmload.harness.options import Settings, status_list
 from mmload.harness.pacing import step_length
+from mmload.options import Settings, status_list
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
 from mmload.results.outages import Outage, find_outages
 from mmload.results.records import RECORDS_BIN, RecordsWriter

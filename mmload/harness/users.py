@@ -22,10 +22,10 @@ from gevent.lock import Semaphore
 from locust import FastHttpUser
 from locust.runners import WorkerRunner
 
+from mmload import source_ips
 from mmload.dialects.numbers import delay_or_date
-from mmload.harness import accounts, bound, plugin, source_ips, stopping
+from mmload.harness import accounts, bound, plugin, stopping
 from mmload.harness.capture import IDENTITY, join_identity, limited_suffix
-from mmload.harness.options import Settings
 from mmload.harness.pacing import (
     Pacer,
     grid_slot,
@@ -36,6 +36,7 @@ from mmload.harness.pacing import (
 )
 from mmload.harness.scenarios import USES
 from mmload.harness.state import shared
+from mmload.options import Settings
 from mmload.results.record import is_limited
 
 log = logging.getLogger("mmload")

@@ -29,8 +29,8 @@ from locust.env import Environment
 from locust.web import WebUI
 from werkzeug.wrappers import Response as Redirect
 
-from mmload.harness.options import Settings
 from mmload.harness.webui_page import CHART_PAGE, CSP, TAB_SCRIPT
+from mmload.options import Settings
 from mmload.results.block import Block
 from mmload.results.live import Live, to_csv
 from mmload.results.record import LIMITED, limited_label

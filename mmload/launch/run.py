@@ -18,19 +18,17 @@ from urllib.parse import urlsplit
 
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
-from mmload.harness.options import (
+from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile
+from mmload.launch.embedded import EmbeddedServer, ServerError, die_with_parent
+from mmload.options import (
     DEFAULTS,
-    EXIT_CODE_ON_ERROR,
     HOOK_ID_ENV,
-    LOGIN_FLAGS,
     SCENARIO_ONLY,
+    Given,
     cannot_listen,
-    documented_refusal,
-    prometheus_refusal,
+    refusal,
     status_list,
 )
-from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile, missing, refusal
-from mmload.launch.embedded import EmbeddedServer, ServerError, die_with_parent
 from mmload.results.folder import RUN_JSON, SERVER_JSON, new_run_dir, write_json
 
 REFERENCE_MARK = ".mmload."  # in the X-Version-Id of `mmload serve`: 10.5.0.mmload.<hash>.false
@@ -114,19 +112,18 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
     values |= {"api": o.api, "accounts": o.accounts, "password": password}
     given = [d for d, value in values.items() if value is not None and value != ""]
     has_hook = bool(o.hook_id) or not o.host  # the embedded server has hooks to post to
-    message = refusal({o.scenario: acts_on(o.scenario)}, given, SCENARIO_ONLY | LOGIN_FLAGS)
-    message = message or missing(o.scenario, o.api or DEFAULTS["api"], has_hook, o.vary_by)
-    message = message or documented_refusal(o.documented_limit)
+    exit_code = next((a for a in o.extra if a.split("=", 1)[0] == "--exit-code-on-error"), None)
+    message = refusal(Given(
+        {o.scenario: acts_on(o.scenario)}, tuple(given), o.api or DEFAULTS["api"], has_hook,
+        o.vary_by, o.documented_limit, o.prometheus_port, o.prometheus_host,
+        o.prometheus_linger, exit_code,
+    ))  # fmt: skip
     if not message and o.run_dir and not _fresh_folder(Path(o.run_dir)):
         message = (f"--run-dir {o.run_dir}: not a new or empty folder (a run folder is never "
                    "written into another's)")  # fmt: skip
     if not message and o.prometheus_port is not None:
         host = o.prometheus_host or "127.0.0.1"
         message = cannot_listen("--prometheus-port", host, o.prometheus_port)
-    if any(a.split("=", 1)[0] == "--exit-code-on-error" for a in o.extra):
-        message = message or EXIT_CODE_ON_ERROR
-    message = message or prometheus_refusal(o.prometheus_port, o.prometheus_host,
-                                            o.prometheus_linger)  # fmt: skip
     if message:
         raise usage(message)
     if o.scenario not in AUTHENTICATED:

@@ -14,12 +14,12 @@ from locust.env import Environment
 
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts, plugin
-from mmload.harness.options import add_arguments
 from mmload.harness.scenarios.hammer import Hammer
 from mmload.harness.scenarios.mixed import Mixed
 from mmload.harness.scenarios.polite import Polite
 from mmload.harness.scenarios.webhook import Webhook
 from mmload.launch.run import RunError, RunOptions, check_options, locust_command, locust_env
+from mmload.options import add_arguments
 
 HOST = "http://127.0.0.1:9"  # never reached: every case is refused before
 

@@ -17,10 +17,10 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from locust.util.timespan import parse_timespan
 
-from mmload.cli.args import MAX_RUN_TIME, duration_seconds, format_duration, run_time
 from mmload.harness import accounts
 from mmload.harness.accounts import Account, AccountsError
 from mmload.limiter.rate import Rate
+from mmload.options import MAX_RUN_TIME, duration_seconds, format_duration, run_time
 
 FAST = settings(max_examples=200, deadline=None)
 UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60,

@@ -29,9 +29,9 @@ from mmload.harness.collector import (
     register,
 )
 from mmload.harness.diagnosis import failure
-from mmload.harness.options import Settings, add_arguments
 from mmload.harness.users import LoginFailed, Tokens
 from mmload.limiter.decision import NS, Decision
+from mmload.options import Settings, add_arguments
 from mmload.results.folder import read_run
 from mmload.results.records import read_records
 from mmload.results.timeline_file import read_timeline

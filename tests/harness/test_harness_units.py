@@ -15,19 +15,21 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerNode, WorkerRunner
 
 from mmload.harness import accounts
-from mmload.harness.options import (
+from mmload.harness.pacing import Pacer, grid_slot, steps
+from mmload.harness.plugin import worker_offsets
+from mmload.harness.state import Shared, share
+from mmload.harness.users import place_of
+from mmload.options import (
     LOGIN_FLAGS,
     SCENARIO_ONLY,
+    USES,
     Settings,
+    acts_on,
     add_arguments,
     limited_statuses,
     status_list,
 )
-from mmload.harness.pacing import Pacer, grid_slot, steps
-from mmload.harness.plugin import worker_offsets
-from mmload.harness.scenarios import USES, acts_on, refusal
-from mmload.harness.state import Shared, share
-from mmload.harness.users import place_of
+from mmload.options import ignored as refusal
 
 
 def test_accounts_file_errors_name_the_line(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import argparse
 from locust.env import Environment
 
 from mmload.harness import webui
-from mmload.harness.options import add_arguments
+from mmload.options import add_arguments
 
 
 def test_another_plugins_tab_stays_and_ours_is_there_once() -> None:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from mmload.harness.options import Settings
+from mmload.options import Settings
 from mmload.results.records import read_records
 from mmload.server.ids import new_id
 from tests.support.runs import REPO, Done, FakeServer, mmload_run

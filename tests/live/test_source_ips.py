@@ -16,7 +16,8 @@ import pytest
 from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
-from mmload.harness import bound, source_ips
+from mmload import source_ips
+from mmload.harness import bound
 from mmload.harness.users import key_hash
 from tests.support.runs import REPO, assert_folder_matches_server, locust_cmd, mmload_run
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mmload.harness import options
+from mmload import options
 from mmload.limiter.rate import Documented, RouteLimit
 from tests.support.synth import Route, write_folder
 from tests.support.synth_world import CREATE_POST

@@ -1,16 +1,18 @@
-"""mmload's options on Locust's command line and web UI, and the settings read from them."""
+"""mmload's options, in one place for ``mmload run`` and a plain Locust run: the argument types,
+the option table (registered on Locust's parser), the settings read from it, which scenario acts
+on which option, and the one refusal policy (:func:`refusal`): every option acts or is refused
+with a reason, the same in both."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import socket
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mmload import defaults
-from mmload.harness import source_ips
+from mmload import defaults, source_ips
 from mmload.limiter.rate import Documented, Rate, RouteLimit, is_route_limit
 from mmload.results.record import LIMITABLE, LIMITED
 
@@ -121,6 +123,61 @@ def fraction(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"a fraction between 0 and 1, not {text}")
     return value
+
+
+# Locust's -t forms (20, 20s, 3m, 2h, 1h20m, 3h30m10s), in ASCII digits only: Locust itself also
+# takes other scripts' digits, and turns an hour count too big for a timedelta into a traceback
+_DURATION = re.compile(r"([0-9]+)|(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+MAX_RUN_TIME = 365 * 86400  # seconds: a year
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def password(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("an empty password would let nobody log in")
+    return text
+
+
+def port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, not {value}")
+    return value
+
+
+def duration_seconds(text: str) -> int:
+    """``20``, ``20s``, ``3m``, ``2h``, ``1h20m``, ``3h30m10s`` in seconds, from 1 s to a year;
+    ArgumentTypeError otherwise."""
+    match = _DURATION.fullmatch(text)
+    if match is None or not text:
+        raise argparse.ArgumentTypeError(f"write a run time like 30s, 5m or 1h20m, not {text!r}")
+    plain, hours, minutes, secs = (int(g) if g else 0 for g in match.groups())
+    seconds = plain + 3600 * hours + 60 * minutes + secs
+    if not 1 <= seconds <= MAX_RUN_TIME:
+        raise argparse.ArgumentTypeError(
+            f"a run time is at least 1 s and at most a year, not {text!r}"
+        )
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest of Locust's forms: 90 -> ``1m30s``, 3600 -> ``1h``."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or "0s"
+
+
+def run_time(text: str) -> str:
+    """``-t/--run-time``: checked here (Locust would fail later, or run forever on 0), and
+    passed on to Locust in its canonical form."""
+    return format_duration(duration_seconds(text))
 
 
 def tcp_port(text: str) -> int:
@@ -359,3 +416,99 @@ class Settings:
             "source_ips": self.source_ips or None,
             "limited_status": sorted(self.limited_status),
         }
+
+
+# -- scenarios and their options ------------------------------------------------------------
+
+NAMES = ("hammer", "probe", "steady", "ramp", "mixed", "polite", "webhook", "bypass")
+
+# the scenario-specific options each scenario acts on (option dests); any other is refused
+USES: dict[str, frozenset[str]] = {
+    "hammer": frozenset(),
+    "probe": frozenset({"step_time"}),
+    "steady": frozenset({"rate_factor"}),
+    "ramp": frozenset({"step_time"}),
+    "mixed": frozenset(),
+    "polite": frozenset(),
+    "webhook": frozenset({"rate_factor", "hook_id"}),
+    "bypass": frozenset(),
+}
+# scenarios that log in, and so need --accounts
+AUTHENTICATED = frozenset(NAMES) - {"webhook"}
+# the login options (dests): what every scenario that logs in acts on, and no other
+LOGIN = frozenset({"api", "accounts", "password"})
+
+
+def acts_on(name: str) -> frozenset[str]:
+    """The scenario-specific and login options (dests) scenario ``name`` acts on."""
+    return USES[name] | (LOGIN if name in AUTHENTICATED else frozenset())
+
+
+def missing(scenario: str, api: str, has_hook: bool, vary_by: str = "address") -> str:
+    """What ``scenario`` needs and was not given (or cannot have), or ""."""
+    if scenario == "mixed" and api != "v4":
+        return "the mixed scenario needs --api v4 (the 2015 v1 API has no channels or posts)"
+    if scenario == "webhook" and not has_hook:
+        return "the webhook scenario needs --hook-id (mmload serve lists its hooks)"
+    if scenario not in AUTHENTICATED and vary_by == "user":
+        return (f"the {scenario} scenario logs in to nothing, so no limit can be keyed on a user: "
+                "--vary-by user is for the scenarios that log in")  # fmt: skip
+    return ""
+
+
+def ignored(
+    scenarios: dict[str, frozenset[str]], given: Iterable[str], flags: dict[str, str]
+) -> str:
+    """Why the options ``given`` (dests) cannot be used with these scenarios (name -> options
+    they act on), or "" when each acts on at least one of them."""
+    used = frozenset().union(*scenarios.values()) if scenarios else frozenset()
+    ignored = sorted({flags[g]: g for g in given if g in flags and g not in used}.items())
+    if not ignored:
+        return ""
+    names = " and ".join(sorted(scenarios)) or "these users"
+    why: dict[str, list[str]] = {}  # who acts on them -> the flags
+    for flag, dest in ignored:
+        users = sorted(n for n in NAMES if dest in acts_on(n))
+        who = "the scenarios that log in" if set(users) == AUTHENTICATED else ", ".join(users)
+        why.setdefault(who or "no scenario", []).append(flag)
+    if len(why) == 1:  # one reason for all
+        reasons = f"{'it is' if len(ignored) == 1 else 'they are'} for {next(iter(why))}"
+    else:
+        reasons = "; ".join(f"{_listed(listed)} {'is' if len(listed) == 1 else 'are'} for {who}"
+                            for who, listed in why.items())  # fmt: skip
+    return f"{names} would ignore {_listed([flag for flag, _ in ignored])}: {reasons}"
+
+
+def _listed(items: list[str]) -> str:
+    return " and ".join(items) if len(items) < 3 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+@dataclass(frozen=True)
+class Given:
+    """What a run was given, as ``mmload run`` and a plain Locust run both see it."""
+
+    scenarios: dict[str, frozenset[str]]  # the run's scenarios (users) -> options they act on
+    given: tuple[str, ...]  # the option dests given a value
+    api: str = "v4"
+    has_hook: bool = False
+    vary_by: str = "address"
+    documented_limit: Any = None
+    prometheus_port: int | None = None
+    prometheus_host: str | None = None
+    prometheus_linger: float | None = None
+    exit_code_on_error: object = None  # Locust's, as given (None or 1: not given)
+
+
+def refusal(g: Given) -> str:
+    """Why the run cannot start as given ("" when it can): options its scenarios would ignore,
+    what a scenario needs and was not given, documented limits that cannot stand together, the
+    Prometheus options without their port, and Locust's --exit-code-on-error."""
+    return (
+        ignored(g.scenarios, g.given, SCENARIO_ONLY | LOGIN_FLAGS)
+        or next(
+            (m for name in g.scenarios if (m := missing(name, g.api, g.has_hook, g.vary_by))), ""
+        )
+        or documented_refusal(g.documented_limit)
+        or prometheus_refusal(g.prometheus_port, g.prometheus_host, g.prometheus_linger)
+        or exit_code_refusal(g.exit_code_on_error)
+    )

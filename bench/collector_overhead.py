@@ -23,7 +23,7 @@ from typing import Any
 from common import NGINX, BenchError, Processes, positive, run, split_cpus, start_nginx
 
 from mmload.results.folder import read_run
-from mmload.results.records import read_records
+from mmload.results.records_file import read_records
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILES = {kind: HERE / f"locust_{kind}.py" for kind in ("bare", "collected", "alternating")}

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from mmload.exitcodes import ExitStatus
 from mmload.results.record import FIELDS
-from mmload.results.records import RECORDS_BIN, read_records
+from mmload.results.records_file import RECORDS_BIN, read_records
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -17,7 +17,7 @@ from mmload.options import (
     limited_statuses,
     non_negative,
 )
-from mmload.results.records import RECORDS_BIN
+from mmload.results.records_file import RECORDS_BIN
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

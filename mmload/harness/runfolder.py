@@ -22,7 +22,7 @@ from mmload.harness.pacing import step_length
 from mmload.options import Settings, status_list
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
 from mmload.results.outages import Outage, find_outages
-from mmload.results.records import RECORDS_BIN, RecordsWriter
+from mmload.results.records_file import RECORDS_BIN, RecordsWriter
 from mmload.results.samples import Samples, merge
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second

@@ -24,7 +24,7 @@ from locust.runners import WorkerRunner
 
 from mmload import source_ips
 from mmload.dialects.numbers import delay_or_date
-from mmload.harness import accounts, bound, plugin, stopping
+from mmload.harness import accounts, plugin, source_binding, stopping
 from mmload.harness.capture import IDENTITY, join_identity, limited_suffix
 from mmload.harness.pacing import (
     Pacer,
@@ -136,7 +136,7 @@ class MattermostUser(FastHttpUser):
         self.global_number, self.slot = place_of(environment, self.number, self.total_users())
         self.source = self.settings.source_of(self.global_number)  # --source-ips, in turn
         if self.source:
-            bound.bind(self.client, self.source)
+            source_binding.bind(self.client, self.source)
         elif not MattermostUser._system_address:
             MattermostUser._system_address = source_ips.system_address(self.host or "")
         self.address_key = key_hash("addr", self.source or MattermostUser._system_address)

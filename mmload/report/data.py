@@ -17,7 +17,7 @@ import numpy as np
 
 from mmload.limiter.rate import Documented
 from mmload.results.folder import read_run_or_empty
-from mmload.results.records import RECORDS_BIN, load_records
+from mmload.results.records_file import RECORDS_BIN, load_records
 from mmload.results.tally import outcome_codes
 from mmload.results.timeline import COLUMNS
 from mmload.results.timeline_file import TIMELINE_CSV, read_timeline

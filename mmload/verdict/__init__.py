@@ -20,7 +20,7 @@ from mmload import defaults
 from mmload.limiter.rate import Documented, Rate
 from mmload.results.block import Block
 from mmload.results.folder import read_run_or_empty
-from mmload.results.records import load_records
+from mmload.results.records_file import load_records
 from mmload.verdict import bypass_checks, notes, outcome, policies, registry
 from mmload.verdict.diagnose import diagnose
 from mmload.verdict.findings import Context, Unread

@@ -9,7 +9,7 @@ from pathlib import Path
 from mmload.cli import main
 from mmload.results.block import Block
 from mmload.results.record import FIELDS, Record
-from mmload.results.records import RECORDS_BIN, RecordsWriter
+from mmload.results.records_file import RECORDS_BIN, RecordsWriter
 
 
 def record(sent: float, status: int, remaining: float | None, error: str = "") -> Record:

@@ -33,7 +33,7 @@ from mmload.harness.users import LoginFailed, Tokens
 from mmload.limiter.decision import NS, Decision
 from mmload.options import Settings, add_arguments
 from mmload.results.folder import read_run
-from mmload.results.records import read_records
+from mmload.results.records_file import read_records
 from mmload.results.timeline_file import read_timeline
 
 ME = "GET /api/v4/users/me"

@@ -21,7 +21,7 @@ from mmload.results.outages import (
     find_outages,
     stopped_users_note,
 )
-from mmload.results.records import read_records
+from mmload.results.records_file import read_records
 from mmload.results.timeline_file import read_timeline
 from tests.support.runs import REPO
 from tests.support.server_fixture import ServeFactory

@@ -18,7 +18,7 @@ import pytest
 
 from mmload.launch.embedded import EmbeddedServer
 from mmload.results.folder import read_run
-from mmload.results.records import read_records
+from mmload.results.records_file import read_records
 from mmload.results.timeline_file import read_timeline
 from tests.support.runs import (
     REPO,

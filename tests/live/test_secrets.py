@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from mmload.options import Settings
-from mmload.results.records import read_records
+from mmload.results.records_file import read_records
 from mmload.server.ids import new_id
 from tests.support.runs import REPO, Done, FakeServer, mmload_run
 

@@ -17,7 +17,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
 from mmload import source_ips
-from mmload.harness import bound
+from mmload.harness import source_binding
 from mmload.harness.users import key_hash
 from tests.support.runs import REPO, assert_folder_matches_server, locust_cmd, mmload_run
 
@@ -128,7 +128,7 @@ def test_a_bound_session_sends_every_request_from_its_address(
     url, seen = peers
     plain = FastHttpSession(url, request_event=EventHook(), user=None)
     chosen = FastHttpSession(url, request_event=EventHook(), user=None)
-    bound.bind(chosen, "127.0.0.3")
+    source_binding.bind(chosen, "127.0.0.3")
     for session in (plain, chosen, chosen, plain, chosen):
         assert session.get("/").status_code == 200
     assert seen == ["127.0.0.1", "127.0.0.3", "127.0.0.3", "127.0.0.1", "127.0.0.3"]

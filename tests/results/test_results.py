@@ -14,7 +14,7 @@ from mmload.results import block as block_module
 from mmload.results.block import Block, FrameError
 from mmload.results.folder import read_keys, write_keys
 from mmload.results.record import LIMITED, Record, limited_label, outcome, outcome_codes
-from mmload.results.records import (
+from mmload.results.records_file import (
     RECORDS_BIN,
     RecordsWriter,
     in_send_order,

@@ -14,7 +14,7 @@ from typing import Any
 from mmload.harness.scenarios import locustfile
 from mmload.results.folder import read_run
 from mmload.results.record import Record
-from mmload.results.records import read_records
+from mmload.results.records_file import read_records
 from mmload.results.timeline_file import read_timeline
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.results.folder import RUN_JSON, write_json, write_keys
 from mmload.results.record import Record
-from mmload.results.records import RECORDS_BIN, RecordsWriter
+from mmload.results.records_file import RECORDS_BIN, RecordsWriter
 from mmload.results.samples import LIMIT_EXCEEDED, SAMPLED, Samples
 from mmload.results.tally import Tally
 from mmload.results.timeline import Timeline

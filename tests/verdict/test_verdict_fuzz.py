@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mmload.results.block import Block
 from mmload.results.record import Record
-from mmload.results.records import RECORDS_BIN, RecordsWriter
+from mmload.results.records_file import RECORDS_BIN, RecordsWriter
 from mmload.verdict import verify
 from mmload.verdict.output import junit, markdown, text
 

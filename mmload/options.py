@@ -232,83 +232,225 @@ def progress_interval(text: str) -> float:
 
 
 OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--api", {"choices": ("v4", "v1"), "default": DEFAULTS["api"],
-               "help": "log in with API v4 (login_id) or the 2015 v1 (name/email)"}),
-    ("--accounts", {"default": DEFAULTS["accounts"], "metavar": "FILE|N",
-                    "help": "the accounts to log in with: a CSV file login_id,password[,team], "
-                    "or N for the reference server's seeded user1..userN; required by "
-                    "scenarios that log in"}),
-    ("--password", {"default": DEFAULTS["password"], "is_secret": True,
-                    "env_var": "MMLOAD_PASSWORD",
-                    "help": "password of the seeded accounts (or MMLOAD_PASSWORD; never written "
-                    "anywhere)"}),
-    ("--documented-limit", {"type": documented_text, "default": DEFAULTS["documented_limit"],
-                            "action": "append",
-                            "help": "the rate the documentation promises, e.g. 10/s (default: "
-                            "Mattermost's documented 10/s, burst 100); again for a route with a "
-                            "limit and a bucket of its own: 'POST /api/v4/users/login=10/min'"}),
-    ("--documented-burst", {"type": non_negative, "default": DEFAULTS["documented_burst"],
-                            "help": "the documented burst (Mattermost's MaxBurst); none when "
-                            "--documented-limit is given alone"}),
-    ("--vary-by", {"choices": ("address", "user", "shared"), "default": DEFAULTS["vary_by"],
-                   "help": "what the server keys its limit on (Mattermost: address; shared: one "
-                   "bucket for every client, as Mattermost with both VaryBy settings off)"}),
-    ("--rate-factor", {"type": factor, "default": None,
-                       "help": "steady and webhook: offered rate as a multiple of the documented "
-                       "limit (steady: 0.5, webhook: 2)"}),
-    ("--step-time", {"type": seconds, "default": None,
-                     "help": "ramp and probe: seconds per step (default: what the run has "
-                     "left, shared out among the steps)"}),
-    ("--hook-id", {"default": "", "is_secret": True,
-                   "env_var": HOOK_ID_ENV,
-                   "help": "webhook: the incoming hook id to post to (whoever has it can post: "
-                   "never written anywhere)"}),
+    (
+        "--api",
+        {
+            "choices": ("v4", "v1"),
+            "default": DEFAULTS["api"],
+            "help": "log in with API v4 (login_id) or the 2015 v1 (name/email)",
+        },
+    ),
+    (
+        "--accounts",
+        {
+            "default": DEFAULTS["accounts"],
+            "metavar": "FILE|N",
+            "help": "the accounts to log in with: a CSV file login_id,password[,team], "
+            "or N for the reference server's seeded user1..userN; required by "
+            "scenarios that log in",
+        },
+    ),
+    (
+        "--password",
+        {
+            "default": DEFAULTS["password"],
+            "is_secret": True,
+            "env_var": "MMLOAD_PASSWORD",
+            "help": "password of the seeded accounts (or MMLOAD_PASSWORD; never written anywhere)",
+        },
+    ),
+    (
+        "--documented-limit",
+        {
+            "type": documented_text,
+            "default": DEFAULTS["documented_limit"],
+            "action": "append",
+            "help": "the rate the documentation promises, e.g. 10/s (default: "
+            "Mattermost's documented 10/s, burst 100); again for a route with a "
+            "limit and a bucket of its own: 'POST /api/v4/users/login=10/min'",
+        },
+    ),
+    (
+        "--documented-burst",
+        {
+            "type": non_negative,
+            "default": DEFAULTS["documented_burst"],
+            "help": "the documented burst (Mattermost's MaxBurst); none when "
+            "--documented-limit is given alone",
+        },
+    ),
+    (
+        "--vary-by",
+        {
+            "choices": ("address", "user", "shared"),
+            "default": DEFAULTS["vary_by"],
+            "help": "what the server keys its limit on (Mattermost: address; shared: one "
+            "bucket for every client, as Mattermost with both VaryBy settings off)",
+        },
+    ),
+    (
+        "--rate-factor",
+        {
+            "type": factor,
+            "default": None,
+            "help": "steady and webhook: offered rate as a multiple of the documented "
+            "limit (steady: 0.5, webhook: 2)",
+        },
+    ),
+    (
+        "--step-time",
+        {
+            "type": seconds,
+            "default": None,
+            "help": "ramp and probe: seconds per step (default: what the run has "
+            "left, shared out among the steps)",
+        },
+    ),
+    (
+        "--hook-id",
+        {
+            "default": "",
+            "is_secret": True,
+            "env_var": HOOK_ID_ENV,
+            "help": "webhook: the incoming hook id to post to (whoever has it can post: "
+            "never written anywhere)",
+        },
+    ),
     ("--out", {"default": DEFAULTS["out"], "help": "run folders go under this directory"}),
-    ("--run-dir", {"default": "", "help": "write the run folder exactly here (a new or empty "
-                   "folder), instead of a new one under --out"}),
-    ("--max-records", {"type": non_negative, "default": DEFAULTS["max_records"],
-                       "help": "per-request records kept in the run folder (totals stay exact)"}),
-    ("--progress", {"type": progress_interval, "default": DEFAULTS["progress"],
-                    "help": "seconds between status lines (0: none)"}),
-    ("--tolerance", {"type": fraction, "default": DEFAULTS["tolerance"],
-                     "help": "verdict: how far the enforced rate and burst may be from the "
-                     "documented ones (default 0.05: 5%%)"}),
-    ("--strict", {"action": "store_true", "default": False,
-                  "help": "verdict: warnings (headers meaning something else than documented) "
-                  "fail too"}),
-    ("--expect", {"choices": ("mattermost", "generic"), "default": "",
-                  "help": "verdict: hold the headers to Mattermost's API documentation, or to "
-                  "none (default: Mattermost when the server says it is)"}),
-    ("--source-ips", {"type": source_ips.option, "default": None, "metavar": "RANGE|LIST",
-                      "help": "send from these local addresses, the users taking them in turn "
-                      "across all processes: a range 127.0.0.1-127.0.0.4 or a list "
-                      "127.0.0.1,127.0.0.2 (loopback, or assigned to this machine)"}),
-    ("--limited-status", {"type": limited_statuses, "default": DEFAULTS["limited_status"],
-                          "metavar": "STATUS[,STATUS]",
-                          "help": "the HTTP statuses that are refusals (limited, not failed), "
-                          "comma-separated, e.g. 429,503 for nginx's limit_req, which answers "
-                          "503 unless limit_req_status says otherwise (default 429)"}),
-    ("--prometheus-port", {"type": tcp_port, "default": None, "metavar": "PORT",
-                           "help": "serve the run's metrics for Prometheus on this port "
-                           "(/metrics; the web UI also has them at /mmload/metrics)"}),
-    ("--prometheus-host", {"default": None, "metavar": "ADDRESS",
-                           "help": "where --prometheus-port listens (default 127.0.0.1: this "
-                           "machine only)"}),
-    ("--prometheus-linger", {"type": seconds, "default": None, "metavar": "S",
-                             "help": "keep --prometheus-port answering S seconds after the run "
-                             "ended, so that a scrape sees the final totals (default 0)"}),
-    ("--request-timeout", {"type": seconds, "default": DEFAULTS["request_timeout"],
-                           "help": "seconds a request may wait to connect, and then for each "
-                           "next part of its answer, before it is an error (default 60); not a "
-                           "limit on its total time"}),
-)  # fmt: skip
+    (
+        "--run-dir",
+        {
+            "default": "",
+            "help": "write the run folder exactly here (a new or empty "
+            "folder), instead of a new one under --out",
+        },
+    ),
+    (
+        "--max-records",
+        {
+            "type": non_negative,
+            "default": DEFAULTS["max_records"],
+            "help": "per-request records kept in the run folder (totals stay exact)",
+        },
+    ),
+    (
+        "--progress",
+        {
+            "type": progress_interval,
+            "default": DEFAULTS["progress"],
+            "help": "seconds between status lines (0: none)",
+        },
+    ),
+    (
+        "--tolerance",
+        {
+            "type": fraction,
+            "default": DEFAULTS["tolerance"],
+            "help": "verdict: how far the enforced rate and burst may be from the "
+            "documented ones (default 0.05: 5%%)",
+        },
+    ),
+    (
+        "--strict",
+        {
+            "action": "store_true",
+            "default": False,
+            "help": "verdict: warnings (headers meaning something else than documented) fail too",
+        },
+    ),
+    (
+        "--expect",
+        {
+            "choices": ("mattermost", "generic"),
+            "default": "",
+            "help": "verdict: hold the headers to Mattermost's API documentation, or to "
+            "none (default: Mattermost when the server says it is)",
+        },
+    ),
+    (
+        "--source-ips",
+        {
+            "type": source_ips.option,
+            "default": None,
+            "metavar": "RANGE|LIST",
+            "help": "send from these local addresses, the users taking them in turn "
+            "across all processes: a range 127.0.0.1-127.0.0.4 or a list "
+            "127.0.0.1,127.0.0.2 (loopback, or assigned to this machine)",
+        },
+    ),
+    (
+        "--limited-status",
+        {
+            "type": limited_statuses,
+            "default": DEFAULTS["limited_status"],
+            "metavar": "STATUS[,STATUS]",
+            "help": "the HTTP statuses that are refusals (limited, not failed), "
+            "comma-separated, e.g. 429,503 for nginx's limit_req, which answers "
+            "503 unless limit_req_status says otherwise (default 429)",
+        },
+    ),
+    (
+        "--prometheus-port",
+        {
+            "type": tcp_port,
+            "default": None,
+            "metavar": "PORT",
+            "help": "serve the run's metrics for Prometheus on this port "
+            "(/metrics; the web UI also has them at /mmload/metrics)",
+        },
+    ),
+    (
+        "--prometheus-host",
+        {
+            "default": None,
+            "metavar": "ADDRESS",
+            "help": "where --prometheus-port listens (default 127.0.0.1: this machine only)",
+        },
+    ),
+    (
+        "--prometheus-linger",
+        {
+            "type": seconds,
+            "default": None,
+            "metavar": "S",
+            "help": "keep --prometheus-port answering S seconds after the run "
+            "ended, so that a scrape sees the final totals (default 0)",
+        },
+    ),
+    (
+        "--request-timeout",
+        {
+            "type": seconds,
+            "default": DEFAULTS["request_timeout"],
+            "help": "seconds a request may wait to connect, and then for each "
+            "next part of its answer, before it is an error (default 60); not a "
+            "limit on its total time",
+        },
+    ),
+)
 
 SHARED_WITH_RUN = (
-    "--api", "--accounts", "--password", "--documented-limit", "--documented-burst", "--out",
-    "--vary-by", "--rate-factor", "--step-time", "--request-timeout", "--tolerance", "--strict",
-    "--expect", "--source-ips", "--limited-status", "--prometheus-port", "--prometheus-host",
-    "--prometheus-linger", "--run-dir", "--max-records",
-)  # fmt: skip
+    "--api",
+    "--accounts",
+    "--password",
+    "--documented-limit",
+    "--documented-burst",
+    "--out",
+    "--vary-by",
+    "--rate-factor",
+    "--step-time",
+    "--request-timeout",
+    "--tolerance",
+    "--strict",
+    "--expect",
+    "--source-ips",
+    "--limited-status",
+    "--prometheus-port",
+    "--prometheus-host",
+    "--prometheus-linger",
+    "--run-dir",
+    "--max-records",
+)
 SCENARIO_ONLY = {"rate_factor": "--rate-factor", "step_time": "--step-time", "hook_id": "--hook-id"}
 PASSWORD_FLAG = "--password (or MMLOAD_PASSWORD)"
 LOGIN_FLAGS = {"api": "--api", "accounts": "--accounts", "password": PASSWORD_FLAG}
@@ -451,8 +593,10 @@ def missing(scenario: str, api: str, has_hook: bool, vary_by: str = "address") -
     if scenario == "webhook" and not has_hook:
         return "the webhook scenario needs --hook-id (mmload serve lists its hooks)"
     if scenario not in AUTHENTICATED and vary_by == "user":
-        return (f"the {scenario} scenario logs in to nothing, so no limit can be keyed on a user: "
-                "--vary-by user is for the scenarios that log in")  # fmt: skip
+        return (
+            f"the {scenario} scenario logs in to nothing, so no limit can be keyed on a user: "
+            "--vary-by user is for the scenarios that log in"
+        )
     return ""
 
 
@@ -474,8 +618,10 @@ def ignored(
     if len(why) == 1:  # one reason for all
         reasons = f"{'it is' if len(ignored) == 1 else 'they are'} for {next(iter(why))}"
     else:
-        reasons = "; ".join(f"{_listed(listed)} {'is' if len(listed) == 1 else 'are'} for {who}"
-                            for who, listed in why.items())  # fmt: skip
+        reasons = "; ".join(
+            f"{_listed(listed)} {'is' if len(listed) == 1 else 'are'} for {who}"
+            for who, listed in why.items()
+        )
     return f"{names} would ignore {_listed([flag for flag, _ in ignored])}: {reasons}"
 
 

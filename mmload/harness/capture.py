@@ -41,8 +41,12 @@ _SNAPSHOT_NUMBERS = ("limit", "remaining", "reset", "retry_after", "retry_at", "
 _SNAPSHOT_TEXT = ("policy", "dialect", "bucket", "policies")  # columns a snapshot decides
 _FORGET_AT = 50_000  # distinct values remembered before starting afresh (epoch Resets grow)
 _dict_get: Any = dict.get  # unbound: skips Headers' own get(), which lower-cases and raises
-_WARM_UP = (("X-Ratelimit-Limit", "1"), ("X-Ratelimit-Remaining", "0"), ("X-Ratelimit-Reset", "1"),
-            ("Date", "Thu, 01 Jan 1970 00:00:00 GMT"))  # fmt: skip
+_WARM_UP = (
+    ("X-Ratelimit-Limit", "1"),
+    ("X-Ratelimit-Remaining", "0"),
+    ("X-Ratelimit-Reset", "1"),
+    ("Date", "Thu, 01 Jan 1970 00:00:00 GMT"),
+)
 
 
 def join_identity(key: str, user: str, source: str) -> str:
@@ -196,8 +200,11 @@ class Capture:
         self._looked += 1
         if headers is None:
             return
-        entry = (_dict_get(headers, "x-version-id") if type(headers) is FastHeaders
-                 else headers.get("x-version-id"))  # fmt: skip
+        entry = (
+            _dict_get(headers, "x-version-id")
+            if type(headers) is FastHeaders
+            else headers.get("x-version-id")
+        )
         value = _value(entry)
         if isinstance(value, list):
             value = value[-1] if value else None

@@ -80,8 +80,10 @@ def impaired(faults: Sequence[str], missing_workers: Sequence[str]) -> str:
     it first, else its faults."""
     lost = len(missing_workers)
     if lost:
-        return (f"{lost} worker(s) lost, or silent at the end: what they sent after their "
-                "last batch is not in the run folder (see notes)")  # fmt: skip
+        return (
+            f"{lost} worker(s) lost, or silent at the end: what they sent after their "
+            "last batch is not in the run folder (see notes)"
+        )
     return "; ".join(faults)
 
 

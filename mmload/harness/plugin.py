@@ -49,12 +49,20 @@ def check_options(environment: Environment) -> None:
     }
     given = [d for d in options.SCENARIO_ONLY if getattr(parsed, d, None) not in (None, "")]
     given += options.login_given(parsed)
-    message = options.refusal(options.Given(
-        uses, tuple(given), getattr(parsed, "api", "v4"), bool(getattr(parsed, "hook_id", "")),
-        getattr(parsed, "vary_by", "address"), getattr(parsed, "documented_limit", None),
-        getattr(parsed, "prometheus_port", None), getattr(parsed, "prometheus_host", None),
-        getattr(parsed, "prometheus_linger", None), getattr(parsed, "exit_code_on_error", None),
-    ))  # fmt: skip
+    message = options.refusal(
+        options.Given(
+            uses,
+            tuple(given),
+            getattr(parsed, "api", "v4"),
+            bool(getattr(parsed, "hook_id", "")),
+            getattr(parsed, "vary_by", "address"),
+            getattr(parsed, "documented_limit", None),
+            getattr(parsed, "prometheus_port", None),
+            getattr(parsed, "prometheus_host", None),
+            getattr(parsed, "prometheus_linger", None),
+            getattr(parsed, "exit_code_on_error", None),
+        )
+    )
     sources = getattr(parsed, "source_ips", None)
     if not message and sources and environment.host:
         message = source_ips.other_family(sources, environment.host)
@@ -79,8 +87,10 @@ def check_accounts(spec: str, password_given: bool) -> None:
 def _on_init(environment: Environment, **_: Any) -> None:
     gone = locust_api.missing()
     if gone:
-        refuse(f"this Locust ({locust.__version__}) lacks what mmload relies on: "
-               f"{', '.join(gone)}; install a Locust that pyproject.toml allows")  # fmt: skip
+        refuse(
+            f"this Locust ({locust.__version__}) lacks what mmload relies on: "
+            f"{', '.join(gone)}; install a Locust that pyproject.toml allows"
+        )
     check_options(environment)
     parsed = environment.parsed_options
     if parsed is not None and not isinstance(environment.runner, WorkerRunner):

@@ -134,8 +134,9 @@ class RunFolder:
     def finish(self) -> None:
         self.records.close()
         self.timeline.close()
-        found = diagnose(self.tally, self.counters, self.notes, self.missing_workers,
-                         self.outages())  # fmt: skip
+        found = diagnose(
+            self.tally, self.counters, self.notes, self.missing_workers, self.outages()
+        )
         reason, impaired, code = found.failure, found.impairment, found.status
         self.notes = found.notes
         self.exit = {"code": int(code) if code is not None else None, "reason": found.reason}
@@ -145,8 +146,9 @@ class RunFolder:
         write_keys(self.path, self.tally.by_key)
         relogins = self.counters.get("relogins", 0)
         if relogins:
-            print(f"mmload: {relogins} re-login(s) after a token was rejected (401)",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"mmload: {relogins} re-login(s) after a token was rejected (401)", file=sys.stderr
+            )
         if reason:
             print(f"mmload: the run could not be done: {reason}", file=sys.stderr)
         else:
@@ -174,9 +176,17 @@ class RunFolder:
         cannot take the run with it.  Its files go beside the records; a nonconforming server
         makes this process exit 1, a run that could not decide 4."""
         s = self.settings
-        cmd = [sys.executable, "-m", "mmload", "verify", str(self.path),
-               "--tolerance", f"{s.tolerance:g}",
-               "--limited-status", status_list(s.limited_status)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "mmload",
+            "verify",
+            str(self.path),
+            "--tolerance",
+            f"{s.tolerance:g}",
+            "--limited-status",
+            status_list(s.limited_status),
+        ]
         cmd += ["--strict"] if s.strict else []
         cmd += ["--expect", s.expect] if s.expect else []
         try:

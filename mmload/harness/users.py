@@ -156,9 +156,13 @@ class MattermostUser(FastHttpUser):
     def on_start(self) -> None:
         why = source_ips.unavailable(self.source) if self.source else ""
         if why:  # a worker on another machine than the master that checked --source-ips
-            stopping.stop_user(self.environment, "source address", f"cannot send from "
-                               f"{self.source} here ({why}): --source-ips must name addresses "
-                               "of every machine that runs workers")  # fmt: skip
+            stopping.stop_user(
+                self.environment,
+                "source address",
+                f"cannot send from "
+                f"{self.source} here ({why}): --source-ips must name addresses "
+                "of every machine that runs workers",
+            )
         if self.authenticated:
             listed = self._account_list()
             self.account = listed[self.global_number % len(listed)]

@@ -69,8 +69,9 @@ def register(environment: Environment) -> Callable[[Block], None]:
         log.warning(
             "mmload: the web UI listens on %s: whoever reaches this machine can start, stop and "
             "watch the load; --web-login (with %s=user:password) asks for a login",
-            web_ui.host or "all interfaces", LOGIN_ENV,
-        )  # fmt: skip
+            web_ui.host or "all interfaces",
+            LOGIN_ENV,
+        )
     settings = Settings.from_options(options)
     documented = settings.documented
     live = Live(documented, limited=settings.limited_status)
@@ -94,8 +95,12 @@ def register(environment: Environment) -> Callable[[Block], None]:
 
 def _others(entries: Any) -> list[Any]:
     """Another plugin's entries of one of Locust's extension lists (this tab's left out)."""
-    return [e for e in entries or [] if not (isinstance(e, dict) and e.get("key") == TAB)
-            and not (isinstance(e, dict) and e.get("href") == "./mmload/live.csv")]  # fmt: skip
+    return [
+        e
+        for e in entries or []
+        if not (isinstance(e, dict) and e.get("key") == TAB)
+        and not (isinstance(e, dict) and e.get("href") == "./mmload/live.csv")
+    ]
 
 
 def _structure(documented: str, limited: frozenset[int] = LIMITED) -> list[dict[str, str]]:

@@ -59,10 +59,14 @@ class EmbeddedServer:
     def start(self) -> EmbeddedServer:
         cmd = [sys.executable, "-m", "mmload", "serve", "--port", "0", *self.args]
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
             start_new_session=True,  # Ctrl-C in the terminal is for the run, not the server
             preexec_fn=die_with_parent,
-        )  # fmt: skip
+        )
         ready = threading.Event()
         threading.Thread(target=self._read, args=(ready,), daemon=True).start()
         if not ready.wait(self.startup_timeout) or not self.url:

@@ -129,6 +129,7 @@ def judge(data: dict[str, Any], limited: frozenset[int]) -> list[Judged]:
         if control > allowed:  # the controls got more than a drained bucket refills
             found.append(Judged(vector, None, taken, allowed, detail))
             continue
-        found.append(Judged(vector, taken > 0 and taken + control > allowed, taken, allowed,
-                            detail))  # fmt: skip
+        found.append(
+            Judged(vector, taken > 0 and taken + control > allowed, taken, allowed, detail)
+        )
     return found

@@ -30,15 +30,40 @@ def checks(folder: Path, limited: Collection[int]) -> list[Check]:
         expected = f"refused like the control ({j.allowed} may refill)"
         observed = f"{j.accepted} of {bypass.EVASIONS} got through"
         if j.works is None:
-            found.append(Check(PREFIX + v.name, None, ERROR, expected, "-",
-                               "not decided: the requests without the evasion got more than the "
-                               "bucket refills, so it was not drained"))  # fmt: skip
+            found.append(
+                Check(
+                    PREFIX + v.name,
+                    None,
+                    ERROR,
+                    expected,
+                    "-",
+                    "not decided: the requests without the evasion got more than the "
+                    "bucket refills, so it was not drained",
+                )
+            )
         elif j.works:
-            found.append(Check(PREFIX + v.name, False, ERROR, expected, observed,
-                               f"{v.what} dodges the limit: {j.accepted} of {bypass.EVASIONS} "
-                               f"requests got through while the same requests without it were "
-                               f"refused (e.g. {j.detail})", CAUSES[v.kind]))  # fmt: skip
+            found.append(
+                Check(
+                    PREFIX + v.name,
+                    False,
+                    ERROR,
+                    expected,
+                    observed,
+                    f"{v.what} dodges the limit: {j.accepted} of {bypass.EVASIONS} "
+                    f"requests got through while the same requests without it were "
+                    f"refused (e.g. {j.detail})",
+                    CAUSES[v.kind],
+                )
+            )
         else:
-            found.append(Check(PREFIX + v.name, True, ERROR, expected, observed,
-                               f"{v.what} is limited like any request"))  # fmt: skip
+            found.append(
+                Check(
+                    PREFIX + v.name,
+                    True,
+                    ERROR,
+                    expected,
+                    observed,
+                    f"{v.what} is limited like any request",
+                )
+            )
     return found

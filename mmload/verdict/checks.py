@@ -41,8 +41,10 @@ def through(s: Stream, per_sec: float, capacity: int, tolerance: float) -> str:
     rate = per_sec * (1 + tolerance)
     got = rates.excess(t, a, rate, minus=rates.in_flight(t, a))
     if got > capacity * (1 + tolerance) + SLACK:
-        return (f"{got:.0f} requests went through beyond {rate:.3g}/s in one interval, more "
-                f"than the {capacity} at once the documentation allows")  # fmt: skip
+        return (
+            f"{got:.0f} requests went through beyond {rate:.3g}/s in one interval, more "
+            f"than the {capacity} at once the documentation allows"
+        )
     return ""
 
 
@@ -61,32 +63,53 @@ def limit_enforced(c: Context) -> Finding:
         refused = int(s.limited.sum())
         if not refused and offered_beyond(s, doc.per_sec, doc.capacity, c.tolerance):
             span = float(s.answered[-1] - s.t[0])
-            return Finding(False, expected, "no refusal",
-                           f"no request was refused although a bucket was offered {len(s)} in "
-                           f"{span:.1f} s, far beyond {doc}")  # fmt: skip
-        why = through(s, doc.per_sec, doc.capacity, c.tolerance) if refused and \
-            doc.capacity is not None else ""  # fmt: skip
+            return Finding(
+                False,
+                expected,
+                "no refusal",
+                f"no request was refused although a bucket was offered {len(s)} in "
+                f"{span:.1f} s, far beyond {doc}",
+            )
+        why = (
+            through(s, doc.per_sec, doc.capacity, c.tolerance)
+            if refused and doc.capacity is not None
+            else ""
+        )
         if why:
-            return Finding(False, expected, f"{refused} of {len(s)} refused, but too many "
-                           "accepted", f"the server refuses some requests, but {why}")  # fmt: skip
+            return Finding(
+                False,
+                expected,
+                f"{refused} of {len(s)} refused, but too many accepted",
+                f"the server refuses some requests, but {why}",
+            )
         if refused:
             limited.append((s, doc))
     if not limited:
         busiest = judged[0]
         span = float(busiest.answered[-1] - busiest.t[0])
-        return undecided(expected, f"nothing was refused, and the busiest bucket was offered "
-                         f"{len(busiest)} requests in {span:.1f} s, no more than the documented "
-                         f"limit admits: the limit is at least that, but the client never "
-                         f"offered more")  # fmt: skip
+        return undecided(
+            expected,
+            f"nothing was refused, and the busiest bucket was offered "
+            f"{len(busiest)} requests in {span:.1f} s, no more than the documented "
+            f"limit admits: the limit is at least that, but the client never "
+            f"offered more",
+        )
     s, doc = limited[0]
     observed = f"{int(s.limited.sum())} of {len(s)} refused"
     if doc.capacity is None and m.interval is None:  # nothing bounds what got through
-        return undecided(expected, f"{observed}, but no bucket stayed saturated long enough to "
-                         "show that the server holds it to a rate (and no burst is documented "
-                         "to hold what got through to)", observed)  # fmt: skip
-    return Finding(True, expected, observed,
-                   f"the server limits: {observed}, and no more got through than {doc} "
-                   "admits")  # fmt: skip
+        return undecided(
+            expected,
+            f"{observed}, but no bucket stayed saturated long enough to "
+            "show that the server holds it to a rate (and no burst is documented "
+            "to hold what got through to)",
+            observed,
+        )
+    return Finding(
+        True,
+        expected,
+        observed,
+        f"the server limits: {observed}, and no more got through than {doc} admits",
+    )
 
 
 def _route(s: Stream, c: Context) -> str:
@@ -99,20 +122,34 @@ def rate_matches(c: Context) -> Finding:
     outside, or across its edge (then the run cannot say); each documented route's, measured
     on its own buckets, against its own rate."""
     general = _rate_matches(c, c.documented.per_sec, c.measured.interval, "")
-    found = [general] + [_rate_matches(c, r.per_sec, c.measured.routes.get(r.endpoint), r.endpoint)
-                         for r in c.documented.routes
-                         if c.measured.routes.get(r.endpoint) is not None]  # fmt: skip
+    found = [general] + [
+        _rate_matches(c, r.per_sec, c.measured.routes.get(r.endpoint), r.endpoint)
+        for r in c.documented.routes
+        if c.measured.routes.get(r.endpoint) is not None
+    ]
     if len(found) == 1:
         return general
-    passed = (False if any(f.passed is False for f in found)
-              else None if any(f.passed is None for f in found) else True)  # fmt: skip
-    return Finding(passed, "; ".join(f.expected for f in found),
-                   "; ".join(f.observed for f in found),
-                   "; ".join(f.message for f in found if f.passed is passed))  # fmt: skip
+    passed = (
+        False
+        if any(f.passed is False for f in found)
+        else None
+        if any(f.passed is None for f in found)
+        else True
+    )
+    return Finding(
+        passed,
+        "; ".join(f.expected for f in found),
+        "; ".join(f.observed for f in found),
+        "; ".join(f.message for f in found if f.passed is passed),
+    )
 
 
-def _rate_matches(c: Context, documented: float, i: rates.RateInterval | None, route: str,
-                  ) -> Finding:  # fmt: skip
+def _rate_matches(
+    c: Context,
+    documented: float,
+    i: rates.RateInterval | None,
+    route: str,
+) -> Finding:
     m = c.measured
     on = f" on {route}" if route else ""
     expected = f"{documented:g}/s ± {c.tolerance:.0%}{on}"
@@ -123,15 +160,20 @@ def _rate_matches(c: Context, documented: float, i: rates.RateInterval | None, r
     off = (i.rate - documented) / documented
     k = 1 if route else m.buckets_per_key
     nodes = f" ({i.rate / k:.3g}/s from each of {k} buckets)" if k > 1 else ""
-    message = (f"the server enforces {observed}, {off:+.1%} from the documented "
-               f"{documented:g}/s{nodes}")  # fmt: skip
+    message = (
+        f"the server enforces {observed}, {off:+.1%} from the documented {documented:g}/s{nodes}"
+    )
     if i.within(low, high):
         return Finding(True, expected, observed, message)
     if i.outside(low, high):
         return Finding(False, expected, observed, message)
-    return undecided(expected, f"the enforced rate{on} lies in {observed}, which reaches across "
-                     f"the tolerance's edge ({low:.4g}..{high:.4g}/s): a longer or harder "
-                     "saturated load narrows it", observed)  # fmt: skip
+    return undecided(
+        expected,
+        f"the enforced rate{on} lies in {observed}, which reaches across "
+        f"the tolerance's edge ({low:.4g}..{high:.4g}/s): a longer or harder "
+        "saturated load narrows it",
+        observed,
+    )
 
 
 def _interval_words(i: rates.RateInterval) -> str:
@@ -144,9 +186,11 @@ def per_node(m: Measured) -> str:
     k = m.buckets_per_key
     if k < 2:
         return ""
-    return (f"{k} buckets serve each key, so this is per-node limiting: each node of a cluster "
-            f"behind a balancer limits on its own, and clients get {k}x the rate and burst of "
-            "one node")  # fmt: skip
+    return (
+        f"{k} buckets serve each key, so this is per-node limiting: each node of a cluster "
+        f"behind a balancer limits on its own, and clients get {k}x the rate and burst of "
+        "one node"
+    )
 
 
 def burst_matches(c: Context) -> Finding:
@@ -160,31 +204,48 @@ def burst_matches(c: Context) -> Finding:
     expected = f"{doc.capacity} at once (burst {doc.burst})"
     b = m.capacity_bounds
     if b is None or m.burst is None:
-        return undecided(expected, "no rate was measured, so what went through beyond it is not "
-                         "known")  # fmt: skip
+        return undecided(
+            expected, "no rate was measured, so what went through beyond it is not known"
+        )
     slack = max(SLACK, c.tolerance * doc.capacity)
     observed = f"{b.point:.0f} beyond the rate (burst {m.burst}; at least {b.low:.0f})"
     nodes = f" ({m.buckets_per_key} buckets per key)" if m.buckets_per_key > 1 else ""
     if b.low > doc.capacity + slack:
-        return Finding(False, expected, observed,
-                       f"at least {b.low:.0f} requests went through at once beyond the steady "
-                       f"rate: more than the documented burst of {doc.burst} "
-                       f"({doc.capacity} at once){nodes}")  # fmt: skip
+        return Finding(
+            False,
+            expected,
+            observed,
+            f"at least {b.low:.0f} requests went through at once beyond the steady "
+            f"rate: more than the documented burst of {doc.burst} "
+            f"({doc.capacity} at once){nodes}",
+        )
     if b.high >= doc.capacity - slack:
         full = "" if b.full_high is not None else " (no response said the bucket was full)"
-        return Finding(True, expected, observed,
-                       f"at most {b.point:.0f} requests went through beyond the steady rate in "
-                       f"any interval: that matches the documented burst of {doc.burst} "
-                       f"({doc.capacity} at once){full}{nodes}")  # fmt: skip
+        return Finding(
+            True,
+            expected,
+            observed,
+            f"at most {b.point:.0f} requests went through beyond the steady rate in "
+            f"any interval: that matches the documented burst of {doc.burst} "
+            f"({doc.capacity} at once){full}{nodes}",
+        )
     if b.full_high is not None and b.full_high < doc.capacity - slack:
-        return Finding(False, expected, observed,
-                       f"from a full bucket, at most {b.full_high:.0f} requests went through "
-                       f"beyond the steady rate: fewer than the documented burst of "
-                       f"{doc.burst} ({doc.capacity} at once){nodes}")  # fmt: skip
-    return undecided(expected, f"at most {b.high:.0f} went through at once, fewer than "
-                     f"documented, but no bucket was shown full (a previous run may have "
-                     "left it half empty: its headers' Remaining, or a pause long enough to "
-                     "refill it, would tell)", observed)  # fmt: skip
+        return Finding(
+            False,
+            expected,
+            observed,
+            f"from a full bucket, at most {b.full_high:.0f} requests went through "
+            f"beyond the steady rate: fewer than the documented burst of "
+            f"{doc.burst} ({doc.capacity} at once){nodes}",
+        )
+    return undecided(
+        expected,
+        f"at most {b.high:.0f} went through at once, fewer than "
+        f"documented, but no bucket was shown full (a previous run may have "
+        "left it half empty: its headers' Remaining, or a pause long enough to "
+        "refill it, would tell)",
+        observed,
+    )
 
 
 def scope_matches(c: Context) -> Finding:
@@ -204,11 +265,16 @@ def scope_matches(c: Context) -> Finding:
             f"user and one per address are the same buckets: {found.evidence}",
         )
     ok = expected_scope in same
-    seen = (found.scope if found.scope == expected_scope
-            else f"{found.scope} (here the same buckets as {expected_scope})")  # fmt: skip
-    message = (f"one bucket {seen}, as expected: {found.evidence}" if ok else
-               f"the server keeps one bucket {found.scope}, not {expected_scope}: "
-               f"{found.evidence}")  # fmt: skip
+    seen = (
+        found.scope
+        if found.scope == expected_scope
+        else f"{found.scope} (here the same buckets as {expected_scope})"
+    )
+    message = (
+        f"one bucket {seen}, as expected: {found.evidence}"
+        if ok
+        else f"the server keeps one bucket {found.scope}, not {expected_scope}: {found.evidence}"
+    )
     return Finding(ok, expected, found.scope, message)
 
 
@@ -226,8 +292,9 @@ def one_bucket_per_key(c: Context) -> Finding:
     k = m.buckets_per_key
     observed = f"{k} bucket{'s' if k > 1 else ''} per key"
     if k == 1:
-        return Finding(True, expected, observed, "Remaining falls in one sequence per key while "
-                       "it drains")  # fmt: skip
+        return Finding(
+            True, expected, observed, "Remaining falls in one sequence per key while it drains"
+        )
     return Finding(
         False,
         expected,
@@ -252,8 +319,13 @@ def mattermost_responses(c: Context) -> Finding:
             odd.append(f"{status}: " + ", ".join(f"{n} {shape}" for shape, n in others.items()))
     looked = ", ".join(f"{sum(v.values())} {k}" for k, v in sorted(c.bodies.items()))
     if not odd:
-        return Finding(True, expected, f"as expected ({looked})",
-                       "error responses look like Mattermost's")  # fmt: skip
-    return Finding(False, expected, "; ".join(odd),
-                   "some error responses do not look like Mattermost's (a proxy answering in "
-                   "its place?): " + "; ".join(odd))  # fmt: skip
+        return Finding(
+            True, expected, f"as expected ({looked})", "error responses look like Mattermost's"
+        )
+    return Finding(
+        False,
+        expected,
+        "; ".join(odd),
+        "some error responses do not look like Mattermost's (a proxy answering in "
+        "its place?): " + "; ".join(odd),
+    )

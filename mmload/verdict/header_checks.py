@@ -28,28 +28,43 @@ def advertised_limit(c: Context) -> Finding:
         return na(expected, "no response advertised a limit")
     varying = [s.name for s in _with_headers(c) if _varies(s)]
     if varying:
-        return Finding(False, expected, "it changes",
-                     f"the advertised limit changes within a key ({varying[0]})")  # fmt: skip
+        return Finding(
+            False,
+            expected,
+            "it changes",
+            f"the advertised limit changes within a key ({varying[0]})",
+        )
     observed = f"{m.limit:g}" + (f" per {m.window:g} s" if m.window else "")
     k = m.buckets_per_key  # several buckets per key: each answer speaks for its own
-    meaning = _meaning(m.limit, m.window, m.rate and m.rate / k, m.capacity and m.capacity / k,
-                       c.tolerance)  # fmt: skip
+    meaning = _meaning(
+        m.limit, m.window, m.rate and m.rate / k, m.capacity and m.capacity / k, c.tolerance
+    )
     if meaning == "unexplained":
-        return Finding(False, expected, observed,
-                     f"the server advertises {observed} but enforces {m.rate:.3g}/s with "
-                     f"{m.capacity:.0f} at once")  # fmt: skip
+        return Finding(
+            False,
+            expected,
+            observed,
+            f"the server advertises {observed} but enforces {m.rate:.3g}/s with "
+            f"{m.capacity:.0f} at once",
+        )
     if meaning == "unknown":
         meaning = _documented_meaning(m.limit, m.window, c.documented, c.tolerance)
     if meaning == "unknown":
-        return na(expected,
-                   f"no rate was measured, and {observed} is neither the documented "
-                   f"{c.documented.per_sec:g}/s nor its burst capacity")  # fmt: skip
+        return na(
+            expected,
+            f"no rate was measured, and {observed} is neither the documented "
+            f"{c.documented.per_sec:g}/s nor its burst capacity",
+        )
     if _mattermost_headers(c) and not meaning.endswith("rate"):
         return _against_api_doc(c, meaning, observed)
     each = f" of each of the {k} buckets behind a key" if k > 1 else ""
-    return Finding(True, expected, observed,
-                 f"the advertised limit {observed} is {_words(meaning, c)}{each}"
-                 f"{_as_documented(meaning, c)}")  # fmt: skip
+    return Finding(
+        True,
+        expected,
+        observed,
+        f"the advertised limit {observed} is {_words(meaning, c)}{each}"
+        f"{_as_documented(meaning, c)}",
+    )
 
 
 def _varies(s: Stream) -> bool:
@@ -113,26 +128,35 @@ def _against_api_doc(c: Context, meaning: str, observed: str) -> Finding:
     """Mattermost's API documentation says Limit is requests per second: a warning."""
     m = c.measured
     limit = m.limit or 0.0
-    each = f" of each of the {m.buckets_per_key} buckets behind a key" if m.buckets_per_key > 1 \
-        else ""  # fmt: skip
-    what = {"capacity": f"the burst capacity (MaxBurst + 1){each}",
-            "documented capacity": "the documented burst capacity (MaxBurst + 1)",
-            "quota": f"a quota per window of about {limit / (m.rate or 1):.0f} s"}  # fmt: skip
-    return Finding(False, "requests per second (the API doc)",
-                 observed,
-                 f"X-Ratelimit-Limit {limit:g} is {what[meaning]}, not the maximum number of "
-                 f"requests per second the API documentation describes; the server enforces "
-                 f"{_rate(m.rate)}", severity=WARNING)  # fmt: skip
+    each = (
+        f" of each of the {m.buckets_per_key} buckets behind a key" if m.buckets_per_key > 1 else ""
+    )
+    what = {
+        "capacity": f"the burst capacity (MaxBurst + 1){each}",
+        "documented capacity": "the documented burst capacity (MaxBurst + 1)",
+        "quota": f"a quota per window of about {limit / (m.rate or 1):.0f} s",
+    }
+    return Finding(
+        False,
+        "requests per second (the API doc)",
+        observed,
+        f"X-Ratelimit-Limit {limit:g} is {what[meaning]}, not the maximum number of "
+        f"requests per second the API documentation describes; the server enforces "
+        f"{_rate(m.rate)}",
+        severity=WARNING,
+    )
 
 
 def _words(meaning: str, c: Context) -> str:
     doc = c.documented
-    return {"rate": "the enforced rate", "capacity": "the enforced burst capacity",
-            "quota": "the quota of a window",
-            "documented rate": f"the documented {doc.per_sec:g}/s (no rate was measured to "
-                               "hold it to)",
-            "documented capacity": f"the documented burst capacity ({doc.capacity}; no rate "
-                                   "was measured to hold it to)"}[meaning]  # fmt: skip
+    return {
+        "rate": "the enforced rate",
+        "capacity": "the enforced burst capacity",
+        "quota": "the quota of a window",
+        "documented rate": f"the documented {doc.per_sec:g}/s (no rate was measured to hold it to)",
+        "documented capacity": f"the documented burst capacity ({doc.capacity}; no rate "
+        "was measured to hold it to)",
+    }[meaning]
 
 
 def _rate(rate: float | None) -> str:
@@ -151,9 +175,12 @@ def remaining_consistent(c: Context) -> Finding:
     stuck = [s.name for s in known if _stuck(s)]
     bad = outside + refused_left
     if bad <= 0.005 * total and not stuck:
-        return Finding(True, expected, "consistent",
-                     "Remaining stays within 0..Limit, falls while a bucket drains and is 0 "
-                     "on refusals")  # fmt: skip
+        return Finding(
+            True,
+            expected,
+            "consistent",
+            "Remaining stays within 0..Limit, falls while a bucket drains and is 0 on refusals",
+        )
     parts = []
     if outside:
         parts.append(f"{outside} outside 0..Limit")
@@ -177,20 +204,32 @@ def each_policy_consistent(c: Context) -> Finding:
     expected = "each policy: one quota per key, 0 <= r <= q, one with r = 0 on each refusal"
     if not p.answers:
         return na(expected, "no answer listed several IETF policies")
-    parts = [f"{p.outside[n]} answers with {n}'s r outside 0..q" for n in p.names
-             if p.outside[n] > 0.005 * p.answers]  # fmt: skip
+    parts = [
+        f"{p.outside[n]} answers with {n}'s r outside 0..q"
+        for n in p.names
+        if p.outside[n] > 0.005 * p.answers
+    ]
     parts += [f"{n}'s quota changes within a key" for n in p.varying]
     if p.refused_with_room > 0.005 * max(p.refused, 1):
-        parts.append(f"{p.refused_with_room} of {p.refused} refusals with something left in "
-                     "every policy")  # fmt: skip
+        parts.append(
+            f"{p.refused_with_room} of {p.refused} refusals with something left in every policy"
+        )
     listed = ", ".join(p.names)
     if not parts:
         refusals = ", and every refusal has one with nothing left" if p.refused else ""
-        return Finding(True, expected, f"{len(p.names)} policies",
-                     f"each of the {len(p.names)} policies ({listed}) keeps one quota per key "
-                     f"and 0 <= r <= q over {p.answers} answers{refusals}")  # fmt: skip
-    return Finding(False, expected, "; ".join(parts),
-                 f"a policy contradicts itself ({listed} listed): " + "; ".join(parts))  # fmt: skip
+        return Finding(
+            True,
+            expected,
+            f"{len(p.names)} policies",
+            f"each of the {len(p.names)} policies ({listed}) keeps one quota per key "
+            f"and 0 <= r <= q over {p.answers} answers{refusals}",
+        )
+    return Finding(
+        False,
+        expected,
+        "; ".join(parts),
+        f"a policy contradicts itself ({listed} listed): " + "; ".join(parts),
+    )
 
 
 def _stuck(s: Stream) -> bool:
@@ -211,20 +250,25 @@ def reset_semantics(c: Context) -> Finding:
         return na("-", "no response said when the limit resets")
     if m.dialect.startswith("ietf"):
         ok = m.reset_semantics == "delta"
-        message = ("Reset is a delta in seconds, as the IETF draft says" if ok else
-                   "Reset is a UTC epoch, while the IETF draft says it is a delta in "
-                   "seconds")  # fmt: skip
-        return Finding(ok, "delta seconds (the IETF draft)",
-                     m.reset_semantics, message)  # fmt: skip
+        message = (
+            "Reset is a delta in seconds, as the IETF draft says"
+            if ok
+            else "Reset is a UTC epoch, while the IETF draft says it is a delta in seconds"
+        )
+        return Finding(ok, "delta seconds (the IETF draft)", m.reset_semantics, message)
     if not _mattermost_headers(c):
-        return na("-", f"Reset is {m.reset_semantics} seconds, and "
-                   "no documentation says which it should be")  # fmt: skip
+        return na(
+            "-",
+            f"Reset is {m.reset_semantics} seconds, and no documentation says which it should be",
+        )
     ok = m.reset_semantics == "epoch"
-    message = ("X-Ratelimit-Reset is a UTC epoch, as the API documentation says" if ok else
-               "X-Ratelimit-Reset is a delta (seconds until the bucket is full again), while "
-               "the API documentation says it is the remaining UTC epoch seconds")  # fmt: skip
-    return Finding(ok, "UTC epoch seconds (the API doc)",
-                 m.reset_semantics, message)  # fmt: skip
+    message = (
+        "X-Ratelimit-Reset is a UTC epoch, as the API documentation says"
+        if ok
+        else "X-Ratelimit-Reset is a delta (seconds until the bucket is full again), while "
+        "the API documentation says it is the remaining UTC epoch seconds"
+    )
+    return Finding(ok, "UTC epoch seconds (the API doc)", m.reset_semantics, message)
 
 
 def limited_response_shape(c: Context) -> Finding:
@@ -232,8 +276,7 @@ def limited_response_shape(c: Context) -> Finding:
     expected = "429s carry the rate-limit headers the other responses carry"
     m = c.measured
     if not m.dialect:
-        return na(expected, "no response carried rate-limit "
-                   "headers")  # fmt: skip
+        return na(expected, "no response carried rate-limit headers")
     refused = [s for s in m.streams if s.limited.any()]
     if not refused:
         return na(expected, "nothing was refused")
@@ -242,21 +285,27 @@ def limited_response_shape(c: Context) -> Finding:
     total = sum(int(s.limited.sum()) for s in refused)
     short = sum(n for n, _ in lacking)
     if short <= 0.01 * total:
-        return Finding(True, expected, f"{m.dialect} headers",
-                     f"429s carry the {m.dialect} headers too")  # fmt: skip
+        return Finding(
+            True, expected, f"{m.dialect} headers", f"429s carry the {m.dialect} headers too"
+        )
     names = [FIELDS[f] for f in FIELDS if any(f in fields for _, fields in lacking)]
-    return Finding(False, expected,
-                 f"{short} of {total} 429s without {', '.join(names)}",
-                 f"{short} of {total} refusals lacked rate-limit headers ({', '.join(names)}) "
-                 f"that the other responses of their bucket carry")  # fmt: skip
+    return Finding(
+        False,
+        expected,
+        f"{short} of {total} 429s without {', '.join(names)}",
+        f"{short} of {total} refusals lacked rate-limit headers ({', '.join(names)}) "
+        f"that the other responses of their bucket carry",
+    )
 
 
 def _usual_fields(streams: list[Stream]) -> list[str]:
     """The header fields most accepted responses of these streams carry."""
     accepted = max(1, sum(int(s.accepted.sum()) for s in streams))
-    return [f for f in FIELDS
-            if sum(int(np.isfinite(getattr(s, f)[s.accepted]).sum()) for s in streams)
-            > accepted / 2]  # fmt: skip
+    return [
+        f
+        for f in FIELDS
+        if sum(int(np.isfinite(getattr(s, f)[s.accepted]).sum()) for s in streams) > accepted / 2
+    ]
 
 
 def _lacking(s: Stream, fields: list[str]) -> tuple[int, set[str]]:
@@ -276,9 +325,12 @@ def headers_well_formed(c: Context) -> Finding:
     if not u.malformed:
         if not c.measured.dialect:
             return na(expected, "no rate-limit header was sent")
-        return Finding(True, expected, "all well-formed",
-                     "every rate-limit header could be read")  # fmt: skip
+        return Finding(True, expected, "all well-formed", "every rate-limit header could be read")
     observed = f"{u.malformed} of {u.answered} responses"
-    return Finding(False, expected, observed,
-                 f"{observed} had rate-limit headers that could not be read, and were ignored "
-                 f"(e.g. {u.example})")  # fmt: skip
+    return Finding(
+        False,
+        expected,
+        observed,
+        f"{observed} had rate-limit headers that could not be read, and were ignored "
+        f"(e.g. {u.example})",
+    )

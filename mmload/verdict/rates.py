@@ -164,8 +164,11 @@ def spans(
         breaks = np.flatnonzero(cut)
         starts = [0, *(breaks + 1).tolist()]
         ends = [*breaks.tolist(), len(picked) - 1]
-        found += [(int(picked[a]), int(picked[b]), 0 if unknown else step)
-                  for a, b in zip(starts, ends, strict=True) if b > a]  # fmt: skip
+        found += [
+            (int(picked[a]), int(picked[b]), 0 if unknown else step)
+            for a, b in zip(starts, ends, strict=True)
+            if b > a
+        ]
     return found
 
 
@@ -340,8 +343,7 @@ def _buckets_interval(s: Stream, r: Resumptions, buckets: int) -> RateInterval |
         if found is None or not np.isfinite(found.high):
             return found
         capacity = capacity_low(s, found.high) / buckets
-        wider = interval(s, r, bucket_drift(s, found.high, capacity), bucket=True,
-                         buckets=buckets)  # fmt: skip
+        wider = interval(s, r, bucket_drift(s, found.high, capacity), bucket=True, buckets=buckets)
         if wider is None or wider.high <= found.high:
             return wider if wider is not None else found
         found = wider
@@ -384,8 +386,9 @@ def first_rate(s: Stream, buckets: int = 1) -> RateInterval | None:
     the long run, whose bounds are no reading's."""
     r = resumptions(s)
     regular = interval(s, r, np.zeros(len(s)), buckets=buckets)
-    bucket = bucket_interval(s, r, buckets) or interval(s, r, np.zeros(len(s)), bucket=True,
-                                                        buckets=buckets)  # fmt: skip
+    bucket = bucket_interval(s, r, buckets) or interval(
+        s, r, np.zeros(len(s)), bucket=True, buckets=buckets
+    )
     if regular is None or bucket is None:
         return bucket or regular
     if regular.seconds < 0.5 * bucket.seconds:
@@ -485,5 +488,11 @@ def combine(found: list[RateInterval]) -> RateInterval | None:
         low, high = min(f.low for f in found), max(f.high for f in found)
     rates = sorted(f.rate for f in found)
     rate = min(max(rates[len(rates) // 2], low), high)
-    return RateInterval(low, high, rate, sum(f.accepted for f in found),
-                        sum(f.seconds for f in found), sum(f.spans for f in found))  # fmt: skip
+    return RateInterval(
+        low,
+        high,
+        rate,
+        sum(f.accepted for f in found),
+        sum(f.seconds for f in found),
+        sum(f.spans for f in found),
+    )

@@ -74,8 +74,9 @@ class Bypass(MattermostUser):
             detail = detail or " ".join([method, sent, *(f"{h}: {v}" for h, v in headers.items())])
             statuses.append(self._status(method, sent, f"{method} {path} [{vector.name}]", headers))
         after = self._controls(path)
-        return bypass.Attempt(vector.name, before, statuses, after,
-                              round(time.monotonic() - started, 4), detail)  # fmt: skip
+        return bypass.Attempt(
+            vector.name, before, statuses, after, round(time.monotonic() - started, 4), detail
+        )
 
     def _evasion(self, vector: str, path: str, n: int) -> tuple[str, str, dict[str, str]]:
         """(method, path as sent, extra headers) of the ``n``-th request trying ``vector``."""

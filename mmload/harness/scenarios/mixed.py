@@ -46,8 +46,11 @@ class Mixed(MattermostUser):
         self.channel_ids = ids(channels)
         if not self.channel_ids:
             why = f"no list of ids in the teams or channels answer (HTTP {channels.status_code})"
-            stop_user(self.environment, "no channels",
-                      f"mixed found no channels for {self.account.login_id}: {why}")  # fmt: skip
+            stop_user(
+                self.environment,
+                "no channels",
+                f"mixed found no channels for {self.account.login_id}: {why}",
+            )
         self.channel = self.channel_ids[0]
 
     @task(13)

@@ -15,13 +15,14 @@ import pytest
 from mmload.dialects import DIALECTS
 from mmload.limiter.faults import FAULTS
 
-# faults of the server around a correct limiter (its answers, not its decisions): a pass
-NOT_THE_LIMITERS = {"errors-2pct"}
 from mmload.server.limiting import ALGORITHMS
 from mmload.verdict import Verdict, verify
 from mmload.verdict.output import SUMMARY_MD, VERDICT_JSON, VERDICT_XML, write
 from tests.support.synth import ME, PROBE_EXTRA, START, Plan, simulate, write_folder
 from tests.support.worlds import correct
+
+# faults of the server around a correct limiter (its answers, not its decisions): a pass
+NOT_THE_LIMITERS = {"errors-2pct"}
 
 
 def judge(tmp_path: Path, plan: Plan) -> Verdict:

@@ -14,7 +14,6 @@ import pytest
 
 from mmload.dialects import DIALECTS
 from mmload.limiter.faults import FAULTS
-
 from mmload.server.limiting import ALGORITHMS
 from mmload.verdict import Verdict, verify
 from mmload.verdict.output import SUMMARY_MD, VERDICT_JSON, VERDICT_XML, write

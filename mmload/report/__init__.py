@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mmload.report import figures, headers, page, style
 from mmload.report.data import NotARunFolder, ensure_verdict, load, record_stats
-from mmload.results.folder import write_text
+from mmload.results.folder import atomic_write
 
 REPORT_HTML = "report.html"
 FIGURES = ("throughput", "offered-vs-accepted", "headers", "latency")
@@ -30,4 +30,4 @@ def write_report(folder: Path) -> list[Path]:
         "latency": (figures.latency(view), "latency over time"),
     }
     written, embedded = style.save_all(drawn, folder)
-    return [*written, write_text(folder / REPORT_HTML, page.render(view, stats, embedded))]
+    return [*written, atomic_write(folder / REPORT_HTML, page.render(view, stats, embedded))]

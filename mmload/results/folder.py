@@ -36,20 +36,17 @@ def new_run_dir(out: str | os.PathLike[str], scenario: str, now: datetime | None
     return path
 
 
-def write_bytes(path: Path, data: bytes) -> Path:
-    """Whole or not at all: a reader never sees half a file."""
+def atomic_write(path: Path, data: bytes | str) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` whole or not at all: it goes to ``<path>.tmp``
+    first, which then replaces ``path`` in one step, so a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)
     return path
 
 
-def write_text(path: Path, text: str) -> Path:
-    return write_bytes(path, text.encode())
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mmload.dialects.epoch import EPOCH_ABOVE  # a Reset above it is an epoch, not a delta
 from mmload.limiter.rate import Documented
 from mmload.results.folder import read_run_or_empty
 from mmload.results.records import RECORDS_BIN, load_records
@@ -24,7 +25,6 @@ from mmload.results.timeline_file import TIMELINE_CSV, read_timeline
 from mmload.verdict import documented_of, schema, verify
 from mmload.verdict.schema import Measured, Verdict
 
-EPOCH_FLOOR = 1e9  # a Reset value above this is an epoch, not a delta
 SHORTEST = 0.25  # s: a last second cut shorter than this holds too few requests to be a rate
 WHOLE = 0.95  # s: a second cut no shorter than this is drawn whole
 MARKS = 120  # Retry-After markers at most per key (one each 7 px of a report's figure)
@@ -204,7 +204,7 @@ def _key_series(key: str, block: Any, mask: np.ndarray, start: float, bins: int)
     num = {k: v[mask] for k, v in block.numbers.items()}
     t = num["sent"] - start
     reset = num["reset"]
-    epoch = bool(np.nanmax(reset, initial=0.0) > EPOCH_FLOOR)
+    epoch = bool(np.nanmax(reset, initial=0.0) > EPOCH_ABOVE)
     if epoch:  # shown as seconds from the response's Date (or its send time)
         base = np.where(np.isnan(num["date"]), num["sent"], num["date"])
         reset = reset - base

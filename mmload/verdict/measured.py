@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mmload.dialects.epoch import EPOCH_ABOVE  # without a Date, a Reset above it is a UNIX time
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.verdict import rates, replay, scope
@@ -21,7 +22,6 @@ from mmload.verdict.schema import Measured as MeasuredPart
 from mmload.verdict.schema import Policy
 from mmload.verdict.streams import REFUSED, Stream, split
 
-EPOCH_ABOVE = 1e9  # without a Date to hold it to, a Reset above this is a UNIX time
 # what a window model takes from the headers: beyond these, the headers are no limit to replay
 MAX_QUOTA = 1_000_000  # requests per window
 MIN_WINDOW, MAX_WINDOW = 0.001, 86_400.0 * 366  # seconds

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
 from mmload import defaults
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import factor, fraction
+from mmload.results import utc
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,8 +54,7 @@ def compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     if len(args.run_dirs) < 2:
         print("mmload compare: give at least two run folders (the first is the base)", file=err)
         return ExitStatus.USAGE
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    target = args.out or Path("results") / f"compare-{stamp}"
+    target = args.out or Path("results") / f"compare-{utc.stamp()}"
     try:
         found = comparing(
             [Path(d) for d in args.run_dirs], Limits(args.tolerance, args.latency_tolerance)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import mmload
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import Settings, status_list
 from mmload.harness.pacing import step_length
+from mmload.results import utc
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
 from mmload.results.outages import error_share_note, find_outages, stopped_users_note
 from mmload.results.record import limited_label
@@ -28,16 +28,12 @@ from mmload.results.timeline_file import TimelineWriter, read_timeline
 VERDICT_TIMEOUT = 600.0  # seconds; 2,000,000 records take about 3
 
 
-def _utc(ts: datetime) -> str:
-    return ts.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class RunSummary:
     def __init__(self, environment: Environment, settings: Settings, scenario: str) -> None:
         self.env = environment
         self.settings = settings
         self.scenario = scenario
-        self.started = datetime.now(timezone.utc)
+        self.started = utc.now()
         path = Path(settings.run_dir) if settings.run_dir else None
         self.path = path or new_run_dir(settings.out, scenario, self.started)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -80,10 +76,10 @@ class RunSummary:
             "users": getattr(options, "num_users", None),
             "spawn_rate": getattr(options, "spawn_rate", None),
             "run_time": getattr(options, "run_time", None),
-            "started_at": _utc(self.started),
+            "started_at": utc.iso(self.started),
             "load_started": self.load_started,
             "steps": self.steps(),
-            "ended_at": _utc(datetime.now(timezone.utc)) if status != "running" else None,
+            "ended_at": utc.iso(utc.now()) if status != "running" else None,
             "settings": self.settings.public(),
             "versions": {
                 "mmload": mmload.__version__,
@@ -130,7 +126,7 @@ class RunSummary:
         lows = [s.remaining_min for s in recent if s.remaining_min is not None]
         highs = [s.remaining_max for s in recent if s.remaining_max is not None]
         remaining = f"{min(lows):g}..{max(highs):g}" if lows and highs else "-"
-        elapsed = (datetime.now(timezone.utc) - self.started).total_seconds()
+        elapsed = (utc.now() - self.started).total_seconds()
         return (
             f"mmload {elapsed:5.0f}s  offered {sum(s.offered for s in recent) / n:7.1f}/s  "
             f"accepted {sum(s.accepted for s in recent) / n:7.1f}/s  "

@@ -14,10 +14,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mmload.results import utc
 from mmload.results.record import OUTCOMES
 
 RUN_JSON = "run.json"
@@ -27,8 +28,7 @@ SERVER_JSON = "server.json"
 
 def new_run_dir(out: str | os.PathLike[str], scenario: str, now: datetime | None = None) -> Path:
     """``OUT/<UTC timestamp>-<scenario>``, made unique if two runs start in the same second."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(out) / f"{stamp}-{scenario}"
+    base = Path(out) / f"{utc.stamp(now)}-{scenario}"
     path, n = base, 1
     while path.exists():
         n += 1

@@ -10,6 +10,7 @@ from mmload import defaults
 from mmload.exitcodes import ExitStatus
 from mmload.harness.options import factor, fraction
 from mmload.results import utc
+from mmload.results.folder import NotARunFolder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from mmload.report import NotARunFolder, compare_page
+    from mmload.report import compare_page
     from mmload.report.compare import Limits
     from mmload.report.compare import compare as comparing
 

@@ -16,7 +16,7 @@ from mmload.harness.options import (
     non_negative,
 )
 from mmload.limiter.rate import is_route_limit
-from mmload.results.records import RECORDS_BIN
+from mmload.results.folder import NotARunFolder, check_run_folder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -80,8 +80,10 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     from mmload.verdict import output
 
     folder = Path(args.run_dir)
-    if not (folder / RECORDS_BIN).is_file():
-        print(f"mmload verify: {folder} is not a run folder (it has no {RECORDS_BIN})", file=err)
+    try:
+        check_run_folder(folder)
+    except NotARunFolder as exc:
+        print(f"mmload verify: {exc}", file=err)
         return ExitStatus.USAGE
     given = args.documented_limit or []
     refused = documented_refusal(given)

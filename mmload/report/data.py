@@ -17,8 +17,8 @@ import numpy as np
 
 from mmload.dialects.epoch import EPOCH_ABOVE  # a Reset above it is an epoch, not a delta
 from mmload.limiter.rate import Documented
-from mmload.results.folder import read_run_or_empty
-from mmload.results.records import RECORDS_BIN, load_records
+from mmload.results.folder import check_run_folder, read_run_or_empty
+from mmload.results.records import load_records
 from mmload.results.tally import outcome_codes
 from mmload.results.timeline import COLUMNS
 from mmload.results.timeline_file import TIMELINE_CSV, read_timeline
@@ -29,10 +29,6 @@ SHORTEST = 0.25  # s: a last second cut shorter than this holds too few requests
 WHOLE = 0.95  # s: a second cut no shorter than this is drawn whole
 MARKS = 120  # Retry-After markers at most per key (one each 7 px of a report's figure)
 COUNTS = ("offered", "accepted", "limited", "errors")  # the timeline's columns that are counts
-
-
-class NotARunFolder(ValueError):
-    pass
 
 
 @dataclass
@@ -93,8 +89,7 @@ class RunView:
 
 def load(folder: Path) -> RunView:
     """The run in ``folder``, with its verdict if it has one (see :func:`ensure_verdict`)."""
-    if not (folder / RECORDS_BIN).is_file() or not (folder / TIMELINE_CSV).is_file():
-        raise NotARunFolder(f"{folder} is not a run folder (it has no {RECORDS_BIN})")
+    check_run_folder(folder, TIMELINE_CSV)
     run = read_run_or_empty(folder)
     saved = schema.read(folder)
     rows = read_timeline(folder)

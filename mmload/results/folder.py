@@ -22,6 +22,7 @@ from mmload.results import utc
 from mmload.results.record import OUTCOMES
 
 RUN_JSON = "run.json"
+RECORDS_BIN = "records.bin"
 KEYS_CSV = "keys.csv"
 SERVER_JSON = "server.json"
 
@@ -72,6 +73,19 @@ def read_server(folder: Path) -> dict[str, Any] | None:
     """The reference server's counters of an embedded run, None for any other run."""
     path = folder / SERVER_JSON
     return _read_json(path) if path.exists() else None
+
+
+class NotARunFolder(ValueError):
+    """A path given to a command that reads a run folder, which is not one."""
+
+
+def check_run_folder(folder: Path, *needed: str) -> Path:
+    """``folder`` when it is a run folder: it holds ``records.bin`` (and each file of ``needed``
+    that a command reads too); a :class:`NotARunFolder` saying it has no ``records.bin``
+    otherwise.  verify, report, export and compare refuse what is not one alike."""
+    if not all((folder / name).is_file() for name in (RECORDS_BIN, *needed)):
+        raise NotARunFolder(f"{folder} is not a run folder (it has no {RECORDS_BIN})")
+    return folder
 
 
 def write_keys(folder: Path, by_key: dict[str, dict[str, int]]) -> None:

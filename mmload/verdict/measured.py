@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmload.dialects.epoch import EPOCH_ABOVE  # without a Date, a Reset above it is a UNIX time
+from mmload.limiter.gcra import tolerance_s
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.verdict import rates, replay, scope
@@ -252,7 +253,7 @@ def full_rows(s: Stream, documented: Documented, rate_low: float) -> np.ndarray:
     if capacity is None or rate_low <= 0 or len(s) < 2:
         return np.empty(0, dtype=np.int64)
     pause = s.t[1:] - s.answered[:-1]
-    return np.flatnonzero(accepted[1:] & (pause >= capacity / rate_low)) + 1
+    return np.flatnonzero(accepted[1:] & (pause >= tolerance_s(rate_low, capacity))) + 1
 
 
 def _params(

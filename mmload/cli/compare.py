@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=fraction,
         default=defaults.TOLERANCE,
         help="flag a rate or burst that moved by more than this share of the base, "
-        "or a 429 share that moved by more than this many points (default 0.05)",
+        f"or a 429 share that moved by more than this many points (default {defaults.TOLERANCE:g})",
     )
     p.add_argument(
         "--latency-tolerance",

@@ -73,8 +73,8 @@ LIMIT_DEFAULTS: dict[str, object] = {
     "vary_by_remote_addr": True,
     "vary_by_user": False,
     "vary_by_header": "",
-    "algorithm": "gcra",
-    "dialect": "mattermost",
+    "algorithm": defaults.ALGORITHM,
+    "dialect": defaults.DIALECT,
     "fault": [],
 }
 
@@ -115,12 +115,13 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--algorithm",
         choices=ALGORITHMS,
-        help="gcra (default) is Mattermost's; the window algorithms come from the limits library",
+        help=f"{defaults.ALGORITHM} (default) is Mattermost's; the window algorithms come from "
+        "the limits library",
     )
     p.add_argument(
         "--dialect",
         choices=DIALECTS,
-        help="rate-limit headers to send (default mattermost)",
+        help=f"rate-limit headers to send (default {defaults.DIALECT})",
     )
     p.add_argument(
         "--fault",

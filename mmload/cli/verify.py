@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=fraction,
         default=defaults.TOLERANCE,
         help="how far the enforced rate and burst may be from the documented ones "
-        "(default 0.05: 5%%)",
+        f"(default {defaults.TOLERANCE:g}: {defaults.TOLERANCE * 100:g}%%)",
     )
     p.add_argument(
         "--strict",

@@ -143,7 +143,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--documented-limit", {"type": documented_text, "default": DEFAULTS["documented_limit"],
                             "action": "append",
                             "help": "the rate the documentation promises, e.g. 10/s (default: "
-                            "Mattermost's documented 10/s, burst 100); again for a route with a "
+                            f"Mattermost's documented {defaults.DOCUMENTED_LIMIT}, burst "
+                            f"{defaults.MAX_BURST}); again for a route with a "
                             "limit and a bucket of its own: 'POST /api/v4/users/login=10/min'"}),
     ("--documented-burst", {"type": non_negative, "default": DEFAULTS["documented_burst"],
                             "include_in_web_ui": True,
@@ -170,7 +171,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                     "help": "seconds between status lines (0: none)"}),
     ("--tolerance", {"type": fraction, "default": DEFAULTS["tolerance"],
                      "help": "verdict: how far the enforced rate and burst may be from the "
-                     "documented ones (default 0.05: 5%%)"}),
+                     f"documented ones (default {defaults.TOLERANCE:g}: "
+                     f"{defaults.TOLERANCE * 100:g}%%)"}),
     ("--strict", {"action": "store_true", "default": False,
                   "help": "verdict: warnings (headers meaning something else than documented) "
                   "fail too"}),
@@ -188,7 +190,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
                           "503 unless limit_req_status says otherwise (default 429)"}),
     ("--request-timeout", {"type": seconds, "default": DEFAULTS["request_timeout"],
                            "help": "seconds a request may wait to connect, and then for each "
-                           "next part of its answer, before it is an error (default 60); not a "
+                           "next part of its answer, before it is an error (default "
+                           f"{defaults.REQUEST_TIMEOUT:g}); not a "
                            "limit on its total time"}),
 )  # fmt: skip
 

@@ -5,7 +5,7 @@
 | ``run.json`` | :func:`write_json` (configuration, totals; never secrets) | :func:`read_run` |
 | ``timeline.csv`` | :class:`mmload.results.timeline_file.TimelineWriter` | ``read_timeline`` |
 | ``records.bin`` | :class:`mmload.results.records.RecordsWriter` | ``read_records`` |
-| ``keys.csv`` | :func:`write_keys` (totals per rate-limit key) | :func:`read_keys` |
+| ``keys.csv`` | :func:`write_keys` (totals per rate-limit key) | people and their tools |
 | ``server.json`` | :func:`write_json` (the reference server's own counters) | :func:`read_server` |
 """
 
@@ -94,8 +94,3 @@ def write_keys(folder: Path, by_key: dict[str, dict[str, int]]) -> None:
         out.writerow(("key", *OUTCOMES))
         for key, counts in sorted(by_key.items()):
             out.writerow((key, *(counts.get(o, 0) for o in OUTCOMES)))
-
-
-def read_keys(folder: Path) -> dict[str, dict[str, int]]:
-    with open(folder / KEYS_CSV, newline="") as f:
-        return {row["key"]: {o: int(row[o]) for o in OUTCOMES} for row in csv.DictReader(f)}

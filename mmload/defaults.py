@@ -10,7 +10,9 @@ from __future__ import annotations
 PER_SEC = 10
 MAX_BURST = 100
 MEMORY_STORE_SIZE = 10_000
-DOCUMENTED_LIMIT = "10/s"
+DOCUMENTED_LIMIT = f"{PER_SEC}/s"
+ALGORITHM = "gcra"  # the reference server's, as Mattermost's (throttled)
+DIALECT = "mattermost"  # the rate-limit headers the reference server sends
 
 SEEDED_PASSWORD = "mmload-pass"  # every account `mmload serve` seeds (user1..userN) has it
 SEEDED_ACCOUNTS = 100

@@ -266,7 +266,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "default": DEFAULTS["documented_limit"],
             "action": "append",
             "help": "the rate the documentation promises, e.g. 10/s (default: "
-            "Mattermost's documented 10/s, burst 100); again for a route with a "
+            f"Mattermost's documented {defaults.DOCUMENTED_LIMIT}, burst "
+            f"{defaults.MAX_BURST}); again for a route with a "
             "limit and a bucket of its own: 'POST /api/v4/users/login=10/min'",
         },
     ),
@@ -347,7 +348,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "type": fraction,
             "default": DEFAULTS["tolerance"],
             "help": "verdict: how far the enforced rate and burst may be from the "
-            "documented ones (default 0.05: 5%%)",
+            f"documented ones (default {defaults.TOLERANCE:g}: {defaults.TOLERANCE * 100:g}%%)",
         },
     ),
     (
@@ -423,7 +424,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "type": seconds,
             "default": DEFAULTS["request_timeout"],
             "help": "seconds a request may wait to connect, and then for each "
-            "next part of its answer, before it is an error (default 60); not a "
+            "next part of its answer, before it is an error (default "
+            f"{defaults.REQUEST_TIMEOUT:g}); not a "
             "limit on its total time",
         },
     ),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
 from mmload import defaults
 from mmload.exitcodes import ExitStatus
 from mmload.options import factor, fraction
+from mmload.results import utc
+from mmload.results.folder import NotARunFolder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=fraction,
         default=defaults.TOLERANCE,
         help="flag a rate or burst that moved by more than this share of the base, "
-        "or a 429 share that moved by more than this many points (default 0.05)",
+        f"or a 429 share that moved by more than this many points (default {defaults.TOLERANCE:g})",
     )
     p.add_argument(
         "--latency-tolerance",
@@ -47,15 +48,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from mmload.report import NotARunFolder, compare_page
+    from mmload.report import compare_page
     from mmload.report.compare import Limits
     from mmload.report.compare import compare as comparing
 
     if len(args.run_dirs) < 2:
         print("mmload compare: give at least two run folders (the first is the base)", file=err)
         return ExitStatus.USAGE
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    target = args.out or Path("results") / f"compare-{stamp}"
+    target = args.out or Path("results") / f"compare-{utc.stamp()}"
     try:
         found = comparing(
             [Path(d) for d in args.run_dirs], Limits(args.tolerance, args.latency_tolerance)

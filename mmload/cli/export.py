@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TextIO
 
 from mmload.exitcodes import ExitStatus
+from mmload.results.folder import NotARunFolder, check_run_folder
 from mmload.results.record import FIELDS
-from mmload.results.records_file import RECORDS_BIN, read_records
+from mmload.results.records_file import read_records
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,8 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def export(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     folder = Path(args.run_dir)
-    if not (folder / RECORDS_BIN).is_file():
-        print(f"mmload export: {folder} is not a run folder (it has no {RECORDS_BIN})", file=err)
+    try:
+        check_run_folder(folder)
+    except NotARunFolder as exc:
+        print(f"mmload export: {exc}", file=err)
         return ExitStatus.USAGE
     try:
         if args.output == "-":

@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def report(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from mmload.report import NotARunFolder, write_report
+    from mmload.report import write_report
+    from mmload.results.folder import NotARunFolder
 
     folder = Path(args.run_dir)
     try:

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from typing import TextIO
 
-from mmload import options
+from mmload import defaults, options
 from mmload.dialects import DIALECTS
 from mmload.exitcodes import ExitStatus
 from mmload.harness.scenarios import NAMES
@@ -77,16 +77,23 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
         "Configure it unlike the documentation to see mmload catch the difference: a faster "
         "rate, another algorithm, a fault. Defaults are Mattermost's.",
     )
-    g.add_argument("--server-per-sec", type=positive, metavar="N", help="PerSec (default 10)")
-    g.add_argument("--server-burst", type=non_negative, metavar="N", help="MaxBurst (default 100)")
+    g.add_argument(
+        "--server-per-sec", type=positive, metavar="N", help=f"PerSec (default {defaults.PER_SEC})"
+    )
+    g.add_argument(
+        "--server-burst",
+        type=non_negative,
+        metavar="N",
+        help=f"MaxBurst (default {defaults.MAX_BURST})",
+    )
     g.add_argument(
         "--server-memory-store-size",
         type=positive,
         metavar="N",
-        help="keys its LRU store holds (default 10000)",
+        help=f"keys its LRU store holds (default {defaults.MEMORY_STORE_SIZE})",
     )
-    g.add_argument("--server-algorithm", choices=ALGORITHMS, help="default gcra")
-    g.add_argument("--server-dialect", choices=DIALECTS, help="default mattermost")
+    g.add_argument("--server-algorithm", choices=ALGORITHMS, help=f"default {defaults.ALGORITHM}")
+    g.add_argument("--server-dialect", choices=DIALECTS, help=f"default {defaults.DIALECT}")
     g.add_argument(
         "--server-vary-by",
         metavar="address|user|none|header:NAME",

@@ -75,8 +75,8 @@ LIMIT_DEFAULTS: dict[str, object] = {
     "vary_by_header": "",
     "trust_forwarded": False,
     "per_route": False,
-    "algorithm": "gcra",
-    "dialect": "mattermost",
+    "algorithm": defaults.ALGORITHM,
+    "dialect": defaults.DIALECT,
     "fault": [],
 }
 
@@ -131,12 +131,13 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--algorithm",
         choices=ALGORITHMS,
-        help="gcra (default) is Mattermost's; the window algorithms come from the limits library",
+        help=f"{defaults.ALGORITHM} (default) is Mattermost's; the window algorithms come from "
+        "the limits library",
     )
     p.add_argument(
         "--dialect",
         choices=DIALECTS,
-        help="rate-limit headers to send (default mattermost)",
+        help=f"rate-limit headers to send (default {defaults.DIALECT})",
     )
     p.add_argument(
         "--fault",

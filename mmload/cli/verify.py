@@ -17,7 +17,7 @@ from mmload.options import (
     limited_statuses,
     non_negative,
 )
-from mmload.results.records_file import RECORDS_BIN
+from mmload.results.folder import NotARunFolder, check_run_folder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=fraction,
         default=defaults.TOLERANCE,
         help="how far the enforced rate and burst may be from the documented ones "
-        "(default 0.05: 5%%)",
+        f"(default {defaults.TOLERANCE:g}: {defaults.TOLERANCE * 100:g}%%)",
     )
     p.add_argument(
         "--strict",
@@ -81,8 +81,10 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     from mmload.verdict import output
 
     folder = Path(args.run_dir)
-    if not (folder / RECORDS_BIN).is_file():
-        print(f"mmload verify: {folder} is not a run folder (it has no {RECORDS_BIN})", file=err)
+    try:
+        check_run_folder(folder)
+    except NotARunFolder as exc:
+        print(f"mmload verify: {exc}", file=err)
         return ExitStatus.USAGE
     given = args.documented_limit or []
     refused = documented_refusal(given)

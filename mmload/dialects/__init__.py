@@ -36,7 +36,6 @@ __all__ = [
     "DIALECTS",
     "Headers",
     "Snapshot",
-    "detect",
     "parse",
     "parse_headers",
     "render",
@@ -109,11 +108,6 @@ def parse_headers(headers: Mapping[str, str | Sequence[str]]) -> Snapshot:
         if key in _CAPTURED_SET:
             found.setdefault(key, []).extend(fields.lines(value))
     return parse([found.get(name) for name in CAPTURED])
-
-
-def detect(values: Sequence[Raw]) -> str:
-    """The dialect of a response's CAPTURED values; "" when it has no rate-limit header."""
-    return parse(values).dialect
 
 
 def _family(read: Fields) -> Callable[[Fields], Snapshot] | None:

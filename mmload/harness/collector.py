@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import gevent
@@ -35,6 +35,7 @@ from mmload.harness.runfolder import RunFolder
 from mmload.harness.state import state
 from mmload.harness.workers import WorkerWatch
 from mmload.options import Settings
+from mmload.results import utc
 from mmload.results.block import Block
 from mmload.results.record import limited_label
 from mmload.results.tally import Tally
@@ -335,7 +336,7 @@ def progress_line(seconds: list[Second], now: float, started: datetime, settings
     lows = [s.remaining_min for s in recent if s.remaining_min is not None]
     highs = [s.remaining_max for s in recent if s.remaining_max is not None]
     remaining = f"{min(lows):g}..{max(highs):g}" if lows and highs else "-"
-    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    elapsed = (utc.now() - started).total_seconds()
     return (
         f"mmload {elapsed:5.0f}s  offered {sum(s.offered for s in recent) / n:7.1f}/s  "
         f"accepted {sum(s.accepted for s in recent) / n:7.1f}/s  "

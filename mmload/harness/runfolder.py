@@ -8,7 +8,6 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from mmload.exitcodes import ExitStatus
 from mmload.harness.diagnosis import diagnose, with_verdict
 from mmload.harness.pacing import step_length
 from mmload.options import Settings, status_list
+from mmload.results import utc
 from mmload.results.folder import RUN_JSON, new_run_dir, write_json, write_keys
 from mmload.results.outages import Outage, find_outages
 from mmload.results.records_file import RECORDS_BIN, RecordsWriter
@@ -31,16 +31,12 @@ from mmload.results.timeline_file import TimelineWriter, read_timeline
 VERDICT_TIMEOUT = 600.0  # seconds; 2,000,000 records take about 3
 
 
-def _utc(ts: datetime) -> str:
-    return ts.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class RunFolder:
     def __init__(self, environment: Environment, settings: Settings, scenario: str) -> None:
         self.env = environment
         self.settings = settings
         self.scenario = scenario
-        self.started = datetime.now(timezone.utc)
+        self.started = utc.now()
         path = Path(settings.run_dir) if settings.run_dir else None
         self.path = path or new_run_dir(settings.out, scenario, self.started)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -83,10 +79,10 @@ class RunFolder:
             "users": getattr(options, "num_users", None),
             "spawn_rate": getattr(options, "spawn_rate", None),
             "run_time": getattr(options, "run_time", None),
-            "started_at": _utc(self.started),
+            "started_at": utc.iso(self.started),
             "load_started": self.load_started,
             "steps": self.steps(),
-            "ended_at": _utc(datetime.now(timezone.utc)) if status != "running" else None,
+            "ended_at": utc.iso(utc.now()) if status != "running" else None,
             "settings": self.settings.public(),
             "versions": {
                 "mmload": mmload.__version__,

@@ -13,10 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from locust.runners import STATE_MISSING, MasterRunner
+
+from mmload.results import utc
 
 
 @dataclass
@@ -26,7 +27,7 @@ class Seen:
 
 
 def _utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S UTC")
+    return f"{utc.clock(ts)} UTC"
 
 
 class WorkerWatch:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from mmload import defaults
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts
 from mmload.harness.scenarios import AUTHENTICATED, USES, acts_on, locustfile
@@ -191,7 +192,7 @@ def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
 
 
 def _locust_accounts(o: RunOptions) -> str:
-    return o.accounts or str(min(o.users, 100))
+    return o.accounts or str(min(o.users, defaults.SEEDED_ACCOUNTS))
 
 
 def locust_env(o: RunOptions) -> tuple[dict[str, str], dict[str, str]]:
@@ -226,7 +227,8 @@ def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
     env, for_locust = locust_env(o)
     try:
         if not o.host:  # its users' password is the run's (MMLOAD_PASSWORD)
-            server = EmbeddedServer(["--accounts", str(max(100, o.users)), *o.server_args], env=env)
+            seeded = str(max(defaults.SEEDED_ACCOUNTS, o.users))  # one account per user at least
+            server = EmbeddedServer(["--accounts", seeded, *o.server_args], env=env)
             server.start()
             print(f"mmload run: reference server at {server.url}: {server.settings}", file=err)
         host = o.host or (server.url if server else "")

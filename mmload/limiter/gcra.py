@@ -21,6 +21,23 @@ def emission_interval_ns(per_sec: float) -> int:
     return round(NS / per_sec)
 
 
+def tolerance_ns(per_sec: float, capacity: int) -> int:
+    """throttled's delay variation tolerance: ``capacity`` emission intervals, how far ahead of
+    now the theoretical arrival time may run before a request is refused."""
+    return emission_interval_ns(per_sec) * capacity
+
+
+def emission_interval_s(per_sec: float) -> float:
+    """The emission interval in float seconds (the verdict's buckets, not throttled's)."""
+    return 1.0 / per_sec
+
+
+def tolerance_s(per_sec: float, capacity: float) -> float:
+    """The delay variation tolerance in float seconds: how long an empty bucket of ``capacity``
+    takes to fill up again at ``per_sec``."""
+    return capacity / per_sec
+
+
 class GCRA:
     """``hit(key)`` admits or refuses one request and reports throttled's RateLimitResult."""
 
@@ -31,8 +48,8 @@ class GCRA:
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.emission_interval = emission_interval_ns(rate.per_sec)
-        self.limit = rate.burst + 1
-        self.delay_variation_tolerance = self.emission_interval * self.limit
+        self.limit = rate.capacity
+        self.delay_variation_tolerance = tolerance_ns(rate.per_sec, self.limit)
         self.store = store
         self.clock = clock
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmload.report import figures, headers, page, style
-from mmload.report.data import NotARunFolder, ensure_verdict, load, record_stats
-from mmload.results.folder import write_text
+from mmload.report.data import ensure_verdict, load, record_stats
+from mmload.results.folder import atomic_write
 
 REPORT_HTML = "report.html"
 FIGURES = ("throughput", "offered-vs-accepted", "headers", "latency")
 
-__all__ = ["FIGURES", "REPORT_HTML", "NotARunFolder", "write_report"]
+__all__ = ["FIGURES", "REPORT_HTML", "write_report"]
 
 
 def write_report(folder: Path) -> list[Path]:
@@ -30,4 +30,4 @@ def write_report(folder: Path) -> list[Path]:
         "latency": (figures.latency(view), "latency over time"),
     }
     written, embedded = style.save_all(drawn, folder)
-    return [*written, write_text(folder / REPORT_HTML, page.render(view, stats, embedded))]
+    return [*written, atomic_write(folder / REPORT_HTML, page.render(view, stats, embedded))]

@@ -8,7 +8,7 @@ from pathlib import Path
 from mmload.report import compare as comparing
 from mmload.report import page, style
 from mmload.report.compare import Comparison, Row
-from mmload.results.folder import write_text
+from mmload.results.folder import atomic_write
 
 COMPARE_HTML = "compare.html"
 COMPARE_MD = "compare.md"
@@ -118,6 +118,6 @@ def write(c: Comparison, out: Path) -> list[Path]:
         "offered-vs-accepted": (comparing.offered_vs_accepted(c), "accepted against offered"),
     }
     written, embedded = style.save_all(drawn, out)
-    written.append(write_text(out / COMPARE_MD, markdown(c)))
-    written.append(write_text(out / COMPARE_HTML, html(c, embedded)))
+    written.append(atomic_write(out / COMPARE_MD, markdown(c)))
+    written.append(atomic_write(out / COMPARE_HTML, html(c, embedded)))
     return written

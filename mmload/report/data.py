@@ -15,24 +15,20 @@ from typing import Any
 
 import numpy as np
 
+from mmload.dialects.epoch import EPOCH_ABOVE  # a Reset above it is an epoch, not a delta
 from mmload.limiter.rate import Documented
-from mmload.results.folder import read_run_or_empty
-from mmload.results.records_file import RECORDS_BIN, load_records
+from mmload.results.folder import check_run_folder, read_run_or_empty
+from mmload.results.records_file import load_records
 from mmload.results.tally import outcome_codes
 from mmload.results.timeline import COLUMNS
 from mmload.results.timeline_file import TIMELINE_CSV, read_timeline
 from mmload.verdict import documented_of, schema, verify
 from mmload.verdict.schema import Measured, Verdict
 
-EPOCH_FLOOR = 1e9  # a Reset value above this is an epoch, not a delta
 SHORTEST = 0.25  # s: a last second cut shorter than this holds too few requests to be a rate
 WHOLE = 0.95  # s: a second cut no shorter than this is drawn whole
 MARKS = 120  # Retry-After markers at most per key (one each 7 px of a report's figure)
 COUNTS = ("offered", "accepted", "limited", "errors")  # the timeline's columns that are counts
-
-
-class NotARunFolder(ValueError):
-    pass
 
 
 @dataclass
@@ -93,8 +89,7 @@ class RunView:
 
 def load(folder: Path) -> RunView:
     """The run in ``folder``, with its verdict if it has one (see :func:`ensure_verdict`)."""
-    if not (folder / RECORDS_BIN).is_file() or not (folder / TIMELINE_CSV).is_file():
-        raise NotARunFolder(f"{folder} is not a run folder (it has no {RECORDS_BIN})")
+    check_run_folder(folder, TIMELINE_CSV)
     run = read_run_or_empty(folder)
     saved = schema.read(folder)
     rows = read_timeline(folder)
@@ -204,7 +199,7 @@ def _key_series(key: str, block: Any, mask: np.ndarray, start: float, bins: int)
     num = {k: v[mask] for k, v in block.numbers.items()}
     t = num["sent"] - start
     reset = num["reset"]
-    epoch = bool(np.nanmax(reset, initial=0.0) > EPOCH_FLOOR)
+    epoch = bool(np.nanmax(reset, initial=0.0) > EPOCH_ABOVE)
     if epoch:  # shown as seconds from the response's Date (or its send time)
         base = np.where(np.isnan(num["date"]), num["sent"], num["date"])
         reset = reset - base

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, SymmetricalLogLocator
 
-from mmload.results.folder import write_bytes
+from mmload.results.folder import atomic_write
 
 OFFERED = "#9aa5b1"
 ACCEPTED = "#2b8a3e"
@@ -182,7 +182,7 @@ def png(fig: Figure, path: Path | None = None) -> bytes:
     fig.savefig(buffer, format="png", dpi=DPI)
     data = buffer.getvalue()
     if path is not None:
-        write_bytes(path, data)
+        atomic_write(path, data)
     return data
 
 

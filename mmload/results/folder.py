@@ -4,8 +4,8 @@
 |---|---|---|
 | ``run.json`` | :func:`write_json` (configuration, totals; never secrets) | :func:`read_run` |
 | ``timeline.csv`` | :class:`mmload.results.timeline_file.TimelineWriter` | ``read_timeline`` |
-| ``records.bin`` | :class:`mmload.results.records.RecordsWriter` | ``read_records`` |
-| ``keys.csv`` | :func:`write_keys` (totals per rate-limit key) | :func:`read_keys` |
+| ``records.bin`` | :class:`mmload.results.records_file.RecordsWriter` | ``read_records`` |
+| ``keys.csv`` | :func:`write_keys` (totals per rate-limit key) | people and their tools |
 | ``server.json`` | :func:`write_json` (the reference server's own counters) | :func:`read_server` |
 """
 
@@ -14,21 +14,22 @@ from __future__ import annotations
 import csv
 import json
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mmload.results import utc
 from mmload.results.record import OUTCOMES
 
 RUN_JSON = "run.json"
+RECORDS_BIN = "records.bin"
 KEYS_CSV = "keys.csv"
 SERVER_JSON = "server.json"
 
 
 def new_run_dir(out: str | os.PathLike[str], scenario: str, now: datetime | None = None) -> Path:
     """``OUT/<UTC timestamp>-<scenario>``, made unique if two runs start in the same second."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(out) / f"{stamp}-{scenario}"
+    base = Path(out) / f"{utc.stamp(now)}-{scenario}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -36,20 +37,17 @@ def new_run_dir(out: str | os.PathLike[str], scenario: str, now: datetime | None
     return path
 
 
-def write_bytes(path: Path, data: bytes) -> Path:
-    """Whole or not at all: a reader never sees half a file."""
+def atomic_write(path: Path, data: bytes | str) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` whole or not at all: it goes to ``<path>.tmp``
+    first, which then replaces ``path`` in one step, so a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)
     return path
 
 
-def write_text(path: Path, text: str) -> Path:
-    return write_bytes(path, text.encode())
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -77,14 +75,22 @@ def read_server(folder: Path) -> dict[str, Any] | None:
     return _read_json(path) if path.exists() else None
 
 
+class NotARunFolder(ValueError):
+    """A path given to a command that reads a run folder, which is not one."""
+
+
+def check_run_folder(folder: Path, *needed: str) -> Path:
+    """``folder`` when it is a run folder: it holds ``records.bin`` (and each file of ``needed``
+    that a command reads too); a :class:`NotARunFolder` saying it has no ``records.bin``
+    otherwise.  verify, report, export and compare refuse what is not one alike."""
+    if not all((folder / name).is_file() for name in (RECORDS_BIN, *needed)):
+        raise NotARunFolder(f"{folder} is not a run folder (it has no {RECORDS_BIN})")
+    return folder
+
+
 def write_keys(folder: Path, by_key: dict[str, dict[str, int]]) -> None:
     with open(folder / KEYS_CSV, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(("key", *OUTCOMES))
         for key, counts in sorted(by_key.items()):
             out.writerow((key, *(counts.get(o, 0) for o in OUTCOMES)))
-
-
-def read_keys(folder: Path) -> dict[str, dict[str, int]]:
-    with open(folder / KEYS_CSV, newline="") as f:
-        return {row["key"]: {o: int(row[o]) for o in OUTCOMES} for row in csv.DictReader(f)}

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+
+from mmload.results import utc
 
 OUTAGE_MIN_ERRORS = 3  # failed requests in a row, with nothing answered between them
 ERROR_SHARE = 0.05  # of the requests other than logins
@@ -30,15 +31,11 @@ class Outage:
         return self.end - self.start
 
     def note(self) -> str:
-        until = "the end of the run" if self.to_the_end else _clock(self.end) + " UTC"
+        until = "the end of the run" if self.to_the_end else utc.clock(self.end) + " UTC"
         return (
-            f"the target failed every request from {_clock(self.start)} UTC to {until} "
+            f"the target failed every request from {utc.clock(self.start)} UTC to {until} "
             f"({self.seconds} s, {self.errors} errors)"
         )
-
-
-def _clock(second: int) -> str:
-    return datetime.fromtimestamp(second, timezone.utc).strftime("%H:%M:%S")
 
 
 def _count(row: Mapping[str, float | None], column: str) -> int:

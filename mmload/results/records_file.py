@@ -20,10 +20,9 @@ import numpy as np
 
 from mmload import defaults
 from mmload.results.block import Block, FrameError, read_frames
-from mmload.results.folder import read_run_or_empty
+from mmload.results.folder import RECORDS_BIN, read_run_or_empty
 from mmload.results.record import Record
 
-RECORDS_BIN = "records.bin"
 DELIVERY_SLACK = 10.0  # seconds a worker's frame may take to reach the master's file
 
 

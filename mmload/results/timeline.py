@@ -61,11 +61,13 @@ def quantile(histogram: dict[int, int], q: float) -> float | None:
     return code_ms(max(histogram))
 
 
-def _lo(a: float | None, b: float | None) -> float | None:
+def lowest(a: float | None, b: float | None) -> float | None:
+    """The lower of two minima, either of which may be unknown (None); None when both are."""
     return b if a is None else a if b is None else min(a, b)
 
 
-def _hi(a: float | None, b: float | None) -> float | None:
+def highest(a: float | None, b: float | None) -> float | None:
+    """The higher of two maxima, either of which may be unknown (None); None when both are."""
     return b if a is None else a if b is None else max(a, b)
 
 
@@ -124,12 +126,12 @@ class Second:
         self.accepted += other.accepted
         self.limited += other.limited
         self.errors += other.errors
-        self.remaining_min = _lo(self.remaining_min, other.remaining_min)
-        self.remaining_max = _hi(self.remaining_max, other.remaining_max)
-        self.limit_min = _lo(self.limit_min, other.limit_min)
-        self.limit_max = _hi(self.limit_max, other.limit_max)
-        self.reset_max = _hi(self.reset_max, other.reset_max)
-        self.retry_after_max = _hi(self.retry_after_max, other.retry_after_max)
+        self.remaining_min = lowest(self.remaining_min, other.remaining_min)
+        self.remaining_max = highest(self.remaining_max, other.remaining_max)
+        self.limit_min = lowest(self.limit_min, other.limit_min)
+        self.limit_max = highest(self.limit_max, other.limit_max)
+        self.reset_max = highest(self.reset_max, other.reset_max)
+        self.retry_after_max = highest(self.retry_after_max, other.retry_after_max)
         for mine, theirs in (
             (self.accepted_ms, other.accepted_ms),
             (self.limited_ms, other.limited_ms),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from mmload.results.timeline import COLUMNS, Second
+from mmload.results.timeline import COLUMNS, Second, highest, lowest
 
 TIMELINE_CSV = "timeline.csv"
 Row = dict[str, float | None]
@@ -55,9 +55,10 @@ def _merge_rows(a: Row, b: Row) -> Row:
     merged = dict(a)
     for k in _SUMS:
         merged[k] = (a[k] or 0) + (b[k] or 0)
-    for k in _MINS + _MAXES:
-        values = [v for v in (a[k], b[k]) if v is not None]
-        merged[k] = (min(values) if k in _MINS else max(values)) if values else None
+    for k in _MINS:
+        merged[k] = lowest(a[k], b[k])
+    for k in _MAXES:
+        merged[k] = highest(a[k], b[k])
     for outcome in ("accepted", "limited"):
         if (b[outcome] or 0) > (a[outcome] or 0):
             for q in ("p50", "p95"):

@@ -20,8 +20,8 @@ class LimitSettings:
     rate: Rate = field(default_factory=lambda: Rate(defaults.PER_SEC, defaults.MAX_BURST))
     memory_store_size: int = defaults.MEMORY_STORE_SIZE
     keying: Keying = field(default_factory=Keying)
-    algorithm: str = "gcra"
-    dialect: str = "mattermost"
+    algorithm: str = defaults.ALGORITHM
+    dialect: str = defaults.DIALECT
     faults: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:

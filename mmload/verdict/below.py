@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmload.limiter.gcra import emission_interval_s, tolerance_s
 from mmload.limiter.rate import Documented
 from mmload.verdict.findings import Context, Finding
 from mmload.verdict.measured import Measured
@@ -101,7 +102,7 @@ def _early(s: Stream, refused: np.ndarray, rate: float, capacity: int, missing: 
     """Per refusal, whether the documented bucket had room at its send, counting every
     acceptance sent before its answer at that acceptance's answer.  It changes only at
     acceptances (tat = max(t, tat) + EI), so it is stepped through those alone."""
-    ei, dvt = 1.0 / rate, capacity / rate
+    ei, dvt = emission_interval_s(rate), tolerance_s(rate, capacity)
     accepted = np.flatnonzero(s.accepted)
     answered = s.answered[accepted]
     start = float(s.t[0]) + missing * ei if len(s) else 0.0  # its state before the first request

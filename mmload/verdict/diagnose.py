@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mmload.limiter.gcra import tolerance_s
 from mmload.verdict.checks import per_node
 from mmload.verdict.findings import Context
 from mmload.verdict.schema import Check
@@ -81,7 +82,7 @@ def refusals_counted(c: Context) -> str:
     """A client that keeps sending is never let through: refusals for several times a full
     refill while requests kept coming faster than the rate."""
     doc = c.documented
-    refill = (doc.capacity or 1) / doc.per_sec
+    refill = tolerance_s(doc.per_sec, doc.capacity or 1)
     for s in c.measured.streams[:5]:
         longest, sent = _longest_refusal_run(s)
         if longest > NEVER_LET_THROUGH * refill and sent > doc.per_sec * longest:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mmload.dialects.epoch import EPOCH_ABOVE  # without a Date, a Reset above it is a UNIX time
+from mmload.limiter.gcra import tolerance_s
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.verdict import rates, replay, scope
@@ -21,7 +23,6 @@ from mmload.verdict.schema import Measured as MeasuredPart
 from mmload.verdict.schema import Policy
 from mmload.verdict.streams import REFUSED, Stream, split
 
-EPOCH_ABOVE = 1e9  # without a Date to hold it to, a Reset above this is a UNIX time
 # what a window model takes from the headers: beyond these, the headers are no limit to replay
 MAX_QUOTA = 1_000_000  # requests per window
 MIN_WINDOW, MAX_WINDOW = 0.001, 86_400.0 * 366  # seconds
@@ -287,7 +288,7 @@ def full_rows(s: Stream, documented: Documented, rate_low: float) -> np.ndarray:
     if capacity is None or rate_low <= 0 or len(s) < 2:
         return np.empty(0, dtype=np.int64)
     pause = s.t[1:] - s.answered[:-1]
-    return np.flatnonzero(accepted[1:] & (pause >= capacity / rate_low)) + 1
+    return np.flatnonzero(accepted[1:] & (pause >= tolerance_s(rate_low, capacity))) + 1
 
 
 def _params(

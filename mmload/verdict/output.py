@@ -7,7 +7,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from mmload.results.folder import write_text
+from mmload.results.folder import atomic_write
 from mmload.verdict import schema
 from mmload.verdict.schema import ERROR, FAIL, PASS, Check, Measured, Verdict
 
@@ -20,8 +20,8 @@ HEADINGS = {PASS: "PASS", FAIL: "FAIL"}
 
 def write(folder: Path, verdict: Verdict) -> None:
     schema.write_json(folder, verdict)
-    write_text(folder / VERDICT_XML, junit(verdict))
-    write_text(folder / SUMMARY_MD, markdown(verdict, folder.name))
+    atomic_write(folder / VERDICT_XML, junit(verdict))
+    atomic_write(folder / SUMMARY_MD, markdown(verdict, folder.name))
 
 
 def status(check: Check, strict: bool = False) -> str:

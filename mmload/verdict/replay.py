@@ -18,7 +18,7 @@ import numpy as np
 
 from mmload.limiter.algorithms import ALGORITHMS
 from mmload.limiter.decision import NS
-from mmload.limiter.gcra import emission_interval_ns
+from mmload.limiter.gcra import emission_interval_ns, tolerance_ns
 from mmload.verdict.streams import Stream
 
 MAX_REPLAYED = 100_000  # requests per bucket replayed; beyond that the share is a sample's
@@ -45,7 +45,7 @@ def gcra(p: Params, times: list[float], refused: list[bool]) -> list[bool]:
     time really is (after a refused request, at or before an accepted one): the model moves
     there, so a rate measured a little off does not drift it away over a long run."""
     ei = emission_interval_ns(p.rate)
-    dvt = ei * p.capacity
+    dvt = tolerance_ns(p.rate, p.capacity)
     tat = -1  # the theoretical arrival time; -1: a fresh bucket
     hits: list[bool] = []
     hit = hits.append

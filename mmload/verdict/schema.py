@@ -87,7 +87,7 @@ class Verdict:
     limited_status: tuple[int, ...] = (429,)
     strict: bool = False
     measured: Measured = field(default_factory=Measured)
-    documented: Documented = field(default_factory=lambda: Documented(10.0, 100))
+    documented: Documented = field(default_factory=Documented.resolve)  # Mattermost's defaults
     advertised: Advertised = field(default_factory=Advertised)
     checks: tuple[Check, ...] = ()
     notes: tuple[str, ...] = ()  # what else a reader should know, in sentences

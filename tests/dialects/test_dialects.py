@@ -9,7 +9,7 @@ import http_sfv
 import pytest
 
 from mmload import dialects
-from mmload.dialects import CAPTURED, DIALECTS, Snapshot, detect, parse, parse_headers, render
+from mmload.dialects import CAPTURED, DIALECTS, Snapshot, parse, parse_headers, render
 from mmload.dialects.ietf import read_policies as ietf_policies
 from mmload.dialects.numbers import http_date, number
 from mmload.limiter.decision import NS, Decision, ceil_seconds
@@ -488,7 +488,7 @@ def test_detection_prefers_the_newest_ietf_draft(
     lower = {name.lower(): value for name, value in headers.items()}
 
     assert (snapshot.dialect, snapshot.remaining) == (dialect, remaining)
-    assert detect([lower.get(name) for name in CAPTURED]) == dialect
+    assert parse([lower.get(name) for name in CAPTURED]).dialect == dialect
 
 
 def test_parse_headers_ignores_the_case_of_names() -> None:

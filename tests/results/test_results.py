@@ -3,6 +3,7 @@ their readers, including a killed run's folder."""
 
 from __future__ import annotations
 
+import csv
 import math
 import random
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 
 from mmload.results import block as block_module
 from mmload.results.block import Block, FrameError
-from mmload.results.folder import read_keys, write_keys
-from mmload.results.record import LIMITED, Record, limited_label, outcome, outcome_codes
+from mmload.results.folder import KEYS_CSV, write_keys
+from mmload.results.record import LIMITED, OUTCOMES, Record, limited_label, outcome, outcome_codes
 from mmload.results.records_file import (
     RECORDS_BIN,
     RecordsWriter,
@@ -261,7 +262,9 @@ def test_keys_file_round_trip(tmp_path: Path) -> None:
         "": {"accepted": 1, "limited": 0, "error": 4},
     }
     write_keys(tmp_path, counts)
-    assert read_keys(tmp_path) == counts
+    with open(tmp_path / KEYS_CSV, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["key"]: {o: int(r[o]) for o in OUTCOMES} for r in rows} == counts
 
 
 def test_error_bodies_are_kept_as_shapes_only() -> None:

@@ -30,7 +30,8 @@ def refused(*argv: str) -> str:
     ],
 )
 def test_commands_refuse_arguments_after_the_separator(argv: list[str]) -> None:
-    """Before, ``mmload verify|report|compare RUN -- foo`` exited 0 and ignored ``foo``."""
+    """``mmload verify|report|compare|export|serve ... -- foo`` is refused, naming what follows
+    ``--``, rather than ignoring it."""
     err = refused(*argv, "--", "foo", "--bar")
     assert err == f"mmload {argv[0]}: takes no arguments after --: foo --bar\n"
 
@@ -50,7 +51,8 @@ def test_commands_refuse_arguments_after_the_separator(argv: list[str]) -> None:
     ],
 )
 def test_serve_without_limiting_refuses_the_limiters_options(argv: list[str], named: str) -> None:
-    """Before, ``mmload serve --no-rate-limit --per-sec 5`` served, and limited nothing."""
+    """``mmload serve --no-rate-limit`` refuses every option of the limiter it turns off
+    (``--per-sec 5`` and the like, even one given as its default), naming it."""
     err = refused("serve", "--no-rate-limit", "--port", "0", *argv)
     says = "mmload serve: --no-rate-limit turns the limiter off, so it would ignore"
     assert err == f"{says} {named}\n"

@@ -44,7 +44,8 @@ def refused(options: RunOptions, environ: dict[str, str] | None = None) -> str:
 def test_mmload_run_refuses_login_options_with_webhook(
     given: dict[str, Any], flag: str, host: str
 ) -> None:
-    """Before, ``--scenario webhook --accounts 5 --api v1`` exited 0 and dropped both."""
+    """``mmload run --scenario webhook``, with a host or without, refuses ``--accounts``,
+    ``--api`` and ``--password``: they are for the scenarios that log in."""
     options = dataclasses.replace(RunOptions(host=host, scenario="webhook", hook_id="h"), **given)
     message = refused(options)
     assert message.startswith("webhook would ignore " + flag)
@@ -72,7 +73,8 @@ def accounts_csv(tmp_path: Path) -> str:
 def test_a_password_beside_an_accounts_file_for_a_host_is_refused(
     tmp_path: Path, environ: dict[str, str]
 ) -> None:
-    """Before, it was ignored: the file holds the passwords."""
+    """A password (--password or MMLOAD_PASSWORD) beside an accounts file for a host is
+    refused, not ignored: the file holds the passwords."""
     password = "" if environ else "x"
     options = RunOptions(host=HOST, accounts=accounts_csv(tmp_path), password=password)
     assert refused(options, environ) == accounts.FILE_PASSWORDS
@@ -161,7 +163,8 @@ def test_plain_locust_refuses_a_password_beside_an_accounts_file(
 def test_a_limit_keyed_on_users_is_refused_for_a_scenario_that_logs_in_to_nothing(
     capsys: Any,
 ) -> None:
-    """Before, ``--scenario webhook --vary-by user`` ran and judged a scope no user could have."""
+    """``--vary-by user`` is refused for webhook, by mmload run and by Locust alike: it logs in
+    to nothing, so no user could have that scope.  A scenario that logs in takes it."""
     message = refused(RunOptions(scenario="webhook", vary_by="user"))
     assert "logs in to nothing" in message and "--vary-by user" in message
     err = locust_check(Webhook, "--hook-id", "h", "--vary-by", "user", capsys=capsys)

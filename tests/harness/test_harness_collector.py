@@ -281,8 +281,8 @@ def test_logins_all_refused_say_with_which_status(tmp_path: Path) -> None:
 
 
 def test_a_row_stays_open_while_its_requests_can_still_be_answered(tmp_path: Path) -> None:
-    """Before, rows were final after 15 s while a request could take 60: a late answer made a
-    second row for its second."""
+    """With a request timeout of 60 s, a second stays open 30 s on: a late answer (here a
+    timeout) joins its second, which is written once the grace has passed, as one row."""
     env = environment(tmp_path, "--request-timeout", "60")
     env.create_local_runner()
     now = [5000.0]
@@ -378,8 +378,8 @@ def test_relogins_are_capped_per_account(monkeypatch: Any) -> None:
 
 def test_a_second_quitting_waits_for_the_first_and_writes_nothing_twice(tmp_path: Path) -> None:
     """On SIGTERM Locust fires quitting from its signal handler, then again from its main
-    greenlet; the first may be waiting for the verdict.  Before, the second wrote to closed
-    files and printed a traceback."""
+    greenlet; the first may be waiting for the verdict.  The second waits for the first to
+    finish, which ends without an exception, the run finished and its verdict written."""
     env = environment(tmp_path)
     env.create_local_runner()
     collector = register(env, "hammer")

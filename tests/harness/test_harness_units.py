@@ -100,8 +100,9 @@ class _Worker(WorkerRunner):
 
 @pytest.mark.parametrize(("users", "workers"), [(10, 1), (10, 2), (10, 3), (7, 4), (50, 3)])
 def test_paced_users_of_every_worker_take_evenly_spread_slots(users: int, workers: int) -> None:
-    """Before, workers knew no worker count: user k of every worker took slot k, and they all
-    fired together."""
+    """Workers know the worker count: the users of every worker take evenly spread slots, no
+    two the same (rather than user k of each taking slot k, all firing together), and one
+    account each."""
     nodes = [WorkerNode(f"host{k % 2}_{k:032x}") for k in range(workers)]
     master_env = Environment(user_classes=[_U], parsed_options=argparse.Namespace())
     offsets = worker_offsets(master_env, _Master(master_env, nodes), users)
@@ -229,7 +230,8 @@ def test_options_a_scenario_acts_on_pass() -> None:
 
 
 def test_webhook_refuses_the_login_options_it_would_ignore() -> None:
-    """Before, ``--scenario webhook --accounts 5 --api v1`` ran and dropped both."""
+    """``--scenario webhook`` refuses ``--accounts``, ``--api`` and ``--password``, naming them
+    all, rather than run and ignore them."""
     message = refusal({"webhook": acts_on("webhook")}, ["accounts", "api", "password"],
                       SCENARIO_ONLY | LOGIN_FLAGS)  # fmt: skip
     assert message == (

@@ -132,8 +132,8 @@ def _at(folder: Path, clock: str) -> float:
 
 @pytest.mark.slow
 def test_kill_9_of_mmload_run_takes_its_server_and_locust_along(tmp_path: Path) -> None:
-    """Before, the reference server and Locust, each in a session of its own, outlived a
-    ``kill -9`` of ``mmload run``: now they get SIGTERM (Linux's parent-death signal), Locust
+    """The reference server and Locust, each in a session of its own, do not outlive a
+    ``kill -9`` of ``mmload run``: they get SIGTERM (Linux's parent-death signal), Locust
     completes the folder, and verify and report work from it."""
     run = _mmload("run", "-t", "60s", "-u", "2", "--out", str(tmp_path))
     try:

@@ -12,7 +12,7 @@ from tests.support.runs import REPO
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_test_fails_when_no_test_is_collected() -> None:
-    """Before, `make test` accepted pytest's exit 5 (nothing collected) as a pass."""
+    """`make test` fails on pytest's exit 5 (nothing collected), before the lint."""
     proc = subprocess.run(
         ["make", "--no-print-directory", "test", "PYTEST_ARGS=-k no_test_has_this_name"],
         cwd=REPO, capture_output=True, text=True, timeout=120,

@@ -63,7 +63,8 @@ def test_unreadable_rate_limit_headers_are_a_finding(
 
 
 def test_a_login_without_token_is_a_clear_error(tmp_path: Path) -> None:
-    """Before, a 200 without Token counted as a successful login and the run passed."""
+    """A login answered 200 without a Token header is not a successful login: the run exits 3
+    saying so, with no login succeeded."""
     done, stats = run_against(tmp_path, ["--login-token="])
     assert done.code == 3, done.err
     assert "without a Token header" in done.err and "no login succeeded (2 attempts)" in done.err
@@ -72,7 +73,8 @@ def test_a_login_without_token_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_bodies_that_are_not_json_stop_the_users_that_need_them(tmp_path: Path) -> None:
-    """Before, the mixed scenario raised a JSONDecodeError (a traceback) and the run passed."""
+    """Bodies that are not JSON stop the mixed scenario's users, which need a list of channel
+    ids, with a clear message and a note in run.json, and the run exits 3."""
     done, stats = run_against(tmp_path, ["--body", "<html>Welcome</html>", "--content-type",
                                          "text/html"], "--scenario", "mixed")  # fmt: skip
     assert done.code == 3, done.err
@@ -92,7 +94,8 @@ def test_error_pages_that_are_not_json_are_described_not_kept(tmp_path: Path) ->
 
 
 def test_connections_reset_mid_answer_are_errors_not_acceptances(tmp_path: Path) -> None:
-    """Before, an answer cut short after its status line counted as accepted."""
+    """An answer cut short after its status line is an error (status 0, "HTTP 200, then: "),
+    not an acceptance: only whole answers are accepted."""
     done, stats = run_against(tmp_path, ["--reset-every", "2"])
     assert done.code == 3, done.err  # half the requests failed: impaired
     assert "the run was impaired: 50% of the requests other than logins failed" in done.err

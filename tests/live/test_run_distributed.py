@@ -218,8 +218,8 @@ def _seconds_written(folder: Path, n: int) -> bool:
 
 
 def test_a_worker_whose_users_need_3_s_to_stop_lands_every_record(tmp_path: Path) -> None:
-    """Before, the master waited a fixed half second for workers' last reports: the requests
-    that were still being answered when the run ended went missing."""
+    """The master waits for workers' last reports as long as their users take to stop: the
+    requests still being answered when the run ended are all recorded, no worker missing."""
     with FakeServer("--delay", "4") as fake:
         done = mmload_run(tmp_path, "--host", fake.url, "--accounts",
                           str(accounts_file(tmp_path, 2)), "-u", "2", "-t", "2s",
@@ -234,7 +234,8 @@ def test_a_worker_whose_users_need_3_s_to_stop_lands_every_record(tmp_path: Path
 
 
 def test_paced_users_of_two_processes_take_every_slot(tmp_path: Path) -> None:
-    """Before, workers knew no worker count and their users took the same phase slots."""
+    """Workers know the worker count: the paced users of two processes take every phase slot,
+    each its own."""
     done = mmload_run(tmp_path, "--scenario", "steady", "--processes", "2", "-u", "10",
                       "-t", "7s", "--documented-limit", "20/s", "--accounts", "10")  # fmt: skip
     assert done.code == 0, done.err

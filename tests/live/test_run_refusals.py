@@ -62,8 +62,9 @@ def test_plain_locust_refuses_an_ignored_option_and_what_a_scenario_lacks(tmp_pa
 
 
 def test_another_host_needs_accounts_given_explicitly(tmp_path: Path) -> None:
-    """Before, --host without --accounts logged in to it as user1..N@example.com with the
-    reference server's password."""
+    """--host without --accounts is refused before any request, rather than log in to it as
+    user1..N@example.com with the reference server's password; seeded accounts (a number)
+    are for the reference server only: another server gets one GET, and no login."""
     with EmbeddedServer() as server:
         done = mmload_run(tmp_path, "--host", server.url, "-t", "2s", timeout=30)
         assert done.code == 2 and "--host needs --accounts" in done.err
@@ -76,7 +77,8 @@ def test_another_host_needs_accounts_given_explicitly(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_every_login_rate_limited_is_a_clear_exit_3(tmp_path: Path) -> None:
-    """Before, a run whose every login was answered 429 ended with exit 0."""
+    """A run whose every login is answered 429 fails with exit 3, saying no login succeeded
+    because they were rate-limited, without a traceback."""
     with FakeServer("--login-status", "429") as fake:
         done = mmload_run(tmp_path, "--host", fake.url, "--accounts",
                           str(accounts_file(tmp_path, 2)), "-u", "2", "-t", "3s")  # fmt: skip
@@ -91,7 +93,8 @@ def test_every_login_rate_limited_is_a_clear_exit_3(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_rejected_tokens_are_logged_in_again_at_most_three_times(tmp_path: Path) -> None:
-    """Before, every 401 made the account log in again, without end."""
+    """A 401 makes the account log in again at most three times, not without end; then the
+    run fails (exit 3) saying so."""
     with FakeServer("--status", "401") as fake:
         done = mmload_run(tmp_path, "--host", fake.url, "--accounts",
                           str(accounts_file(tmp_path, 1)), "-u", "2", "-t", "4s")  # fmt: skip
@@ -105,7 +108,8 @@ def test_rejected_tokens_are_logged_in_again_at_most_three_times(tmp_path: Path)
 @pytest.mark.slow
 @pytest.mark.parametrize("after", ["reference server at", " users for "])
 def test_ctrl_c_before_the_load_starts_exits_130(tmp_path: Path, after: str) -> None:
-    """Before, it exited 0; and a Ctrl-C just as Locust was being started left it running."""
+    """A Ctrl-C before the load starts, once the server is up or just as Locust is being
+    started, exits 130 without a traceback."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmload", "run", "-t", "60s", "--out", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -128,8 +132,9 @@ def test_ctrl_c_before_the_load_starts_exits_130(tmp_path: Path, after: str) -> 
 
 @pytest.mark.slow
 def test_mmload_run_configures_the_embedded_server_and_says_how(tmp_path: Path) -> None:
-    """Before, it announced "(10/s, burst 100, by address)" whatever the server did.  Now one
-    command shows a misconfigured, faulty server failing its documentation (exit 1)."""
+    """``mmload run`` configures the embedded server as asked and announces what it set up,
+    not a fixed "(10/s, burst 100, by address)": one command shows a misconfigured, faulty
+    server failing its documentation (exit 1)."""
     done = mmload_run(tmp_path, "-u", "2", "-t", "4s", "--server-per-sec", "20",
                       "--server-burst", "5", "--server-dialect", "ietf",
                       "--server-algorithm", "fixed-window", "--server-fault", "lax")  # fmt: skip

@@ -77,7 +77,9 @@ def test_mmload_run_web_host(tmp_path: Path) -> None:
 
 
 def test_mmload_run_web_ends_by_itself_with_the_verdicts_code(tmp_path: Path) -> None:
-    """Before, Locust left the web UI running indefinitely; the run ended only at Ctrl-C (130)."""
+    """``mmload run --web`` ends by itself after the run (Locust's --autoquit, --web-linger
+    seconds), with the verdict's exit code and a report, not only at Ctrl-C; --web-linger
+    without --web is refused."""
     port = free_port()
     started = time.monotonic()
     done = mmload_run(tmp_path, "--web", "-u", "4", "-t", "10s", "--web-linger", "2", "--",

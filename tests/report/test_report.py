@@ -234,8 +234,9 @@ def test_the_steps_of_a_stepped_run_are_the_points_of_offered_vs_accepted(tmp_pa
 
 
 def test_a_short_run_whose_load_starts_mid_second_has_its_windows(tmp_path: Path) -> None:
-    """Before, windows of one second began where the load did, mid-second, so no whole second
-    fitted in any: a 6 s hammer had no point in offered-vs-accepted, nor in a comparison."""
+    """Windows of one second begin on whole seconds, not where the load did (mid-second), so
+    a 6 s hammer has points in offered-vs-accepted: at least three, about 10/s past the
+    burst."""
     folder = judged(tmp_path, Plan(seconds=6))
     run = json.loads((folder / "run.json").read_text())
     run["load_started"] += 0.78

@@ -1,6 +1,7 @@
 """The scope a verdict infers when several processes send: a request's send time is taken a
-moment before it is sent, and another process's later request can reach the server first.
-Before, such runs found no scope at all (Remaining did not fall one by one in send order)."""
+moment before it is sent, and another process's later request can reach the server first, so
+Remaining does not fall one by one in send order.  The scope, the buckets and the rate are
+found all the same."""
 
 from __future__ import annotations
 

@@ -199,8 +199,9 @@ def test_two_buckets_behind_one_key_are_seen(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_a_header_that_never_changes_is_judged_quickly(tmp_path: Path) -> None:
-    """A proxy adding a fixed X-Ratelimit-Remaining to 200,000 answers: before, counting the
-    falling sequences took quadratic time and the end of the run seemed to hang."""
+    """A proxy adding a fixed X-Ratelimit-Remaining to 200,000 answers is judged within the
+    timeout: counting the falling sequences in quadratic time would make the end of the run
+    seem to hang."""
     from mmload.results.record import Record
 
     rows = [

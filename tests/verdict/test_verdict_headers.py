@@ -68,7 +68,9 @@ def window_plan(algorithm: str, dialect: str, **kw: object) -> Plan:
 def test_a_reset_a_tenth_of_the_truth_fails_on_every_algorithm(
     tmp_path: Path, algorithm: str, dialect: str
 ) -> None:
-    """Before, a tolerance of 2.5 s let a 3 s window's Reset of 1 pass everywhere."""
+    """A Reset a tenth of the truth (1 where a 3 s window's is due) fails reset-honest, and the
+    run, on every algorithm and dialect, while the true Reset passes: the tolerance is tight
+    enough (a 2.5 s one would let it through)."""
     wrong = judge(tmp_path / "wrong", window_plan(algorithm, dialect, faults=("wrong-reset",)))
     assert check(wrong, "reset-honest").passed is False, check(wrong, "reset-honest")
     assert not wrong.passed
@@ -94,9 +96,9 @@ def retry_after_divided(by: int) -> Iterator[None]:
 @pytest.mark.parametrize("algorithm", WINDOWS)
 def test_polite_clients_find_a_too_short_retry_after(tmp_path: Path, algorithm: str) -> None:
     """A window's Retry-After of 1 s where up to 3 were due: the polite client that comes back
-    first is refused again.  Before, a refusal sent within 50 ms of the due time told nothing,
-    and polite clients send exactly then: "100% accepted".  (GCRA's Retry-After at 10/s is
-    always 1 s, and a tenth of it too: nothing to see there.)"""
+    first is refused again, and retry-after-honest fails saying it was "only" so long.  Polite
+    clients send exactly at the due time, so a refusal then counts as evidence, not noise.
+    (GCRA's Retry-After at 10/s is always 1 s, and a tenth of it too: nothing to see there.)"""
     plan = window_plan(algorithm, "mattermost", scenario="polite", seconds=15)
     with retry_after_divided(10):
         records = simulate(plan)
@@ -120,9 +122,9 @@ def test_polite_clients_find_an_honest_retry_after(tmp_path: Path, algorithm: st
 def test_what_a_run_cannot_decide_is_not_applicable(tmp_path: Path) -> None:
     hammer = judge(tmp_path / "hammer", Plan())
     retry = check(hammer, "retry-after-honest")
-    assert retry.passed is None and "polite" in retry.message  # before: passed
+    assert retry.passed is None and "polite" in retry.message  # undecided
     generic = verify(tmp_path / "hammer" / "run", expect="generic")
-    assert check(generic, "reset-semantics").passed is None  # before: passed, expected "-"
+    assert check(generic, "reset-semantics").passed is None  # nothing expected
     ietf = check(
         judge(tmp_path / "ietf", Plan(dialect="ietf"), expect="generic"), "reset-semantics"
     )
@@ -137,8 +139,9 @@ def test_the_2015_limit_agrees_with_the_api_doc_without_a_measured_rate(
     tmp_path: Path, dialect: str
 ) -> None:
     """The 2015 limiter (a window of 1 s, Limit 10) under steady load: nothing refused, so no
-    rate measured.  Before, X-Ratelimit-Limit 10 was "neither the enforced rate nor the burst
-    capacity": a warning that failed --strict."""
+    rate measured.  X-Ratelimit-Limit 10 agrees with the documented 10/s rather than being a
+    warning that would fail --strict; with an epoch Reset, as the API doc says, --strict
+    passes."""
     plan = Plan(algorithm="fixed-window", dialect=dialect, burst=0, scenario="steady")
     folder = as_mattermost(write_folder(tmp_path / "run", plan))
     v = verify(folder)
@@ -159,7 +162,8 @@ def test_without_a_measured_rate_the_limit_is_read_against_the_documented_burst(
 
 
 def test_a_429_without_some_of_the_headers_fails_its_shape(tmp_path: Path) -> None:
-    """Before, only a 429 without both Limit and Remaining failed."""
+    """A 429 without some of the headers (here Remaining and Reset) fails
+    limited-response-shape, naming the missing ones; a 429 with all of them passes."""
     plan = Plan()
     partial = edited(
         plan, lambda r: r._replace(remaining=None, reset=None) if r.status == 429 else r
@@ -170,7 +174,9 @@ def test_a_429_without_some_of_the_headers_fails_its_shape(tmp_path: Path) -> No
 
 
 def test_a_documented_burst_alone_keeps_the_run_s_rate(tmp_path: Path) -> None:
-    """Before, ``--documented-burst 50`` alone judged a run documented 20/s against 10/s."""
+    """``--documented-burst 50`` alone replaces only the burst: the run's documented 20/s
+    stays, so in the verdict and verdict.json the rate check passes and the burst check
+    fails."""
     plan = Plan(per_sec=20, documented=Documented(20, 100))
     folder = write_folder(tmp_path / "run", plan)
     assert verify(folder, burst=50).documented == Documented(20, 50)
@@ -185,7 +191,8 @@ def test_a_documented_burst_alone_keeps_the_run_s_rate(tmp_path: Path) -> None:
 @pytest.mark.parametrize("ahead", [1000.0 - START, 3600.0])
 def test_an_epoch_reset_is_read_against_the_server_s_date(tmp_path: Path, ahead: float) -> None:
     """A server whose clock is wrong (in 1970, or an hour ahead) sends an epoch Reset near its
-    own Date.  Before, a Reset of 1003 was "a delta" because it is below 10^9."""
+    own Date.  It is read as an epoch against that Date, and honest, even below 10^9 (a Reset
+    of 1003); the mattermost dialect's Reset stays a delta."""
 
     def skewed(r: Record) -> Record:
         epoch = r.dialect == "epoch"

@@ -31,7 +31,9 @@ def by_id(v: Verdict) -> dict[str, tuple[bool | None, str, str]]:
 def test_a_limiter_that_sends_no_header_nor_retry_after_passes_with_a_warning(
     tmp_path: Path,
 ) -> None:
-    """Before, the missing Retry-After failed every run against nginx as an error."""
+    """A limiter that sends no rate-limit header and no Retry-After (nginx's ``limit_req``)
+    passes, its rate and burst measured: the missing Retry-After is a warning, not an error,
+    as RFC 6585 makes Retry-After optional."""
     v = judge(tmp_path, NGINX_LIKE)
     assert v.passed, v.summary
     assert abs((v.measured.rate_per_s or 0.0) - 10) <= 0.5 and v.measured.burst == 20, v.measured
@@ -110,7 +112,9 @@ def test_retry_after_missing_beside_rate_limit_headers_is_still_an_error(tmp_pat
 
 
 def test_a_round_robin_cluster_is_explained_as_per_node_limiting(tmp_path: Path) -> None:
-    """Before, the scope was unknown and nothing said why the rate was twice the documented."""
+    """Two nodes behind a round-robin balancer, each with a bucket of its own: the scope is found
+    (per address, two buckets per key), and the rate check, the one-bucket-per-key warning and
+    the summary explain the rate of twice the documented as per-node limiting ("2x")."""
     v = judge(tmp_path, Plan(servers=2))
     m = v.measured
     assert m.buckets_per_key == 2 and m.scope == "per-address", m
@@ -128,7 +132,9 @@ def test_a_round_robin_cluster_is_explained_as_per_node_limiting(tmp_path: Path)
 
 
 def test_per_user_buckets_behind_a_cluster_are_measured_per_user(tmp_path: Path) -> None:
-    """Before, the scope was unknown and the rate that of every bucket together (80/s)."""
+    """Per-user buckets on two nodes: the scope is found per user, two buckets per key, and the
+    rate is an interval that holds twice the documented rate (a user's two buckets) and lies
+    clear above the documented one, not the rate of every bucket together."""
     v = judge(tmp_path, Plan(servers=2, vary_by="user"))
     m = v.measured
     assert (m.scope, m.buckets_per_key) == ("per-user", 2), m

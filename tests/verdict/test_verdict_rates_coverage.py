@@ -1,4 +1,4 @@
-"""The rate interval holds the true rate where it used to miss it (runs of bench/coverage.py):
+"""The rate interval holds the true rate in runs that are hard on it (from bench/coverage.py):
 a moving window whose acceptances come in bursts at two phases, a burst-0 bucket that a client
 cannot keep saturated, a very slow bucket.  A wider interval, or one bounded from below only,
 is right there; a narrow one beside the truth would fail a correct server."""

@@ -50,8 +50,9 @@ def assert_correct(v: Verdict, scope: str) -> None:
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_per_address_limiting_without_headers_passes(tmp_path: Path, algorithm: str) -> None:
-    """nginx's ``limit_req`` keyed on the client address, from two addresses: before, 20/s was
-    measured for everybody together, the scope unknown, and a correct server failed."""
+    """nginx's ``limit_req`` keyed on the client address, from two addresses: the correct server
+    passes, its 10/s measured per address (each address got its own), not 20/s for everybody
+    together."""
     v = judge(tmp_path, replace(correct(algorithm, "none", "address"), sources=2))
     assert_correct(v, "per-address")
     assert "each address got" in v.measured.scope_evidence
@@ -94,9 +95,8 @@ def test_more_correct_servers_pass(
 def test_one_bucket_for_several_addresses_is_not_per_address(
     tmp_path: Path, algorithm: str, dialect: str
 ) -> None:
-    """The shared-bucket fault, the run expecting per-address, from two addresses: before, the
-    verdict took one bucket for all as per address and passed (without headers it even
-    reported the scope per-address)."""
+    """The shared-bucket fault, the run expecting per-address, from two addresses: the scope is
+    found shared, with or without headers, and scope-matches alone fails the run."""
     plan = replace(correct(algorithm, dialect, "address"), sources=2, faults=("shared-bucket",))
     v = judge(tmp_path, quick(plan))
     assert not v.passed and failed(v) == {"scope-matches"}, v.summary
@@ -135,7 +135,8 @@ def test_a_user_per_address_cannot_tell_per_user_from_per_address(
 
 def test_undecided_buckets_per_key_is_not_applicable_everywhere(tmp_path: Path) -> None:
     """A steady run below the limit: nothing drained, so nothing tells how many buckets serve a
-    key.  Before, ``one-bucket-per-key`` passed."""
+    key.  ``one-bucket-per-key`` is undecided, not passed, in the verdict, verdict.json, the
+    JUnit XML (skipped) and the summary, and the run passes; a hammer decides it."""
     folder = write_folder(tmp_path / "run", Plan(scenario="steady"))
     v = verify(folder)
     assert v.passed and check(v, "one-bucket-per-key") is None, v.summary

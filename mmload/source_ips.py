@@ -105,8 +105,10 @@ def other_family(text: str, host: str) -> str:
         return ""
     mine = ipaddress.ip_address(wrong[0]).version
     theirs = "/".join(str(v) for v in sorted(versions))
-    return (f"--source-ips {wrong[0]} is IPv{mine}, but {parts.hostname} is reached over "
-            f"IPv{theirs} only: no request could leave from it")  # fmt: skip
+    return (
+        f"--source-ips {wrong[0]} is IPv{mine}, but {parts.hostname} is reached over "
+        f"IPv{theirs} only: no request could leave from it"
+    )
 
 
 def pick(text: str, number: int) -> str:

@@ -46,8 +46,10 @@ def main(
         parser.print_help(out)
         return ExitStatus.USAGE
     if args.extra and not getattr(args, "passes_on", False):  # only run passes them (to Locust)
-        print(f"mmload {args.command_name}: takes no arguments after --: "
-              f"{' '.join(args.extra)}", file=err)  # fmt: skip
+        print(
+            f"mmload {args.command_name}: takes no arguments after --: {' '.join(args.extra)}",
+            file=err,
+        )
         return ExitStatus.USAGE
     try:
         return int(args.command(args, out, err))

@@ -34,12 +34,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "reference server) and write a run folder. Arguments after -- go to Locust unchanged.",
     )
     p.add_argument("--host", default="", help="target URL (default: start the reference server)")
-    p.add_argument("--scenario", choices=NAMES, default=None,
-                   help="default: hammer against the embedded server, probe against --host "
-                   "(it sends at most about twice what a correct server accepts)")  # fmt: skip
+    p.add_argument(
+        "--scenario",
+        choices=NAMES,
+        default=None,
+        help="default: hammer against the embedded server, probe against --host "
+        "(it sends at most about twice what a correct server accepts)",
+    )
     p.add_argument("-u", "--users", type=positive, default=10, help="Locust users (default 10)")
-    p.add_argument("-t", "--run-time", type=run_time, default="30s",
-                   help="e.g. 30s, 5m, 1h20m (default 30s)")  # fmt: skip
+    p.add_argument(
+        "-t", "--run-time", type=run_time, default="30s", help="e.g. 30s, 5m, 1h20m (default 30s)"
+    )
     # the options Locust users see too, defined once; "" or None here means: not given
     options.add_arguments(
         p,
@@ -147,12 +152,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         )
         return ExitStatus.USAGE
     if args.web_linger is not None and not args.web:
-        print("mmload run: --web-linger is how long the web UI stays up after the run, and "
-              "without --web there is none", file=err)  # fmt: skip
+        print(
+            "mmload run: --web-linger is how long the web UI stays up after the run, and "
+            "without --web there is none",
+            file=err,
+        )
         return ExitStatus.USAGE
     if args.web_host is not None and not args.web:
-        print("mmload run: --web-host is where the web UI listens, and without --web there is "
-              "none", file=err)  # fmt: skip
+        print(
+            "mmload run: --web-host is where the web UI listens, and without --web there is none",
+            file=err,
+        )
         return ExitStatus.USAGE
     vary_by = args.vary_by or ("user" if args.server_vary_by == "user" else "address")
     args.scenario = args.scenario or ("probe" if args.host else "hammer")

@@ -189,13 +189,20 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
     ignored = ignored_without_limiting(args)
     if ignored:
-        print(f"mmload serve: --no-rate-limit turns the limiter off, so it would ignore "
-              f"{', '.join(ignored)}", file=err)  # fmt: skip
+        print(
+            f"mmload serve: --no-rate-limit turns the limiter off, so it would ignore "
+            f"{', '.join(ignored)}",
+            file=err,
+        )
         return ExitStatus.USAGE
     options = ServeOptions(
-        args.host, args.port, args.accounts, args.password, limit_settings(args),
+        args.host,
+        args.port,
+        args.accounts,
+        args.password,
+        limit_settings(args),
         args.cluster_secret or "",
-    )  # fmt: skip
+    )
     try:
         serve(options, out)
     except OSError as exc:

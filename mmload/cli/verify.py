@@ -73,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the HTTP statuses that are refusals, e.g. 429,503 (default: what the run was "
         "told, else 429)",
     )
-    p.set_defaults(command=verify)  # fmt: skip
+    p.set_defaults(command=verify)
 
 
 def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
@@ -95,9 +95,15 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     routes = tuple(v for v in given if is_route_limit(v))
     try:
         found = verdicts.verify(
-            folder, general, args.documented_burst, args.tolerance, args.strict,
-            args.expect, limited=_given(args.limited_status), routes=routes,
-        )  # fmt: skip
+            folder,
+            general,
+            args.documented_burst,
+            args.tolerance,
+            args.strict,
+            args.expect,
+            limited=_given(args.limited_status),
+            routes=routes,
+        )
         output.write(folder, found)
     except OSError as exc:
         print(f"mmload verify: cannot read or write {folder}: {exc}", file=err)

@@ -65,8 +65,10 @@ class WorkerWatch:
             into = f", {seen.last - load_started:.1f} s into the load" if load_started else ""
             when = f"it was last heard from at {_utc(seen.last)}{into}"
         if lost:
-            what = (f"{who} was lost: Locust's master marked it missing at {_utc(now)} (no "
-                    f"heartbeat); {when}. The run went on without it and its users")  # fmt: skip
+            what = (
+                f"{who} was lost: Locust's master marked it missing at {_utc(now)} (no "
+                f"heartbeat); {when}. The run went on without it and its users"
+            )
         else:
             what = f"{who} sent no last batch by {_utc(now)}; {when}"
         return what + "; what it sent after its last batch is not in the run folder."

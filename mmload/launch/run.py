@@ -114,14 +114,25 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
     given = [d for d, value in values.items() if value is not None and value != ""]
     has_hook = bool(o.hook_id) or not o.host  # the embedded server has hooks to post to
     exit_code = next((a for a in o.extra if a.split("=", 1)[0] == "--exit-code-on-error"), None)
-    message = refusal(Given(
-        {o.scenario: acts_on(o.scenario)}, tuple(given), o.api or DEFAULTS["api"], has_hook,
-        o.vary_by, o.documented_limit, o.prometheus_port, o.prometheus_host,
-        o.prometheus_linger, exit_code,
-    ))  # fmt: skip
+    message = refusal(
+        Given(
+            {o.scenario: acts_on(o.scenario)},
+            tuple(given),
+            o.api or DEFAULTS["api"],
+            has_hook,
+            o.vary_by,
+            o.documented_limit,
+            o.prometheus_port,
+            o.prometheus_host,
+            o.prometheus_linger,
+            exit_code,
+        )
+    )
     if not message and o.run_dir and not _fresh_folder(Path(o.run_dir)):
-        message = (f"--run-dir {o.run_dir}: not a new or empty folder (a run folder is never "
-                   "written into another's)")  # fmt: skip
+        message = (
+            f"--run-dir {o.run_dir}: not a new or empty folder (a run folder is never "
+            "written into another's)"
+        )
     if not message and o.prometheus_port is not None:
         host = o.prometheus_host or "127.0.0.1"
         message = cannot_listen("--prometheus-port", host, o.prometheus_port)
@@ -153,12 +164,30 @@ def _fresh_folder(path: Path) -> bool:
 
 def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
     cmd = [
-        sys.executable, "-m", "locust", "-f", str(locustfile(o.scenario)),
-        "--host", host, "-u", str(o.users), "-r", str(o.users), "-t", o.run_time,
-        "--run-dir", str(run_dir),
-        "--vary-by", o.vary_by, "--request-timeout", f"{o.request_timeout:g}",
-        "--tolerance", f"{o.tolerance:g}", "--limited-status", status_list(o.limited_status),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(locustfile(o.scenario)),
+        "--host",
+        host,
+        "-u",
+        str(o.users),
+        "-r",
+        str(o.users),
+        "-t",
+        o.run_time,
+        "--run-dir",
+        str(run_dir),
+        "--vary-by",
+        o.vary_by,
+        "--request-timeout",
+        f"{o.request_timeout:g}",
+        "--tolerance",
+        f"{o.tolerance:g}",
+        "--limited-status",
+        status_list(o.limited_status),
+    ]
     if o.scenario in AUTHENTICATED:
         cmd += ["--api", o.api or DEFAULTS["api"], "--accounts", _locust_accounts(o)]
     if o.strict:
@@ -167,8 +196,11 @@ def locust_command(o: RunOptions, host: str, run_dir: Path) -> list[str]:
         cmd += ["--expect", o.expect]
     for limit in o.documented_limit or ():
         cmd += ["--documented-limit", limit]
-    for flag, value in (("--rate-factor", o.rate_factor), ("--step-time", o.step_time),
-                        ("--documented-burst", o.documented_burst)):  # fmt: skip
+    for flag, value in (
+        ("--rate-factor", o.rate_factor),
+        ("--step-time", o.step_time),
+        ("--documented-burst", o.documented_burst),
+    ):
         if value is not None:
             cmd += [flag, value if isinstance(value, str) else f"{value:g}"]
     if o.processes:
@@ -235,8 +267,11 @@ def launch(o: RunOptions, out: TextIO, err: TextIO) -> ExitStatus:
         hook_id = o.hook_id
         if server is not None and not hook_id and "hook_id" in USES[o.scenario]:
             hook_id = next(iter(server.hooks.values()), "")  # the scenario posts to a webhook
-        print(f"mmload run: {o.scenario} with {o.users} users for {o.run_time} against {host}",
-              file=err, flush=True)  # fmt: skip
+        print(
+            f"mmload run: {o.scenario} with {o.users} users for {o.run_time} against {host}",
+            file=err,
+            flush=True,
+        )
         if hook_id:  # in the environment, not on the command line, where ps shows it
             for_locust = {**for_locust, HOOK_ID_ENV: hook_id}
         code = _run_locust(locust_command(o, host, run_dir), for_locust)
@@ -257,11 +292,17 @@ def _outcome(code: int, run_dir: Path, out: TextIO, err: TextIO) -> ExitStatus:
         if code in (ExitStatus.INTERRUPTED, ExitStatus.TERMINATED):
             print("mmload run: interrupted before the run started", file=err)
             return ExitStatus(code)
-        raise RunError(f"Locust exited with code {code} before writing a run folder",
-                       ExitStatus.RUN_FAILED)  # fmt: skip
+        raise RunError(
+            f"Locust exited with code {code} before writing a run folder", ExitStatus.RUN_FAILED
+        )
     print(run_dir, file=out, flush=True)
-    if code in (ExitStatus.NONCONFORMANT, ExitStatus.RUN_FAILED, ExitStatus.INCONCLUSIVE,
-                ExitStatus.INTERRUPTED, ExitStatus.TERMINATED):  # fmt: skip
+    if code in (
+        ExitStatus.NONCONFORMANT,
+        ExitStatus.RUN_FAILED,
+        ExitStatus.INCONCLUSIVE,
+        ExitStatus.INTERRUPTED,
+        ExitStatus.TERMINATED,
+    ):
         return ExitStatus(code)
     if code != 0:
         print(f"mmload run: Locust exited with code {code}", file=err)

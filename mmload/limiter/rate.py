@@ -138,8 +138,10 @@ class Documented:
     def to_dict(self) -> dict[str, object]:
         found: dict[str, object] = {"per_sec": self.per_sec, "burst": self.burst}
         if self.routes:
-            found["routes"] = [{"endpoint": r.endpoint, "per_sec": r.per_sec,
-                                "burst": r.burst} for r in self.routes]  # fmt: skip
+            found["routes"] = [
+                {"endpoint": r.endpoint, "per_sec": r.per_sec, "burst": r.burst}
+                for r in self.routes
+            ]
         return found
 
     def __str__(self) -> str:

@@ -44,7 +44,7 @@ ALL_KEYS = "(all keys)"
 MAX_ROWS = 200  # rows of the keys with the most requests: more would only slow things down
 MAX_KEYS = 20  # keys with the most requests that the chart can show
 COLUMNS = ("key", "endpoint", "offered", "accepted", "limited", "requests", "refused", "errors",
-           "remaining", "limit", "reset", "enforced", "saturated")  # fmt: skip
+           "remaining", "limit", "reset", "enforced", "saturated")
 
 Group = tuple[str, str]  # (rate-limit key, endpoint)
 Counts = list[int]  # offered, accepted, limited, errors
@@ -141,7 +141,7 @@ class Live:
     def _note_latest(self, block: Block, group: np.ndarray, names: list[Group]) -> None:
         numbers = block.numbers
         headers = ~(np.isnan(numbers["limit"]) & np.isnan(numbers["remaining"])
-                    & np.isnan(numbers["reset"]))  # fmt: skip
+                    & np.isnan(numbers["reset"]))
         rows = np.flatnonzero(headers)
         if not len(rows):
             return
@@ -270,7 +270,7 @@ class Live:
             "requests": totals[0], "refused": totals[2], "errors": totals[3],
             "remaining": _number(remaining), "limit": _number(limit), "reset": _number(reset),
             "enforced": enforced, "saturated": saturated,
-        }  # fmt: skip
+        }
 
     def _series(
         self, key: str, per_second: dict[int, Counts], settled: int, enforced: float | None

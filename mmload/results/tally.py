@@ -75,14 +75,14 @@ class Tally:
             if is_login(endpoint):
                 counts["succeeded"] += statuses.get(200, 0)
                 counts["limited"] += sum(n for s, n in statuses.items()
-                                         if is_limited(s, self.limited))  # fmt: skip
+                                         if is_limited(s, self.limited))
                 counts["attempted"] += sum(statuses.values())
         return counts
 
     def login_refusals(self) -> list[int]:
         """The refusal statuses logins were answered with, in order."""
         return sorted({s for endpoint, statuses in self.by_endpoint.items() if is_login(endpoint)
-                       for s, n in statuses.items() if n and is_limited(s, self.limited)})  # fmt: skip
+                       for s, n in statuses.items() if n and is_limited(s, self.limited)})
 
     def to_dict(self) -> dict[str, Any]:
         return {

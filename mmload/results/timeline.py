@@ -21,7 +21,7 @@ COLUMNS = (
     "second", "offered", "accepted", "limited", "errors",
     "remaining_min", "remaining_max", "limit_min", "limit_max", "reset_max", "retry_after_max",
     "accepted_p50_ms", "accepted_p95_ms", "limited_p50_ms", "limited_p95_ms",
-)  # fmt: skip
+)
 _EXPONENT_BIAS = 50
 
 
@@ -159,7 +159,7 @@ class Second:
             self.reset_max, self.retry_after_max,
             quantile(self.accepted_ms, 0.5), quantile(self.accepted_ms, 0.95),
             quantile(self.limited_ms, 0.5), quantile(self.limited_ms, 0.95),
-        ]  # fmt: skip
+        ]
 
 
 class Timeline:

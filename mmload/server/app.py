@@ -75,9 +75,11 @@ class App:
             )
             if limited:
                 return Response(
-                    429, LIMITED_BODY, "text/plain; charset=utf-8", [*limit_headers,
-                    ("X-Content-Type-Options", "nosniff")],
-                )  # fmt: skip
+                    429,
+                    LIMITED_BODY,
+                    "text/plain; charset=utf-8",
+                    [*limit_headers, ("X-Content-Type-Options", "nosniff")],
+                )
         try:
             self.admitted += 1
             if self.errors and self.admitted % ERROR_EVERY == 0:  # the errors-2pct fault

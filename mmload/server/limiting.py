@@ -55,11 +55,12 @@ class RateLimiter:
         self.advertised_limit = kind.limit(settings.rate)  # the documented rate's, when lax
         shared = "shared-bucket" in settings.faults
         self.keying = (
-            replace(settings.keying, vary_by_remote_addr=False, vary_by_user=False,
-                    vary_by_header="")
+            replace(
+                settings.keying, vary_by_remote_addr=False, vary_by_user=False, vary_by_header=""
+            )
             if shared
             else settings.keying
-        )  # fmt: skip
+        )
         self.accepted = 0
         self.refused = 0
 

@@ -42,14 +42,22 @@ def no_limiting_below(c: Context) -> Finding:
     sure, if_full = sum(e.sure for e in found), sum(e.if_full for e in found)
     allowed = max(2, ALLOWED * refused)
     if sure > allowed and _routes_guessed(m):
-        return Finding(None, expected, f"{sure} of {refused} refusals may have come below",
-                       f"not decided: {sure} refusals came early for a bucket per route, but "
-                       "without rate-limit headers the run cannot tell buckets per route from "
-                       "one the routes share (a proxy's limit on every location)")  # fmt: skip
+        return Finding(
+            None,
+            expected,
+            f"{sure} of {refused} refusals may have come below",
+            f"not decided: {sure} refusals came early for a bucket per route, but "
+            "without rate-limit headers the run cannot tell buckets per route from "
+            "one the routes share (a proxy's limit on every location)",
+        )
     if sure > allowed:
-        return Finding(False, expected, f"{sure} of {refused} refusals came below the documented "
-                       "limit", f"{sure} requests were refused although their bucket was within "
-                       f"{c.documented}, whenever the server decided them")  # fmt: skip
+        return Finding(
+            False,
+            expected,
+            f"{sure} of {refused} refusals came below the documented limit",
+            f"{sure} requests were refused although their bucket was within "
+            f"{c.documented}, whenever the server decided them",
+        )
     if if_full > allowed:
         return Finding(
             None,
@@ -59,8 +67,12 @@ def no_limiting_below(c: Context) -> Finding:
             f"full would have been within {c.documented}, but nothing says how full "
             "it was (no headers): a previous run may have left it half empty",
         )
-    return Finding(True, expected, f"{sure} of {refused} refusals came below",
-                   f"every refusal came once its bucket had had {c.documented}")  # fmt: skip
+    return Finding(
+        True,
+        expected,
+        f"{sure} of {refused} refusals came below",
+        f"every refusal came once its bucket had had {c.documented}",
+    )
 
 
 def _routes_guessed(m: Measured) -> bool:

@@ -161,15 +161,24 @@ MIN_SAMPLE = 2_000  # ... but each candidate at least this many
 MAX_PHASES = 40  # where a sliding window may start: at most this many places of its length
 
 
-def windows_to_try(params: Params, known: bool, family: str = "", s: Stream | None = None,
-                   ) -> list[Params]:  # fmt: skip
+def windows_to_try(
+    params: Params,
+    known: bool,
+    family: str = "",
+    s: Stream | None = None,
+) -> list[Params]:
     """The window lengths to try: the one given when the headers said the quota, else a few
     whole seconds around quota / rate, each with the quota that rate gives it; for a sliding
     window, each at the first phase the stream ``s`` allows (the others are tried for the length
     chosen: :func:`fit`)."""
-    lengths = [params] if known else [
-        replace(params, window=float(w), quota=max(1, round(params.rate * w)))
-        for w in range(max(1, round(params.window) - 2), round(params.window) + 4)]  # fmt: skip
+    lengths = (
+        [params]
+        if known
+        else [
+            replace(params, window=float(w), quota=max(1, round(params.rate * w)))
+            for w in range(max(1, round(params.window) - 2), round(params.window) + 4)
+        ]
+    )
     if family != "sliding-window" or s is None:
         return lengths
     return [sliding_phases(length, s)[0] for length in lengths]  # the phases: once one is chosen
@@ -189,8 +198,10 @@ def sliding_phases(p: Params, s: Stream) -> list[Params]:
     angle = np.angle(np.mean(np.exp(2j * np.pi * (at % spacing) / spacing))) % (2 * np.pi)
     base = float(angle) / (2 * np.pi) * spacing
     step = math.ceil(p.quota / MAX_PHASES)
-    return [replace(p, phase=(base + j * step * spacing) % p.window)
-            for j in range(math.ceil(p.quota / step))]  # fmt: skip
+    return [
+        replace(p, phase=(base + j * step * spacing) % p.window)
+        for j in range(math.ceil(p.quota / step))
+    ]
 
 
 def refined(family: str, fitted: Params, sample: Stream) -> Params:
@@ -199,8 +210,9 @@ def refined(family: str, fitted: Params, sample: Stream) -> Params:
     if family != "sliding-window" or len(sample) < 2:
         return fitted
     gap = float(np.median(np.diff(sample.t)))
-    tried = [replace(fitted, phase=(fitted.phase + gap * k / 4) % fitted.window)
-             for k in range(-8, 9)]  # fmt: skip
+    tried = [
+        replace(fitted, phase=(fitted.phase + gap * k / 4) % fitted.window) for k in range(-8, 9)
+    ]
     return max(tried, key=lambda p: agreement(family, p, sample)[0])
 
 
@@ -212,8 +224,12 @@ def rates_to_try(params: Params, uncertainty: float) -> list[Params]:
     rates = {params.rate + k * step for k in range(-4, 5)}
     if abs(round(params.rate) - params.rate) <= 2 * uncertainty and round(params.rate) > 0:
         rates.add(float(round(params.rate)))
-    return [replace(params, rate=r, capacity=c) for r in sorted(rates) if r > 0
-            for c in range(max(1, params.capacity - 1), params.capacity + 2)]  # fmt: skip
+    return [
+        replace(params, rate=r, capacity=c)
+        for r in sorted(rates)
+        if r > 0
+        for c in range(max(1, params.capacity - 1), params.capacity + 2)
+    ]
 
 
 def best(
@@ -258,8 +274,11 @@ def contenders(
     weights = [min(len(s), MAX_REPLAYED) for s in chosen]
     scores, shares = {}, {}
     for family in FAMILIES:
-        tried = (rates_to_try(params, uncertainty) if family == "gcra"
-                 else windows_to_try(params, quota_known, family, chosen[0]))  # fmt: skip
+        tried = (
+            rates_to_try(params, uncertainty)
+            if family == "gcra"
+            else windows_to_try(params, quota_known, family, chosen[0])
+        )
         fitted = fit(family, tried, chosen[0])
         results = [agreement(family, fitted, s) for s in chosen]
         shares[family] = float(np.average([r[0] for r in results], weights=weights))

@@ -13,9 +13,24 @@ from mmload.results.records_file import RECORDS_BIN, RecordsWriter
 
 
 def record(sent: float, status: int, remaining: float | None, error: str = "") -> Record:
-    return Record(sent, 2.5, "GET /x", status, "addr:1", "token:1", "addr:1", 101, remaining, 1,
-                  None, None, "",
-                  "mattermost", 1000.0, error)  # fmt: skip
+    return Record(
+        sent,
+        2.5,
+        "GET /x",
+        status,
+        "addr:1",
+        "token:1",
+        "addr:1",
+        101,
+        remaining,
+        1,
+        None,
+        None,
+        "",
+        "mattermost",
+        1000.0,
+        error,
+    )
 
 
 def test_export_writes_every_record_in_send_order(tmp_path: Path) -> None:

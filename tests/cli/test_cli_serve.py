@@ -129,9 +129,14 @@ def test_announcement_names_the_url_settings_accounts_and_hooks(serve: ServeFact
     said = server.ready
     assert said is not None and ready.parse(server.lines[0]) == said  # the first line, JSON
     assert re.match(r"^http://127\.0\.0\.1:\d+$", server.url)
-    assert said.limits == {"per_sec": 3, "burst": 4, "algorithm": "gcra",
-                                   "dialect": "mattermost", "vary_by": ["remote address", "user"],
-                                   "faults": []}  # fmt: skip
+    assert said.limits == {
+        "per_sec": 3,
+        "burst": 4,
+        "algorithm": "gcra",
+        "dialect": "mattermost",
+        "vary_by": ["remote address", "user"],
+        "faults": [],
+    }
     assert said.limits_text.startswith("rate limit 3/s, burst 4, gcra, mattermost headers")
     assert (said.accounts, said.team, said.cluster) == (7, "mmload", False)
     assert len(server.hooks) == 4

@@ -144,8 +144,12 @@ def test_the_checks_see_what_they_should() -> None:
     assert "--no-such-option" not in accepted("run") and "-u" in accepted("run")
     synopsis = "```\nmmload serve [--port 8065]\n             [--[no-]vary-by-user] [-h|--x]\n```"
     assert options_in(commands(synopsis)[0][1]) == {
-        "--port", "--vary-by-user", "--no-vary-by-user", "-h", "--x"
-    }  # fmt: skip
+        "--port",
+        "--vary-by-user",
+        "--no-vary-by-user",
+        "-h",
+        "--x",
+    }
     assert options_in(" --source-ips 127.0.0.1-127.0.0.4 -u 8 | tee -a x") == {"--source-ips", "-u"}
     assert commands("see `mmload verify RUN_DIR --strict` and `mmload` alone") == [
         ("verify", " RUN_DIR --strict")

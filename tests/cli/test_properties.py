@@ -23,9 +23,26 @@ from mmload.limiter.rate import Rate
 from mmload.options import MAX_RUN_TIME, duration_seconds, format_duration, run_time
 
 FAST = settings(max_examples=200, deadline=None)
-UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60,
-         "mins": 60, "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600,
-         "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}  # fmt: skip
+UNITS = {
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+}
 
 
 # the accounts file
@@ -58,8 +75,12 @@ def write_file(rows: list[list[str]], terminator: str, quoting: Any) -> Path:
     quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
     header=st.booleans(),
 )
-@example(listed=[Account("a,b", 'p"w, \n\u2028x', "t\rx")], terminator="\r\n",
-         quoting=csv.QUOTE_MINIMAL, header=True)  # fmt: skip
+@example(
+    listed=[Account("a,b", 'p"w, \n\u2028x', "t\rx")],
+    terminator="\r\n",
+    quoting=csv.QUOTE_MINIMAL,
+    header=True,
+)
 def test_an_accounts_file_written_as_csv_reads_back(
     listed: list[Account], terminator: str, quoting: int, header: bool
 ) -> None:
@@ -68,8 +89,12 @@ def test_an_accounts_file_written_as_csv_reads_back(
     fields = [f for a in listed for f in (a.login_id, a.password, a.team)]
     assume("\r" in terminator or not any("\r" in f for f in fields))
     rows = [["login_id", "password"]] if header else []
-    rows += [[a.login_id, a.password] if a.team == accounts.DEFAULT_TEAM and quoting == csv.
-             QUOTE_MINIMAL else [a.login_id, a.password, a.team] for a in listed]  # fmt: skip
+    rows += [
+        [a.login_id, a.password]
+        if a.team == accounts.DEFAULT_TEAM and quoting == csv.QUOTE_MINIMAL
+        else [a.login_id, a.password, a.team]
+        for a in listed
+    ]
     path = write_file(rows, terminator, quoting)
     assert accounts.load(path) == listed
     assert accounts.resolve(str(path)) == listed
@@ -126,8 +151,11 @@ def test_a_run_time_reads_back_and_as_locust_reads_it(seconds: int) -> None:
 
 
 @FAST
-@given(h=st.none() | st.integers(0, 8000), m=st.none() | st.integers(0, 600),
-       s=st.none() | st.integers(0, 10_000))  # fmt: skip
+@given(
+    h=st.none() | st.integers(0, 8000),
+    m=st.none() | st.integers(0, 600),
+    s=st.none() | st.integers(0, 10_000),
+)
 def test_every_form_locust_takes_reads_the_same(
     h: int | None, m: int | None, s: int | None
 ) -> None:

@@ -44,13 +44,22 @@ def expected(decision: Decision, dialect: str, wall: float, window_s: int) -> di
         reset = math.ceil(wall + decision.reset_after_ns / NS)
     retry = ceil_seconds(decision.retry_after_ns) if decision.limited else None
     if dialect == "none":
-        return {"limit": None, "remaining": None, "reset": None, "retry_after": retry,
-                "window": None, "dialect": ""}  # fmt: skip
+        return {
+            "limit": None,
+            "remaining": None,
+            "reset": None,
+            "retry_after": retry,
+            "window": None,
+            "dialect": "",
+        }
     return {
-        "limit": decision.limit, "remaining": decision.remaining, "reset": reset,
-        "retry_after": retry, "dialect": dialect,
+        "limit": decision.limit,
+        "remaining": decision.remaining,
+        "reset": reset,
+        "retry_after": retry,
+        "dialect": dialect,
         "window": window_s if dialect.startswith("ietf") else None,
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -76,8 +85,9 @@ def test_what_is_recorded_is_what_the_server_decided(dialect: str, algorithm: st
 
     limiter.algorithm.hit = record_hit  # type: ignore[method-assign]
     capture = Capture()
-    login = Request("POST", "/api/v4/users/login", "", {}, b'{"login_id":"user1","password":"pw"}',
-                    "127.0.0.1")  # fmt: skip
+    login = Request(
+        "POST", "/api/v4/users/login", "", {}, b'{"login_id":"user1","password":"pw"}', "127.0.0.1"
+    )
     answer = through_the_wire(app, login)
     token = answer.headers["token"]
     capture.on_request("POST", "login", 1.0, 0, response=answer, start_time=1000.0)
@@ -103,8 +113,18 @@ LIVE = [(d, "gcra") for d in DIALECTS] + [("mattermost", a) for a in ALGORITHMS 
 def test_live_answers_are_recorded_in_full(
     serve: ServeFactory, dialect: str, algorithm: str
 ) -> None:
-    server = serve("--per-sec", "5", "--max-burst", "3", "--dialect", dialect,
-                   "--algorithm", algorithm, "--accounts", "1")  # fmt: skip
+    server = serve(
+        "--per-sec",
+        "5",
+        "--max-burst",
+        "3",
+        "--dialect",
+        dialect,
+        "--algorithm",
+        algorithm,
+        "--accounts",
+        "1",
+    )
     client = HTTPClient.from_url(server.url, concurrency=1)
     try:
         credentials = {"login_id": "user1", "password": "mmload-pass"}

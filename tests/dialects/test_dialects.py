@@ -64,19 +64,42 @@ REFUSED = Decision(True, 101, 0, 10 * NS + 1, NS // 10)
 @pytest.mark.parametrize(
     ("dialect", "headers"),
     [
-        ("mattermost", [("X-Ratelimit-Limit", "101"), ("X-Ratelimit-Remaining", "0"),
-                        ("X-Ratelimit-Reset", "11")]),
-        ("epoch", [("X-Ratelimit-Limit", "101"), ("X-Ratelimit-Remaining", "0"),
-                   ("X-Ratelimit-Reset", "1800000011")]),
-        ("ietf", [("RateLimit-Policy", '"default";q=101;w=11'),
-                  ("RateLimit", '"default";r=0;t=11')]),
-        ("ietf-draft7", [("RateLimit-Policy", "101;w=11"),
-                         ("RateLimit", "limit=101, remaining=0, reset=11")]),
-        ("ietf-draft6", [("RateLimit-Limit", "101"), ("RateLimit-Remaining", "0"),
-                         ("RateLimit-Reset", "11"), ("RateLimit-Policy", "101;w=11")]),
+        (
+            "mattermost",
+            [
+                ("X-Ratelimit-Limit", "101"),
+                ("X-Ratelimit-Remaining", "0"),
+                ("X-Ratelimit-Reset", "11"),
+            ],
+        ),
+        (
+            "epoch",
+            [
+                ("X-Ratelimit-Limit", "101"),
+                ("X-Ratelimit-Remaining", "0"),
+                ("X-Ratelimit-Reset", "1800000011"),
+            ],
+        ),
+        (
+            "ietf",
+            [("RateLimit-Policy", '"default";q=101;w=11'), ("RateLimit", '"default";r=0;t=11')],
+        ),
+        (
+            "ietf-draft7",
+            [("RateLimit-Policy", "101;w=11"), ("RateLimit", "limit=101, remaining=0, reset=11")],
+        ),
+        (
+            "ietf-draft6",
+            [
+                ("RateLimit-Limit", "101"),
+                ("RateLimit-Remaining", "0"),
+                ("RateLimit-Reset", "11"),
+                ("RateLimit-Policy", "101;w=11"),
+            ],
+        ),
         ("none", []),
     ],
-)  # fmt: skip
+)
 def test_rendered_headers_are_exactly_these(dialect: str, headers: list[tuple[str, str]]) -> None:
     assert render(dialect, REFUSED, WALL, WINDOW_S) == [*headers, ("Retry-After", "1")]
 

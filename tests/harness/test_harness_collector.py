@@ -55,10 +55,15 @@ def response(status: int, pairs: list[tuple[str, str]], kind: type = FastHeaders
 
 def fire(capture: Capture, resp: Any, name: str = ME, sent: float = 1000.0, **kw: Any) -> None:
     capture.on_request(
-        request_type="GET", name=name, response_time=12.5, response_length=10, response=resp,
-        context={IDENTITY: join_identity("addr:abc", "token:t1", "addr:abc")}, start_time=sent,
+        request_type="GET",
+        name=name,
+        response_time=12.5,
+        response_length=10,
+        response=resp,
+        context={IDENTITY: join_identity("addr:abc", "token:t1", "addr:abc")},
+        start_time=sent,
         **kw,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("dialect", [d for d in dialects.DIALECTS if d != "none"])
@@ -92,8 +97,17 @@ def test_capture_classifies_errors_and_malformed_headers() -> None:
     fire(
         capture, SimpleNamespace(status_code=0, headers=None), exception=ConnectionError("refused")
     )
-    fire(capture, response(200, [("X-Ratelimit-Limit", "101"), ("X-Ratelimit-Remaining", "1_0"),
-                                 ("X-Ratelimit-Reset", "1")]))  # fmt: skip
+    fire(
+        capture,
+        response(
+            200,
+            [
+                ("X-Ratelimit-Limit", "101"),
+                ("X-Ratelimit-Remaining", "1_0"),
+                ("X-Ratelimit-Reset", "1"),
+            ],
+        ),
+    )
     fire(capture, response(500, [("Content-Type", "text/plain")]))
     refused, malformed, plain = capture.take().records()
     assert (refused.status, refused.error, refused.limit) == (0, "refused", None)
@@ -293,8 +307,12 @@ def test_a_row_stays_open_while_its_requests_can_still_be_answered(tmp_path: Pat
     fire(c.capture, response(200, mattermost(3)), sent=4970.2)
     c.flush()  # 30 s later: its second is still open
     assert 4970 in c.seconds.seconds
-    fire(c.capture, SimpleNamespace(status_code=0, headers=None), sent=4970.5,
-         exception=TimeoutError("timed out"))  # fmt: skip
+    fire(
+        c.capture,
+        SimpleNamespace(status_code=0, headers=None),
+        sent=4970.5,
+        exception=TimeoutError("timed out"),
+    )
     now[0] = 4970 + grace_seconds(60) + 1
     c.flush()
     assert c.seconds.seconds == {}

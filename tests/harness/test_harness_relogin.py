@@ -48,8 +48,9 @@ class FakeServer:
         self.logins = 0
         self.seen: list[tuple[str, str]] = []  # (path, the Authorization sent)
 
-    def request(self, method: str, path: str, name: str, catch_response: bool,
-                **kwargs: Any) -> FakeResponse:  # fmt: skip
+    def request(
+        self, method: str, path: str, name: str, catch_response: bool, **kwargs: Any
+    ) -> FakeResponse:
         self.seen.append((path, (kwargs.get("headers") or {}).get("Authorization", "")))
         if path.endswith("/users/login"):
             self.logins += 1

@@ -166,9 +166,14 @@ def test_bad_option_values_are_refused(argv: list[str], capsys: Any) -> None:
 
 @pytest.mark.parametrize(
     ("text", "statuses"),
-    [("429", (429,)), ("503", (503,)), ("429,503", (429, 503)), ("503, 429,503", (429, 503)),
-     ("400,599", (400, 599))],
-)  # fmt: skip
+    [
+        ("429", (429,)),
+        ("503", (503,)),
+        ("429,503", (429, 503)),
+        ("503, 429,503", (429, 503)),
+        ("400,599", (400, 599)),
+    ],
+)
 def test_limited_status_takes_error_statuses_sorted_once_each(
     text: str, statuses: tuple[int, ...]
 ) -> None:
@@ -188,9 +193,25 @@ def test_limited_status_is_429_unless_told() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["abc", "200", "99", "600", "", ",", " ", "429,", "429,,503", "4_29", "+429", "٤٢٩",
-             "429.0", "1e3", "-429"],
-)  # fmt: skip
+    "text",
+    [
+        "abc",
+        "200",
+        "99",
+        "600",
+        "",
+        ",",
+        " ",
+        "429,",
+        "429,,503",
+        "4_29",
+        "+429",
+        "٤٢٩",
+        "429.0",
+        "1e3",
+        "-429",
+    ],
+)
 def test_limited_status_refuses_what_is_not_an_error_status(text: str, capsys: Any) -> None:
     with pytest.raises(SystemExit) as exc:
         parse("--limited-status", text)
@@ -232,8 +253,11 @@ def test_options_a_scenario_acts_on_pass() -> None:
 def test_webhook_refuses_the_login_options_it_would_ignore() -> None:
     """``--scenario webhook`` refuses ``--accounts``, ``--api`` and ``--password``, naming them
     all, rather than run and ignore them."""
-    message = refusal({"webhook": acts_on("webhook")}, ["accounts", "api", "password"],
-                      SCENARIO_ONLY | LOGIN_FLAGS)  # fmt: skip
+    message = refusal(
+        {"webhook": acts_on("webhook")},
+        ["accounts", "api", "password"],
+        SCENARIO_ONLY | LOGIN_FLAGS,
+    )
     assert message == (
         "webhook would ignore --accounts, --api and --password (or MMLOAD_PASSWORD): they are "
         "for the scenarios that log in"

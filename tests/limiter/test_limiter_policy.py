@@ -63,9 +63,14 @@ def test_none_dialect_sends_only_retry_after() -> None:
 
 def test_every_fault_is_documented() -> None:
     assert set(FAULTS) >= {
-        "no-enforcement", "lax", "stuck-remaining", "no-retry-after", "bare-429",
-        "wrong-reset", "shared-bucket",
-    }  # fmt: skip
+        "no-enforcement",
+        "lax",
+        "stuck-remaining",
+        "no-retry-after",
+        "bare-429",
+        "wrong-reset",
+        "shared-bucket",
+    }
 
 
 def test_no_enforcement_advertises_but_admits() -> None:

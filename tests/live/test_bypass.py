@@ -21,18 +21,40 @@ SPELLINGS = {"trailing-slash", "doubled-slash", "dot-segment", "path-case", "sem
 def audit(tmp_path: Path, url: str) -> tuple[int, dict[str, Any]]:
     folder = tmp_path / "run"
     proc = subprocess.run(
-        locust_cmd("bypass", url, "--headless", "-u", "1", "-r", "1", "-t", "60s",
-                   "--accounts", "1", "--documented-limit", "10/s", "--documented-burst", "20",
-                   "--run-dir", str(folder)),
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        locust_cmd(
+            "bypass",
+            url,
+            "--headless",
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "-t",
+            "60s",
+            "--accounts",
+            "1",
+            "--documented-limit",
+            "10/s",
+            "--documented-burst",
+            "20",
+            "--run-dir",
+            str(folder),
+        ),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert (folder / "bypass.json").is_file(), proc.stderr[-3000:]
     return proc.returncode, json.loads((folder / "verdict.json").read_text())
 
 
 def failed(verdict: dict[str, Any]) -> set[str]:
-    return {c["id"].removeprefix("no-bypass:") for c in verdict["checks"]
-            if c["id"].startswith("no-bypass:") and c["passed"] is False}  # fmt: skip
+    return {
+        c["id"].removeprefix("no-bypass:")
+        for c in verdict["checks"]
+        if c["id"].startswith("no-bypass:") and c["passed"] is False
+    }
 
 
 GCRA = ("--per-sec", "10", "--max-burst", "20")

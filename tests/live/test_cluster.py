@@ -59,8 +59,13 @@ def test_a_token_from_one_node_is_good_on_another_and_nowhere_else() -> None:
 
 
 def test_an_empty_secret_is_refused() -> None:
-    proc = subprocess.run([sys.executable, "-m", "mmload", "serve", "--cluster-secret", ""],
-                          cwd=REPO, capture_output=True, text=True, timeout=30)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmload", "serve", "--cluster-secret", ""],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2 and "--cluster-secret" in proc.stderr, proc.stderr
 
 
@@ -69,8 +74,16 @@ def test_an_empty_secret_is_refused() -> None:
 
 @pytest.fixture
 def nodes(serve: ServeFactory) -> tuple[Server, Server]:
-    args = ("--cluster-secret", "s3cret", "--accounts", str(ACCOUNTS), "--per-sec", str(PER_SEC),
-            "--max-burst", str(BURST))  # fmt: skip
+    args = (
+        "--cluster-secret",
+        "s3cret",
+        "--accounts",
+        str(ACCOUNTS),
+        "--per-sec",
+        str(PER_SEC),
+        "--max-burst",
+        str(BURST),
+    )
     return serve(*args), serve(*args)
 
 
@@ -104,10 +117,26 @@ def run_through_balancer(tmp: Path, nodes: tuple[Server, Server], sticky: bool) 
     """80 requests a second (8x a node's rate) for 8 s, documented as one node limits."""
     backends = [node.url for node in nodes]
     with Nginx.start(tmp / "nginx", lambda port: proxy_http(port, backends, sticky=sticky)) as lb:
-        return mmload_run(tmp / "runs", "--host", lb.url, "--accounts", str(ACCOUNTS),
-                          "--scenario", "steady", "--rate-factor", "8", "-u", "4", "-t", "8s",
-                          "--documented-limit", f"{PER_SEC}/s", "--documented-burst", str(BURST),
-                          timeout=60)  # fmt: skip
+        return mmload_run(
+            tmp / "runs",
+            "--host",
+            lb.url,
+            "--accounts",
+            str(ACCOUNTS),
+            "--scenario",
+            "steady",
+            "--rate-factor",
+            "8",
+            "-u",
+            "4",
+            "-t",
+            "8s",
+            "--documented-limit",
+            f"{PER_SEC}/s",
+            "--documented-burst",
+            str(BURST),
+            timeout=60,
+        )
 
 
 def checks_of(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -129,8 +158,11 @@ def test_round_robin_gives_a_bucket_per_node_and_twice_the_rate(
     assert checks["rate-matches-documented"]["passed"] is False
     assert checks["one-bucket-per-key"]["passed"] is False
     rate = checks["rate-matches-documented"]
-    for text in (verdict["summary"], f"{rate['message']} {rate.get('diagnosis', '')}",
-                 checks["one-bucket-per-key"]["message"]):  # fmt: skip
+    for text in (
+        verdict["summary"],
+        f"{rate['message']} {rate.get('diagnosis', '')}",
+        checks["one-bucket-per-key"]["message"],
+    ):
         assert "per-node limiting" in text and "2x" in text, text
     served = [node.stats()["statuses"].get("200", 0) for node in nodes]
     assert min(served) >= 0.4 * sum(served), served  # both nodes answered

@@ -34,8 +34,15 @@ def rows(*seconds: tuple[int, int, int]) -> list[Row]:
 
 
 def test_an_outage_is_every_request_failing_for_a_while() -> None:
-    timeline = rows((100, 10, 0), (101, 10, 2), (102, 10, 10), (103, 0, 0), (104, 4, 4),
-                    (105, 10, 1), (106, 10, 10))  # fmt: skip
+    timeline = rows(
+        (100, 10, 0),
+        (101, 10, 2),
+        (102, 10, 10),
+        (103, 0, 0),
+        (104, 4, 4),
+        (105, 10, 1),
+        (106, 10, 10),
+    )
     assert find_outages(timeline) == [Outage(102, 105, 14), Outage(106, 107, 10, to_the_end=True)]
     assert find_outages(rows((100, 2, 2), (101, 5, 0))) == []  # two unlucky requests
     assert find_outages([]) == []
@@ -82,9 +89,14 @@ def _all_failed(out: Path) -> int:
 
 
 def _mmload(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "mmload", *args], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "mmload", *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.slow
@@ -94,8 +106,21 @@ def test_the_target_killed_mid_run_is_an_outage_and_an_impaired_run(
     """The server dies for a few seconds and comes back: the run goes on, counts the errors,
     notes the outage in run.json (and so in the report) and exits 3 unless its verdict fails."""
     server = serve("--accounts", "4")
-    run = _mmload("run", "--host", server.url, "--accounts", "4", "-u", "4", "-t", "9s",
-                  "--out", str(tmp_path), "--request-timeout", "5")  # fmt: skip
+    run = _mmload(
+        "run",
+        "--host",
+        server.url,
+        "--accounts",
+        "4",
+        "-u",
+        "4",
+        "-t",
+        "9s",
+        "--out",
+        str(tmp_path),
+        "--request-timeout",
+        "5",
+    )
     try:
         _wait("two seconds answered", lambda: _answered(tmp_path) >= 2)
         server.kill()
@@ -149,8 +174,13 @@ def test_kill_9_of_mmload_run_takes_its_server_and_locust_along(tmp_path: Path) 
     (folder,) = tmp_path.iterdir()
     assert read_run(folder)["status"] in ("finished", "failed")
     for command in ("verify", "report"):
-        done = subprocess.run([sys.executable, "-m", "mmload", command, str(folder)], cwd=REPO,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "mmload", command, str(folder)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         # 1: the verdict's FAIL; 4: too short to decide it
         assert done.returncode in (0, 1, 4), done.stdout + done.stderr
         assert "Traceback" not in done.stderr

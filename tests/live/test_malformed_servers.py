@@ -21,8 +21,15 @@ CUT_AT_THE_END = "no answer before the run ended"
 
 def run_against(tmp_path: Path, server_args: list[str], *args: str) -> tuple[Done, dict[str, Any]]:
     with FakeServer(*server_args) as fake:
-        done = mmload_run(tmp_path, "--host", fake.url, "--accounts",
-                          str(accounts_file(tmp_path, 2)), *SHORT, *args)  # fmt: skip
+        done = mmload_run(
+            tmp_path,
+            "--host",
+            fake.url,
+            "--accounts",
+            str(accounts_file(tmp_path, 2)),
+            *SHORT,
+            *args,
+        )
         stats = fake.stats()
     assert "Traceback" not in done.err, done.err
     return done, stats
@@ -42,12 +49,23 @@ def assert_nothing_lost(done: Done, stats: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("server_args", "shown"),
     [
-        (["--header", "X-Ratelimit-Limit: garbage", "--header", "X-Ratelimit-Remaining: 1e3",
-          "--header", "X-Ratelimit-Reset: -5", "--header", "Retry-After: soon"], "'garbage'"),
+        (
+            [
+                "--header",
+                "X-Ratelimit-Limit: garbage",
+                "--header",
+                "X-Ratelimit-Remaining: 1e3",
+                "--header",
+                "X-Ratelimit-Reset: -5",
+                "--header",
+                "Retry-After: soon",
+            ],
+            "'garbage'",
+        ),
         (["--big-header", "X-Ratelimit-Remaining=100000"], "x-ratelimit-remaining: '999"),
     ],
     ids=["garbage", "100-kB"],
-)  # fmt: skip
+)
 def test_unreadable_rate_limit_headers_are_a_finding(
     tmp_path: Path, server_args: list[str], shown: str
 ) -> None:
@@ -75,8 +93,12 @@ def test_a_login_without_token_is_a_clear_error(tmp_path: Path) -> None:
 def test_bodies_that_are_not_json_stop_the_users_that_need_them(tmp_path: Path) -> None:
     """Bodies that are not JSON stop the mixed scenario's users, which need a list of channel
     ids, with a clear message and a note in run.json, and the run exits 3."""
-    done, stats = run_against(tmp_path, ["--body", "<html>Welcome</html>", "--content-type",
-                                         "text/html"], "--scenario", "mixed")  # fmt: skip
+    done, stats = run_against(
+        tmp_path,
+        ["--body", "<html>Welcome</html>", "--content-type", "text/html"],
+        "--scenario",
+        "mixed",
+    )
     assert done.code == 3, done.err
     assert "mixed found no channels for user1: no list of ids" in done.err
     assert "2 user(s) stopped before the end of the run: no channels (2)" in done.run()["notes"]
@@ -84,8 +106,10 @@ def test_bodies_that_are_not_json_stop_the_users_that_need_them(tmp_path: Path) 
 
 
 def test_error_pages_that_are_not_json_are_described_not_kept(tmp_path: Path) -> None:
-    done, stats = run_against(tmp_path, ["--status", "502", "--body", "<html>Bad gateway</html>",
-                                         "--content-type", "text/html"])  # fmt: skip
+    done, stats = run_against(
+        tmp_path,
+        ["--status", "502", "--body", "<html>Bad gateway</html>", "--content-type", "text/html"],
+    )
     assert done.code == 3, done.err
     assert "never answered a request successfully (statuses: 200, 502)" in done.err
     run = done.run()
@@ -108,8 +132,9 @@ def test_connections_reset_mid_answer_are_errors_not_acceptances(tmp_path: Path)
 
 
 def test_answers_slower_than_the_request_timeout_are_errors(tmp_path: Path) -> None:
-    done, stats = run_against(tmp_path, ["--delay", "3"], "--request-timeout", "1",
-                              "--", "--stop-timeout", "2")  # fmt: skip
+    done, stats = run_against(
+        tmp_path, ["--delay", "3"], "--request-timeout", "1", "--", "--stop-timeout", "2"
+    )
     assert done.code == 3, done.err
     assert "never answered a request successfully (statuses: no answer, 200)" in done.err
     me = [r for r in done.records() if r.endpoint.endswith("/users/me")]

@@ -84,8 +84,19 @@ def limiting(tmp: Path, backend: Server, limit: Limit = LIMIT) -> Nginx:
 def run_through(tmp: Path, url: str, seconds: int, *documented: str, users: int = 4) -> Done:
     """The probe (mmload run's scenario for --host): the documented burst and 5 more at once, a
     second's pause, then 1.1, 1.25 and 1.5x the documented rate, a third of the rest each."""
-    return mmload_run(tmp / "runs", "--host", url, "--accounts", str(ACCOUNTS), "-u", str(users),
-                      "-t", f"{seconds}s", *documented, timeout=60)  # fmt: skip
+    return mmload_run(
+        tmp / "runs",
+        "--host",
+        url,
+        "--accounts",
+        str(ACCOUNTS),
+        "-u",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        *documented,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +112,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory, backend: Server) -> Runs:
             with limiting(tmp, backend, case.limit) as nginx:
                 started = time.monotonic()
                 done[name] = mmload_run(
-                    tmp / "runs", "--host", nginx.url, "--accounts", str(ACCOUNTS),
-                    "-u", str(ACCOUNTS), *case.timing, "--limited-status", case.limited_status,
-                    "--documented-limit", f"{case.limit.per_sec}/s",
-                    "--documented-burst", str(case.limit.burst), timeout=60,
-                )  # fmt: skip
+                    tmp / "runs",
+                    "--host",
+                    nginx.url,
+                    "--accounts",
+                    str(ACCOUNTS),
+                    "-u",
+                    str(ACCOUNTS),
+                    *case.timing,
+                    "--limited-status",
+                    case.limited_status,
+                    "--documented-limit",
+                    f"{case.limit.per_sec}/s",
+                    "--documented-burst",
+                    str(case.limit.burst),
+                    timeout=60,
+                )
                 print(f"{name}: mmload run took {time.monotonic() - started:.1f} s")
         return done[name]
 
@@ -204,10 +226,22 @@ def test_verify_fails_the_same_run_on_another_documented_burst(tmp_path: Path, r
     assert done.folder is not None, done.err
     folder = shutil.copytree(done.folder, tmp_path / "run")  # verify rewrites the verdict
     proc = subprocess.run(
-        [sys.executable, "-m", "mmload", "verify", str(folder), "--documented-limit",
-         "10/s", "--documented-burst", "20"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mmload",
+            "verify",
+            str(folder),
+            "--documented-limit",
+            "10/s",
+            "--documented-burst",
+            "20",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     summary = proc.stdout.splitlines()[0]
     assert summary.startswith("FAIL") and "burst-matches-documented" in summary, summary
@@ -224,8 +258,13 @@ def test_verify_takes_the_refusal_statuses_the_run_was_told_unless_given(
     folder = shutil.copytree(done.folder, tmp_path / "run")
 
     def verify(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mmload", "verify", str(folder), *args],
-                              cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "mmload", "verify", str(folder), *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     told = verify()
     assert verdict_of(Done(told.returncode, "", "", folder))["limited_status"] == [429, 503]
@@ -242,8 +281,16 @@ def test_a_run_not_told_of_nginxs_503_counts_them_as_errors_without_crashing(
     """Without --limited-status, nginx's 503s are errors: logins they refused failed, and the
     run ends with a verdict or says it could not be done, never a traceback."""
     with limiting(tmp_path, backend, Limit(per_sec=10, burst=5, status=None)) as nginx:
-        done = run_through(tmp_path, nginx.url, 4, "--documented-limit", "10/s",
-                           "--documented-burst", "5", users=ACCOUNTS)  # fmt: skip
+        done = run_through(
+            tmp_path,
+            nginx.url,
+            4,
+            "--documented-limit",
+            "10/s",
+            "--documented-burst",
+            "5",
+            users=ACCOUNTS,
+        )
     assert done.code in (0, 1, 3, 4), done.err
     assert "Traceback" not in done.err and done.folder is not None, done.err
     run = done.run()
@@ -257,8 +304,9 @@ def test_a_run_documented_with_another_rate_fails_with_exit_1(
     tmp_path: Path, backend: Server
 ) -> None:
     with limiting(tmp_path, backend) as nginx:
-        done = run_through(tmp_path, nginx.url, 8, "--documented-limit", "20/s",
-                           "--documented-burst", "20")  # fmt: skip
+        done = run_through(
+            tmp_path, nginx.url, 8, "--documented-limit", "20/s", "--documented-burst", "20"
+        )
     assert done.code == 1, done.err
     verdict = verdict_of(done)
     assert abs(verdict["measured"]["rate_per_s"] - LIMIT.per_sec) <= 0.5, verdict["measured"]

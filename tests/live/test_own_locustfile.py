@@ -33,12 +33,33 @@ def test_a_locustfile_of_ones_own_gets_a_verdict_through_nginx(tmp_path: Path) -
         ) as nginx,
     ):
         proc = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(tmp_path / "api.py"), "--headless",
-             "--host", nginx.url, "-u", "4", "-r", "4", "-t", "8s",
-             "--documented-limit", "10/s", "--documented-burst", "5",
-             "--run-dir", str(tmp_path / "run")],
-            cwd=REPO, capture_output=True, text=True, timeout=90,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(tmp_path / "api.py"),
+                "--headless",
+                "--host",
+                nginx.url,
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "8s",
+                "--documented-limit",
+                "10/s",
+                "--documented-burst",
+                "5",
+                "--run-dir",
+                str(tmp_path / "run"),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     verdict = json.loads((tmp_path / "run" / "verdict.json").read_text())
     assert proc.returncode == 0, (proc.stderr[-3000:], verdict["summary"])
     checks = {c["id"]: c["passed"] for c in verdict["checks"]}

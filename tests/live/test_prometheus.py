@@ -58,17 +58,39 @@ def test_prometheus_scrapes_the_run_and_keeps_its_final_totals(tmp_path: Path) -
     )
     assert PROMETHEUS is not None
     prometheus = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prometheus_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(prometheus_port, prometheus, time.monotonic() + 30)
         run = subprocess.run(
-            [sys.executable, "-m", "mmload", "run", "--out", str(tmp_path), "-u", "4",
-             "-t", "8s", "--prometheus-port", str(metrics_port), "--prometheus-linger", "4"],
-            capture_output=True, text=True, timeout=120, cwd=REPO,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mmload",
+                "run",
+                "--out",
+                str(tmp_path),
+                "-u",
+                "4",
+                "-t",
+                "8s",
+                "--prometheus-port",
+                str(metrics_port),
+                "--prometheus-linger",
+                "4",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+        )
         assert run.returncode in (0, 4), run.stderr
         folder = Path(run.stdout.strip().splitlines()[-1])
         totals = read_run(folder)["totals"]
@@ -98,10 +120,25 @@ def test_a_taken_port_is_refused_before_any_load(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         run = subprocess.run(
-            [sys.executable, "-m", "mmload", "run", "--out", str(tmp_path), "-u", "1",
-             "-t", "2s", "--prometheus-port", str(port)],
-            capture_output=True, text=True, timeout=60, cwd=REPO,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mmload",
+                "run",
+                "--out",
+                str(tmp_path),
+                "-u",
+                "1",
+                "-t",
+                "2s",
+                "--prometheus-port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
     assert run.returncode == 2, run.stderr
     assert f"--prometheus-port {port}: cannot listen on 127.0.0.1:{port}" in run.stderr
     assert "Traceback" not in run.stderr
@@ -110,8 +147,19 @@ def test_a_taken_port_is_refused_before_any_load(tmp_path: Path) -> None:
 
 def test_the_prometheus_host_alone_is_refused(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "mmload", "run", "--out", str(tmp_path),
-         "--prometheus-host", "127.0.0.1"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mmload",
+            "run",
+            "--out",
+            str(tmp_path),
+            "--prometheus-host",
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert run.returncode == 2 and "act on --prometheus-port" in run.stderr, run.stderr

@@ -48,8 +48,14 @@ def test_a_bad_accounts_file_names_the_line(tmp_path: Path) -> None:
 
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
-    for args in (["--scenario", "nope"], ["--documented-limit", "ten"], ["-u", "0"],
-                 ["-t", "1.5s"], ["-t", "0"], ["-t", "99999999999999999h"]):  # fmt: skip
+    for args in (
+        ["--scenario", "nope"],
+        ["--documented-limit", "ten"],
+        ["-u", "0"],
+        ["-t", "1.5s"],
+        ["-t", "0"],
+        ["-t", "99999999999999999h"],
+    ):
         done = mmload_run(tmp_path, *args)
         assert done.code == 2, args
         assert "error:" in done.err and "Traceback" not in done.err
@@ -59,11 +65,33 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
 def test_429_does_not_trip_exit_code_on_error(tmp_path: Path) -> None:
     with EmbeddedServer(["--per-sec", "1", "--max-burst", "5"]) as server:
         proc = subprocess.run(
-            locust_cmd("hammer", server.url, "--headless", "-u", "2", "-r", "2", "-t", "3s",
-                       "--exit-code-on-error", "1", "--json", "--out", str(tmp_path),
-                       "--accounts", "2", "--documented-limit", "1/s", "--documented-burst", "5"),
-            cwd=REPO, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            locust_cmd(
+                "hammer",
+                server.url,
+                "--headless",
+                "-u",
+                "2",
+                "-r",
+                "2",
+                "-t",
+                "3s",
+                "--exit-code-on-error",
+                "1",
+                "--json",
+                "--out",
+                str(tmp_path),
+                "--accounts",
+                "2",
+                "--documented-limit",
+                "1/s",
+                "--documented-burst",
+                "5",
+            ),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert proc.returncode in (0, 4), proc.stderr  # never 1: a 429 is no failure
     stats = {row["name"]: row for row in json.loads(proc.stdout)}
     limited = stats["GET /api/v4/users/me [429 limited]"]
@@ -72,8 +100,9 @@ def test_429_does_not_trip_exit_code_on_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("sig", "group", "code"), [(signal.SIGINT, True, 130),
-                                                    (signal.SIGTERM, False, 143)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("sig", "group", "code"), [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)]
+)
 def test_ctrl_c_or_sigterm_stops_the_run_and_keeps_its_folder(
     tmp_path: Path, sig: signal.Signals, group: bool, code: int
 ) -> None:
@@ -81,9 +110,12 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_keeps_its_folder(
     mmload run itself.  Either way the folder is complete, the verdict and the report too."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmload", "run", "-t", "60s", "-u", "2", "--out", str(tmp_path)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         deadline = time.time() + 30
         while time.time() < deadline and len(_rows(tmp_path)) < 3:  # logins, then some load
@@ -105,8 +137,13 @@ def test_ctrl_c_or_sigterm_stops_the_run_and_keeps_its_folder(
     assert sum(row["offered"] or 0 for row in read_timeline(folder)) == server["requests"]
     assert (folder / "verdict.json").exists() and (folder / "report.html").exists()
     for command in ("verify", "report"):  # again, from the folder alone
-        again = subprocess.run([sys.executable, "-m", "mmload", command, str(folder)], cwd=REPO,
-                               capture_output=True, text=True, timeout=120)  # fmt: skip
+        again = subprocess.run(
+            [sys.executable, "-m", "mmload", command, str(folder)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         # verify: pass, or inconclusive when the interrupted run was too short to decide
         assert again.returncode in ((0, 4) if command == "verify" else (0,)), again.stdout
     assert "Traceback" not in err

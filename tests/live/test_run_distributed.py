@@ -36,8 +36,20 @@ pytestmark = pytest.mark.slow
 def test_processes_merge_exact_totals_and_judge_as_one_process(tmp_path: Path) -> None:
     # 50/s: in a 6 s hammer at 10/s, GCRA predicts the server's decisions only a little better
     # than a fixed window does (by 0.01 of the score), and noise may pick either
-    args = ("-u", "6", "-t", "6s", "--accounts", "6", "--server-per-sec", "50",
-            "--documented-limit", "50/s", "--documented-burst", "100")  # fmt: skip
+    args = (
+        "-u",
+        "6",
+        "-t",
+        "6s",
+        "--accounts",
+        "6",
+        "--server-per-sec",
+        "50",
+        "--documented-limit",
+        "50/s",
+        "--documented-burst",
+        "100",
+    )
     one = mmload_run(tmp_path / "one", *args)
     two = mmload_run(tmp_path / "two", *args, "--processes", "2")
     assert one.code == two.code == 0, one.err + two.err
@@ -61,13 +73,30 @@ class Cluster:
     def __init__(self, url: str, folder: Path, *args: str) -> None:
         port = str(_free_port())
         self.master = subprocess.Popen(
-            locust_cmd("hammer", url, "--master", "--headless", "--expect-workers", "2",
-                       "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
-                       "--run-dir", str(folder), "--only-summary", *args),
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        worker = locust_cmd("hammer", url, "--worker", "--master-host", "127.0.0.1",
-                            "--master-port", port)  # fmt: skip
+            locust_cmd(
+                "hammer",
+                url,
+                "--master",
+                "--headless",
+                "--expect-workers",
+                "2",
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                port,
+                "--run-dir",
+                str(folder),
+                "--only-summary",
+                *args,
+            ),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        worker = locust_cmd(
+            "hammer", url, "--worker", "--master-host", "127.0.0.1", "--master-port", port
+        )
         self.workers = [
             subprocess.Popen(worker, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for _ in range(2)
@@ -91,9 +120,24 @@ class Cluster:
 def test_master_and_two_workers_merge_exact_totals(tmp_path: Path) -> None:
     folder, stats_file = tmp_path / "run", tmp_path / "locust.json"
     with EmbeddedServer(["--per-sec", "50"]) as server:  # 50/s: see the test above
-        cluster = Cluster(server.url, folder, "-u", "6", "-r", "6", "-t", "6s", "--accounts", "6",
-                          "--documented-limit", "50/s", "--documented-burst", "100",
-                          "--json-file", str(stats_file))  # fmt: skip
+        cluster = Cluster(
+            server.url,
+            folder,
+            "-u",
+            "6",
+            "-r",
+            "6",
+            "-t",
+            "6s",
+            "--accounts",
+            "6",
+            "--documented-limit",
+            "50/s",
+            "--documented-burst",
+            "100",
+            "--json-file",
+            str(stats_file),
+        )
         try:
             code, out = cluster.wait()
             stats = server.stats()
@@ -118,8 +162,7 @@ def test_master_and_two_workers_merge_exact_totals(tmp_path: Path) -> None:
 def test_a_worker_killed_mid_run_is_noted_and_the_run_completes(tmp_path: Path) -> None:
     folder = tmp_path / "run"
     with EmbeddedServer() as server:
-        cluster = Cluster(server.url, folder, "-u", "4", "-r", "4", "-t", "10s",
-                          "--accounts", "4")  # fmt: skip
+        cluster = Cluster(server.url, folder, "-u", "4", "-r", "4", "-t", "10s", "--accounts", "4")
         try:
             victim = cluster.workers[0]
             _wait_for(lambda: _load_seconds(folder) >= 2, 40)  # its batches are coming in
@@ -175,10 +218,25 @@ def test_a_killed_run_keeps_its_folder(tmp_path: Path) -> None:
     folder = tmp_path / "killed"
     with EmbeddedServer() as server:
         proc = subprocess.Popen(
-            locust_cmd("hammer", server.url, "--headless", "-u", "4", "-r", "4", "-t", "60s",
-                       "--run-dir", str(folder), "--accounts", "4"),
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            locust_cmd(
+                "hammer",
+                server.url,
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "60s",
+                "--run-dir",
+                str(folder),
+                "--accounts",
+                "4",
+            ),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.time() + 30
             while time.time() < deadline and not _seconds_written(folder, 4):
@@ -198,13 +256,23 @@ def test_a_killed_run_keeps_its_folder(tmp_path: Path) -> None:
     assert at_kill - 2 * rate <= len(records) <= at_kill
     assert sum(r["offered"] or 0 for r in rows) == len(records)
     # the verdict, from what was flushed before the kill
-    verify = subprocess.run([sys.executable, "-m", "mmload", "verify", str(folder)], cwd=REPO,
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    verify = subprocess.run(
+        [sys.executable, "-m", "mmload", "verify", str(folder)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert verify.stdout.startswith("PASS") and (folder / "verdict.json").exists()
     # and the report of what was flushed
-    report = subprocess.run([sys.executable, "-m", "mmload", "report", str(folder)], cwd=REPO,
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    report = subprocess.run(
+        [sys.executable, "-m", "mmload", "report", str(folder)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert report.returncode == 0 and not report.stderr, report.stdout + report.stderr
     assert "PASS" in (folder / "report.html").read_text()
     assert (folder / "throughput.png").stat().st_size > 10_000
@@ -221,9 +289,19 @@ def test_a_worker_whose_users_need_3_s_to_stop_lands_every_record(tmp_path: Path
     """The master waits for workers' last reports as long as their users take to stop: the
     requests still being answered when the run ended are all recorded, no worker missing."""
     with FakeServer("--delay", "4") as fake:
-        done = mmload_run(tmp_path, "--host", fake.url, "--accounts",
-                          str(accounts_file(tmp_path, 2)), "-u", "2", "-t", "2s",
-                          "--processes", "1")  # fmt: skip
+        done = mmload_run(
+            tmp_path,
+            "--host",
+            fake.url,
+            "--accounts",
+            str(accounts_file(tmp_path, 2)),
+            "-u",
+            "2",
+            "-t",
+            "2s",
+            "--processes",
+            "1",
+        )
         answered = fake.stats()["answered"]
     assert done.code == 4, done.err  # a server that never limits, 4 requests: not decided
     run = done.run()
@@ -236,8 +314,21 @@ def test_a_worker_whose_users_need_3_s_to_stop_lands_every_record(tmp_path: Path
 def test_paced_users_of_two_processes_take_every_slot(tmp_path: Path) -> None:
     """Workers know the worker count: the paced users of two processes take every phase slot,
     each its own."""
-    done = mmload_run(tmp_path, "--scenario", "steady", "--processes", "2", "-u", "10",
-                      "-t", "7s", "--documented-limit", "20/s", "--accounts", "10")  # fmt: skip
+    done = mmload_run(
+        tmp_path,
+        "--scenario",
+        "steady",
+        "--processes",
+        "2",
+        "-u",
+        "10",
+        "-t",
+        "7s",
+        "--documented-limit",
+        "20/s",
+        "--accounts",
+        "10",
+    )
     assert done.code == 0, done.err
     start = done.run()["load_started"]
     sends: dict[str, list[float]] = {}
@@ -250,8 +341,11 @@ def test_paced_users_of_two_processes_take_every_slot(tmp_path: Path) -> None:
     # once, off its slot, so each user is placed by where most of its sends went (within 30 ms)
     slots = []
     for times in sends.values():
-        near = [round(((s - start) % 1.0) * 10) % 10 for s in times
-                if abs(((s - start) * 10 + 0.5) % 1.0 - 0.5) < 0.3]  # fmt: skip
+        near = [
+            round(((s - start) % 1.0) * 10) % 10
+            for s in times
+            if abs(((s - start) * 10 + 0.5) % 1.0 - 0.5) < 0.3
+        ]
         slot, count = (Counter(near).most_common(1) or [(-1, 0)])[0]
         assert count >= len(times) / 2, ([round((s - start) % 1.0, 3) for s in times], done.err)
         slots.append(slot)

@@ -52,10 +52,21 @@ def test_plain_locust_refuses_an_ignored_option_and_what_a_scenario_lacks(tmp_pa
         ("webhook", [], "needs --hook-id"),
     ):
         proc = subprocess.run(
-            locust_cmd(scenario, "http://127.0.0.1:9", "--headless", "-t", "2s",
-                       "--out", str(tmp_path), *extra),
-            cwd=REPO, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            locust_cmd(
+                scenario,
+                "http://127.0.0.1:9",
+                "--headless",
+                "-t",
+                "2s",
+                "--out",
+                str(tmp_path),
+                *extra,
+            ),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 2, proc.stderr
         assert says in proc.stderr and no_traceback(proc.stderr)
     assert not list(tmp_path.iterdir())
@@ -80,8 +91,17 @@ def test_every_login_rate_limited_is_a_clear_exit_3(tmp_path: Path) -> None:
     """A run whose every login is answered 429 fails with exit 3, saying no login succeeded
     because they were rate-limited, without a traceback."""
     with FakeServer("--login-status", "429") as fake:
-        done = mmload_run(tmp_path, "--host", fake.url, "--accounts",
-                          str(accounts_file(tmp_path, 2)), "-u", "2", "-t", "3s")  # fmt: skip
+        done = mmload_run(
+            tmp_path,
+            "--host",
+            fake.url,
+            "--accounts",
+            str(accounts_file(tmp_path, 2)),
+            "-u",
+            "2",
+            "-t",
+            "3s",
+        )
         answered = fake.stats()["statuses"]
     assert done.code == 3, done.err
     assert "no login succeeded" in done.err and "answered 429 (rate-limited)" in done.err
@@ -96,8 +116,17 @@ def test_rejected_tokens_are_logged_in_again_at_most_three_times(tmp_path: Path)
     """A 401 makes the account log in again at most three times, not without end; then the
     run fails (exit 3) saying so."""
     with FakeServer("--status", "401") as fake:
-        done = mmload_run(tmp_path, "--host", fake.url, "--accounts",
-                          str(accounts_file(tmp_path, 1)), "-u", "2", "-t", "4s")  # fmt: skip
+        done = mmload_run(
+            tmp_path,
+            "--host",
+            fake.url,
+            "--accounts",
+            str(accounts_file(tmp_path, 1)),
+            "-u",
+            "2",
+            "-t",
+            "4s",
+        )
     run = done.run()
     assert run["logins"]["succeeded"] == 1 + 3 and run["logins"]["relogins"] == 3
     assert "at most 3 re-logins per account" in done.err
@@ -112,9 +141,12 @@ def test_ctrl_c_before_the_load_starts_exits_130(tmp_path: Path, after: str) -> 
     started, exits 130 without a traceback."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmload", "run", "-t", "60s", "--out", str(tmp_path)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         assert proc.stderr is not None
         seen: list[str] = []  # the server is up, then Locust is about to start
@@ -135,9 +167,23 @@ def test_mmload_run_configures_the_embedded_server_and_says_how(tmp_path: Path) 
     """``mmload run`` configures the embedded server as asked and announces what it set up,
     not a fixed "(10/s, burst 100, by address)": one command shows a misconfigured, faulty
     server failing its documentation (exit 1)."""
-    done = mmload_run(tmp_path, "-u", "2", "-t", "4s", "--server-per-sec", "20",
-                      "--server-burst", "5", "--server-dialect", "ietf",
-                      "--server-algorithm", "fixed-window", "--server-fault", "lax")  # fmt: skip
+    done = mmload_run(
+        tmp_path,
+        "-u",
+        "2",
+        "-t",
+        "4s",
+        "--server-per-sec",
+        "20",
+        "--server-burst",
+        "5",
+        "--server-dialect",
+        "ietf",
+        "--server-algorithm",
+        "fixed-window",
+        "--server-fault",
+        "lax",
+    )
     assert done.code == 1, done.err
     assert "FAIL: the server enforces" in done.err and "rate-matches-documented" in done.err
     assert "rate limit 20/s, burst 5, fixed-window, ietf headers" in done.err

@@ -55,9 +55,18 @@ def run_keys(folder: Path) -> list[str]:
 
 def test_steady_offers_what_was_asked_and_gets_no_429(tmp_path: Path) -> None:
     done = mmload_run(
-        tmp_path, "--scenario", "steady", "-u", "8", "-t", "10s",
-        "--documented-limit", "20/s", "--accounts", "8",
-    )  # fmt: skip
+        tmp_path,
+        "--scenario",
+        "steady",
+        "-u",
+        "8",
+        "-t",
+        "10s",
+        "--documented-limit",
+        "20/s",
+        "--accounts",
+        "8",
+    )
     assert done.code == 0, done.err
     me = endpoint_records(done.records(), ME)
     assert me and all(r.status == 200 for r in me)
@@ -69,9 +78,19 @@ def test_steady_offers_what_was_asked_and_gets_no_429(tmp_path: Path) -> None:
 
 def test_ramp_steps_through_the_documented_limit(tmp_path: Path) -> None:
     done = mmload_run(
-        tmp_path, "--scenario", "ramp", "-u", "10", "-t", "18s", "--accounts", "10",
-        "--", "--step-time", "3",
-    )  # fmt: skip
+        tmp_path,
+        "--scenario",
+        "ramp",
+        "-u",
+        "10",
+        "-t",
+        "18s",
+        "--accounts",
+        "10",
+        "--",
+        "--step-time",
+        "3",
+    )
     assert done.code == 0, done.err
     me = endpoint_records(done.records(), ME)
     start = done.run()["load_started"]
@@ -135,8 +154,7 @@ def test_run_folder_holds_no_secret(tmp_path: Path) -> None:
     secret = "s3cret-Pa55"
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("".join(f"user{k},{secret}\n" for k in range(1, 4)))
-    done = mmload_run(tmp_path, "-u", "3", "-t", "3s", "--accounts", str(accounts),
-                      timeout=60)  # fmt: skip
+    done = mmload_run(tmp_path, "-u", "3", "-t", "3s", "--accounts", str(accounts), timeout=60)
     # the seeded password is mmload-pass, so these logins fail: exit 3, and still no secret
     assert done.code == 3, done.err
     assert "no login succeeded (3 attempts)" in done.err

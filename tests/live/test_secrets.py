@@ -22,11 +22,16 @@ from tests.support.runs import REPO, Done, FakeServer, mmload_run
 
 pytestmark = pytest.mark.slow
 
-PASSWORDS = ['pa,ss "w0rd" \u00fc\u20ac mark-A1', "#hash;semi\ttab mark-B2",
-             "new\nline 'q' mark-C3"]  # fmt: skip
+PASSWORDS = [
+    'pa,ss "w0rd" \u00fc\u20ac mark-A1',
+    "#hash;semi\ttab mark-B2",
+    "new\nline 'q' mark-C3",
+]
 # the reference server's tokens: 26 letters of Mattermost's id alphabet, on their own
-REFERENCE_TOKEN = re.compile(rb"(?<![A-Za-z0-9+/_-])[ybndrfg8ejkmcpqxot1uwisza345h769]{26}"
-                             rb"(?![A-Za-z0-9+/_-])")  # fmt: skip
+REFERENCE_TOKEN = re.compile(
+    rb"(?<![A-Za-z0-9+/_-])[ybndrfg8ejkmcpqxot1uwisza345h769]{26}"
+    rb"(?![A-Za-z0-9+/_-])"
+)
 
 
 def forms(secret: str) -> list[bytes]:
@@ -49,8 +54,13 @@ def everything(done: Done) -> dict[str, bytes]:
     assert done.folder is not None
     found = {str(p): p.read_bytes() for p in done.folder.rglob("*") if p.is_file()}
     found["records, decoded"] = "\n".join(map(repr, read_records(done.folder))).encode()
-    export = subprocess.run([sys.executable, "-m", "mmload", "export", str(done.folder)],
-                            cwd=REPO, capture_output=True, timeout=60, check=True)  # fmt: skip
+    export = subprocess.run(
+        [sys.executable, "-m", "mmload", "export", str(done.folder)],
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     found["mmload export"] = export.stdout
     found["stdout"], found["stderr"] = done.out.encode(), done.err.encode()
     assert any(p.endswith("report.html") for p in found) and any(
@@ -68,8 +78,9 @@ def assert_absent(secrets: list[str], places: dict[str, bytes]) -> None:
 
 def test_the_embedded_servers_password_and_tokens_stay_secret(tmp_path: Path) -> None:
     password = PASSWORDS[0]
-    done = mmload_run(tmp_path, "--accounts", "3", "-u", "3", "-t", "3s",
-                      env={"MMLOAD_PASSWORD": password})  # fmt: skip
+    done = mmload_run(
+        tmp_path, "--accounts", "3", "-u", "3", "-t", "3s", env={"MMLOAD_PASSWORD": password}
+    )
     assert done.code in (0, 1, 4), done.err  # it logged in: the password reached the server
     assert done.run()["logins"]["succeeded"] == 3
     places = everything(done)
@@ -84,8 +95,9 @@ def test_a_hosts_passwords_and_tokens_stay_secret(tmp_path: Path) -> None:
     with open(accounts, "w", newline="") as f:
         csv.writer(f).writerows([["login_id", "password"], *rows])
     with FakeServer("--login-token", "issued") as fake:
-        done = mmload_run(tmp_path, "--host", fake.url, "--accounts", str(accounts),
-                          "-u", "3", "-t", "3s")  # fmt: skip
+        done = mmload_run(
+            tmp_path, "--host", fake.url, "--accounts", str(accounts), "-u", "3", "-t", "3s"
+        )
         stats = fake.stats()
     assert done.code in (0, 4), done.err  # 3 s may not decide the verdict
     assert sorted(stats["passwords"]) == sorted(PASSWORDS)  # each sent, exactly as written

@@ -44,8 +44,20 @@ def growth_kb(server: Server) -> int:
 
 
 def limited_server(serve: ServeFactory, algorithm: str, size: int) -> Server:
-    return serve("--algorithm", algorithm, "--per-sec", "1", "--max-burst", "2", "--accounts",
-                 "1", "--vary-by-header", "X-Key", "--memory-store-size", str(size))  # fmt: skip
+    return serve(
+        "--algorithm",
+        algorithm,
+        "--per-sec",
+        "1",
+        "--max-burst",
+        "2",
+        "--accounts",
+        "1",
+        "--vary-by-header",
+        "X-Key",
+        "--memory-store-size",
+        str(size),
+    )
 
 
 @pytest.mark.slow
@@ -78,8 +90,21 @@ def test_two_locust_processes_hammering_leave_it_answering(
     serve: ServeFactory, tmp_path: Path
 ) -> None:
     server = serve("--accounts", "4")
-    done: Done = mmload_run(tmp_path, "--host", server.url, "--accounts", "4", "--scenario",
-                            "hammer", "--processes", "2", "-u", "4", "-t", "5s")  # fmt: skip
+    done: Done = mmload_run(
+        tmp_path,
+        "--host",
+        server.url,
+        "--accounts",
+        "4",
+        "--scenario",
+        "hammer",
+        "--processes",
+        "2",
+        "-u",
+        "4",
+        "-t",
+        "5s",
+    )
     stats = server.stats()
     assert done.code == 0, done.err
     assert_folder_matches_server(done, stats)  # every request it answered, counted alike

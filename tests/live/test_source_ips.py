@@ -27,12 +27,20 @@ TEST_NET = "192.0.2.1"  # RFC 5737: documentation only, never assigned to a mach
 def test_ranges_and_lists_name_addresses_in_order() -> None:
     assert source_ips.parse("127.0.0.1-127.0.0.4") == tuple(f"127.0.0.{k}" for k in range(1, 5))
     assert source_ips.parse("127.0.0.9, 127.0.1.254-127.0.2.1") == (
-        "127.0.0.9", "127.0.1.254", "127.0.1.255", "127.0.2.0", "127.0.2.1",
-    )  # fmt: skip
+        "127.0.0.9",
+        "127.0.1.254",
+        "127.0.1.255",
+        "127.0.2.0",
+        "127.0.2.1",
+    )
     assert source_ips.parse("::1") == ("::1",)
     assert [source_ips.pick("127.0.0.1-127.0.0.3", n) for n in range(5)] == [
-        "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.1", "127.0.0.2",
-    ]  # fmt: skip
+        "127.0.0.1",
+        "127.0.0.2",
+        "127.0.0.3",
+        "127.0.0.1",
+        "127.0.0.2",
+    ]
     assert source_ips.pick("", 7) == ""
 
 
@@ -68,15 +76,27 @@ def test_only_this_machines_addresses_are_accepted() -> None:
 def test_mmload_run_refuses_bad_sources_with_exit_2(value: str, says: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mmload", "run", "--source-ips", value, "-t", "1s"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert proc.returncode == 2, proc.stderr
     assert says in proc.stderr and "--source-ips" in proc.stderr
 
 
 def test_a_plain_locust_run_refuses_foreign_sources_with_exit_2() -> None:
-    cmd = locust_cmd("hammer", "http://127.0.0.1:9", "--headless", "-t", "1s", "--accounts",
-                     "1", "--source-ips", f"127.0.0.1,{TEST_NET}")  # fmt: skip
+    cmd = locust_cmd(
+        "hammer",
+        "http://127.0.0.1:9",
+        "--headless",
+        "-t",
+        "1s",
+        "--accounts",
+        "1",
+        "--source-ips",
+        f"127.0.0.1,{TEST_NET}",
+    )
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 2, proc.stderr
     assert "not an address of this machine" in proc.stderr
@@ -92,8 +112,11 @@ def test_sources_of_the_other_ip_version_than_the_host_are_refused_with_exit_2()
     )
     proc = subprocess.run(
         [sys.executable, "-m", "mmload", "run", "--source-ips", "::1", "-t", "1s"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "--source-ips ::1 is IPv6" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -139,9 +162,25 @@ def test_four_addresses_get_four_buckets_across_two_processes(tmp_path: Path) ->
     """Against the reference server keyed by address (Mattermost's default): 4 addresses, 8
     users in 2 worker processes, 2 users an address; 4 x the per-address rate in all.  (50/s:
     at 10/s a short hammer tells GCRA from a fixed window by a thin margin.)"""
-    done = mmload_run(tmp_path, "--source-ips", "127.0.0.1-127.0.0.4", "--processes", "2",
-                      "-u", "8", "-t", "7s", "--accounts", "8", "--server-per-sec", "50",
-                      "--documented-limit", "50/s", "--documented-burst", "100")  # fmt: skip
+    done = mmload_run(
+        tmp_path,
+        "--source-ips",
+        "127.0.0.1-127.0.0.4",
+        "--processes",
+        "2",
+        "-u",
+        "8",
+        "-t",
+        "7s",
+        "--accounts",
+        "8",
+        "--server-per-sec",
+        "50",
+        "--documented-limit",
+        "50/s",
+        "--documented-burst",
+        "100",
+    )
     assert done.code == 0, done.err
     assert done.folder is not None
     assert_folder_matches_server(done, json.loads((done.folder / "server.json").read_text()))

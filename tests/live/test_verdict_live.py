@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 
 def test_probe_finds_what_hammer_finds_sending_a_fraction(tmp_path: Path) -> None:
     hammer = mmload_run(tmp_path / "h", "-u", "10", "-t", "12s", "--accounts", "10")
-    probe = mmload_run(tmp_path / "p", "--scenario", "probe", "-u", "10", "-t", "25s",
-                       "--accounts", "10")  # fmt: skip
+    probe = mmload_run(
+        tmp_path / "p", "--scenario", "probe", "-u", "10", "-t", "25s", "--accounts", "10"
+    )
     assert hammer.code == 0 and probe.code == 0, (hammer.err, probe.err)
     a, b = verdict_of(hammer), verdict_of(probe)
     assert a["passed"] and b["passed"] and outcomes(a) == outcomes(b)
@@ -53,16 +54,29 @@ def test_a_faulty_server_fails_the_run_with_exit_1(tmp_path: Path) -> None:
     assert not verdict["passed"] and outcomes(verdict)["reset-honest"] is False
     assert "FAIL" in done.err and "reset-honest" in done.err
     again = subprocess.run(
-        [sys.executable, "-m", "mmload", "verify", str(done.folder)], cwd=REPO,
-        capture_output=True, text=True,
+        [sys.executable, "-m", "mmload", "verify", str(done.folder)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
     assert again.returncode == 1 and again.stdout.startswith("FAIL")
 
 
 def test_a_window_server_documented_by_its_rate_passes(tmp_path: Path) -> None:
-    done = mmload_run(tmp_path, "-u", "4", "-t", "15s", "--server-algorithm", "fixed-window",
-                      "--server-burst", "20", "--documented-limit", "10/s")  # fmt: skip
+    done = mmload_run(
+        tmp_path,
+        "-u",
+        "4",
+        "-t",
+        "15s",
+        "--server-algorithm",
+        "fixed-window",
+        "--server-burst",
+        "20",
+        "--documented-limit",
+        "10/s",
+    )
     # a window's rate is known to a window's drift: a few saturated seconds may leave it
     # straddling the tolerance (inconclusive), never outside it
     assert done.code in (0, 4), done.err
@@ -78,10 +92,28 @@ def test_plain_locust_writes_the_verdict_and_exits_1_when_it_fails(tmp_path: Pat
     folder = tmp_path / "run"
     with EmbeddedServer() as server:
         proc = subprocess.run(
-            locust_cmd("hammer", server.url, "--headless", "-u", "4", "-r", "4", "-t", "8s",
-                       "--accounts", "4", "--documented-limit", "5/s", "--run-dir", str(folder)),
-            cwd=REPO, capture_output=True, text=True, timeout=90,
-        )  # fmt: skip
+            locust_cmd(
+                "hammer",
+                server.url,
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "8s",
+                "--accounts",
+                "4",
+                "--documented-limit",
+                "5/s",
+                "--run-dir",
+                str(folder),
+            ),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     assert proc.returncode == 1, proc.stderr
     suite = ET.fromstring((folder / "verdict.xml").read_text())
     failed = [c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None]
@@ -95,10 +127,26 @@ def test_plain_locust_exits_0_on_a_pass_with_2_percent_of_answers_500(tmp_path: 
     folder = tmp_path / "run"
     with EmbeddedServer(["--fault", "errors-2pct"]) as server:
         proc = subprocess.run(
-            locust_cmd("hammer", server.url, "--headless", "-u", "4", "-r", "4", "-t", "12s",
-                       "--accounts", "4", "--run-dir", str(folder)),
-            cwd=REPO, capture_output=True, text=True, timeout=90,
-        )  # fmt: skip
+            locust_cmd(
+                "hammer",
+                server.url,
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "12s",
+                "--accounts",
+                "4",
+                "--run-dir",
+                str(folder),
+            ),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         stats = server.stats()
     assert stats["statuses"].get("500", 0) >= 3, stats  # 2% of what it admitted failed
     assert proc.returncode == 0, proc.stderr
@@ -108,9 +156,23 @@ def test_plain_locust_exits_0_on_a_pass_with_2_percent_of_answers_500(tmp_path: 
 
 def test_plain_locust_refuses_an_exit_code_on_error_it_would_ignore(tmp_path: Path) -> None:
     proc = subprocess.run(
-        locust_cmd("hammer", "http://127.0.0.1:9", "--headless", "-t", "1s", "--accounts", "2",
-                   "--exit-code-on-error", "0", "--run-dir", str(tmp_path / "run")),
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        locust_cmd(
+            "hammer",
+            "http://127.0.0.1:9",
+            "--headless",
+            "-t",
+            "1s",
+            "--accounts",
+            "2",
+            "--exit-code-on-error",
+            "0",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "--exit-code-on-error would be ignored" in proc.stderr

@@ -41,9 +41,13 @@ T = TypeVar("T")
 # the tab's cells
 def test_tab_shows_a_dash_where_an_estimate_would_mislead() -> None:
     live = Live(Documented.resolve())
-    live.add(Block.from_records(saturated(range(0, 6), key="addr:a")
-                                + saturated(range(0, 6), 4, 10, "addr:a", LOGIN, 0.2)
-                                + saturated(range(0, 6), 12, key="addr:b")))  # fmt: skip
+    live.add(
+        Block.from_records(
+            saturated(range(0, 6), key="addr:a")
+            + saturated(range(0, 6), 4, 10, "addr:a", LOGIN, 0.2)
+            + saturated(range(0, 6), 12, key="addr:b")
+        )
+    )
     cells = {(r["key"], r["endpoint"]): r for r in table(live.view(8.0))}
     assert cells[(ALL_KEYS, ALL)]["enforced"] == 13.0  # the median of the keys' 14 and 12
     assert cells[("addr:a", ALL)]["enforced"] == 14.0 and cells[("addr:b", ME)]["enforced"] == 12.0
@@ -82,8 +86,20 @@ def test_mmload_run_web_ends_by_itself_with_the_verdicts_code(tmp_path: Path) ->
     without --web is refused."""
     port = free_port()
     started = time.monotonic()
-    done = mmload_run(tmp_path, "--web", "-u", "4", "-t", "10s", "--web-linger", "2", "--",
-                      "--web-port", str(port), timeout=90)  # fmt: skip
+    done = mmload_run(
+        tmp_path,
+        "--web",
+        "-u",
+        "4",
+        "-t",
+        "10s",
+        "--web-linger",
+        "2",
+        "--",
+        "--web-port",
+        str(port),
+        timeout=90,
+    )
     assert done.code in (0, 4), done.err  # the verdict's: a pass, or too short to decide
     assert time.monotonic() - started < 60
     verdict = json.loads((done.folder / "verdict.json").read_text()) if done.folder else {}

@@ -10,7 +10,7 @@ LIMITED = frozenset({429})
 
 def attempt(before: list[int], evasion: list[int], after: list[int], seconds: float = 0.05) -> dict:
     return {"vector": "x-real-ip", "before": before, "evasion": evasion, "after": after,
-            "seconds": seconds, "detail": "GET /x X-Real-IP: 192.0.2.1"}  # fmt: skip
+            "seconds": seconds, "detail": "GET /x X-Real-IP: 192.0.2.1"}
 
 
 def verdict(*attempts: dict, rate: float = 10.0) -> list[bool | None]:

@@ -49,7 +49,7 @@ def test_estimate_is_the_keys_not_an_endpoints_share() -> None:
     live = Live(Documented.resolve())
     posts = [r for s in range(0, 20) for r in saturated(range(s, s + 1), 6 + s % 2, 20)]
     login = [r for s in range(0, 20) for r in saturated(range(s, s + 1), 4 - s % 2, 10, "addr:a",
-                                                        LOGIN, offset=0.3)]  # fmt: skip
+                                                        LOGIN, offset=0.3)]
     live.add(Block.from_records(posts + login))
     rows = by_name(live.view(21.5))  # settled up to 19
     assert rows[("addr:a", ALL)]["enforced"] == 10.0
@@ -70,7 +70,7 @@ def test_rows_across_keys_come_first_and_add_up() -> None:
         (ALL_KEYS, ALL), (ALL_KEYS, ME), (ALL_KEYS, LOGIN),
         ("addr:a", ALL), ("addr:a", ME), ("addr:a", LOGIN),
         ("addr:b", ALL), ("addr:b", ME), ("addr:b", LOGIN),
-    ]  # fmt: skip
+    ]
     rows = by_name(view)
     overall, me = rows[(ALL_KEYS, ALL)], rows[(ALL_KEYS, ME)]
     assert (overall["offered"], overall["accepted"], overall["limited"]) == (61.0, 25.0, 36.0)
@@ -103,7 +103,7 @@ def test_keys_of_one_endpoint_each_have_their_estimate_across_keys() -> None:
 def test_one_endpoint_several_keys_has_no_separate_overall_row() -> None:
     live = Live(Documented.resolve())
     live.add(Block.from_records(saturated(range(0, 6), key="addr:a")
-                                + saturated(range(0, 6), 8, key="addr:b")))  # fmt: skip
+                                + saturated(range(0, 6), 8, key="addr:b")))
     view = live.view(8.0)
     assert [(r["key"], r["endpoint"]) for r in view["rows"]] == [
         (ALL_KEYS, ME),
@@ -168,7 +168,7 @@ def test_live_csv_names_the_rows_across_keys() -> None:
     live = Live(Documented.resolve())
     live.add(Block.from_records(saturated(range(0, 6), key="addr:a")
                                 + saturated(range(0, 6), key="addr:b", endpoint=LOGIN)
-                                + saturated(range(0, 6), 4, key="addr:b")))  # fmt: skip
+                                + saturated(range(0, 6), 4, key="addr:b")))
     lines = to_csv(live.view(8.0)["rows"]).splitlines()
     header = lines[0].split(",")
     cells = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
@@ -186,7 +186,7 @@ def test_the_statuses_a_run_counts_as_refusals_are_limited_in_the_view() -> None
     saturated seconds; not told: errors, and no estimate."""
     records = [r._replace(status=503) if r.status == 429 else r for r in saturated(range(100, 110))]
     told, untold = (Live(Documented.resolve(), limited=frozenset({429, 503})),
-                    Live(Documented.resolve()))  # fmt: skip
+                    Live(Documented.resolve()))
     for live in (told, untold):
         live.add(Block.from_records(records))
     (row,) = told.view(now=112.0)["rows"]

@@ -39,7 +39,7 @@ def rec(
     return Record(
         sent, latency, endpoint, status, key, "token:1", "addr:1", 101, remaining, 1, None, None,
         "", "mattermost", None, "",
-    )  # fmt: skip
+    )
 
 
 def random_records(n: int, seed: int = 7) -> list[Record]:
@@ -59,7 +59,7 @@ def random_records(n: int, seed: int = 7) -> list[Record]:
                 rng.choice(["", "malformed x-ratelimit-remaining: '1_0'", "timed out"]),
                 rng.choice(["", "abcd1234"]), rng.choice(["", '"a";q=1;r=0, "b";q=9;w=9;r=4']),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -82,7 +82,7 @@ def test_a_frame_from_before_a_column_existed_reads_it_as_empty(
     old = tuple(n for n in block_module.TEXT if n not in ("bucket", "policies"))
     monkeypatch.setattr(block_module, "TEXT", old)
     frame = Block({**block.numbers}, {n: block.codes[n] for n in old},
-                  {n: block.tables[n] for n in old}).encode()  # fmt: skip
+                  {n: block.tables[n] for n in old}).encode()
     monkeypatch.undo()
     back, _ = Block.decode(frame)
     assert list(back.records()) == [r._replace(bucket="", policies="") for r in records]
@@ -186,7 +186,7 @@ def test_outcome_takes_the_statuses_a_run_counts_as_refusals() -> None:
     assert sorted(LIMITED) == [429]
     assert [outcome(s) for s in statuses] == ["error", "accepted", "accepted", "accepted",
                                               "error", "error", "limited", "error", "error",
-                                              "error"]  # fmt: skip
+                                              "error"]
     assert outcome(503, nginx) == "limited" and outcome(503) == "error"
     assert outcome(429, frozenset({503})) == "error"  # only what the run was told
     for limited in (LIMITED, nginx, frozenset({503})):
@@ -200,7 +200,7 @@ def test_outcome_takes_the_statuses_a_run_counts_as_refusals() -> None:
 def test_timeline_and_tally_count_503_as_limited_only_when_told() -> None:
     login = "POST /api/v4/users/login"
     records = [rec(1.2, 200), rec(1.3, 503), rec(1.4, 503), rec(1.5, 429), rec(1.6, 500),
-               rec(1.7, 503, endpoint=login), rec(1.8, 200, endpoint=login)]  # fmt: skip
+               rec(1.7, 503, endpoint=login), rec(1.8, 200, endpoint=login)]
     block = Block.from_records(records)
     told, untold = Timeline(frozenset({429, 503})), Timeline()
     told.add(block)

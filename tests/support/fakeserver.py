@@ -154,10 +154,20 @@ def main() -> None:
     p.add_argument("--content-type", default="application/json")
     p.add_argument("--delay", type=float, default=0.0, help="seconds before each other answer")
     p.add_argument("--header", action="append", default=[], help="'Name: value' on each answer")
-    p.add_argument("--big-header", action="append", default=[], metavar="NAME=BYTES",
-                   help="a header of that many digits on each answer")  # fmt: skip
-    p.add_argument("--reset-every", type=int, default=0, metavar="N",
-                   help="every Nth answer other than a login is cut short by a reset")  # fmt: skip
+    p.add_argument(
+        "--big-header",
+        action="append",
+        default=[],
+        metavar="NAME=BYTES",
+        help="a header of that many digits on each answer",
+    )
+    p.add_argument(
+        "--reset-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every Nth answer other than a login is cut short by a reset",
+    )
     server = FakeServer(p.parse_args())
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"fakeserver: listening on http://127.0.0.1:{server.server_address[1]}", flush=True)

@@ -91,8 +91,13 @@ def proxy_http(
         burst = f" burst={limit.burst}" if limit.burst else ""  # nginx refuses "burst=0"
         limit_req = f"limit_req zone=api{burst} nodelay;"
     servers = " ".join(f"server {url.removeprefix('http://')};" for url in backends)
-    return PROXY.format(zone=zone, balance="ip_hash; " if sticky else "", servers=servers,
-                        port=port, limit=limit_req)  # fmt: skip
+    return PROXY.format(
+        zone=zone,
+        balance="ip_hash; " if sticky else "",
+        servers=servers,
+        port=port,
+        limit=limit_req,
+    )
 
 
 class Nginx:

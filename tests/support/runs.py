@@ -45,17 +45,30 @@ def mmload_run(
 ) -> Done:
     proc = subprocess.run(
         [sys.executable, "-m", "mmload", "run", "--out", str(out), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     lines = proc.stdout.strip().splitlines()
     folder = Path(lines[-1]) if lines and Path(lines[-1]).is_dir() else None
     return Done(proc.returncode, proc.stdout, proc.stderr, folder)
 
 
 def locust_cmd(scenario: str, host: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(locustfile(scenario)), "--host", host,
-            "--progress", "0", *args]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(locustfile(scenario)),
+        "--host",
+        host,
+        "--progress",
+        "0",
+        *args,
+    ]
 
 
 def verdict_of(done: Done) -> dict[str, Any]:
@@ -99,8 +112,10 @@ class FakeServer:
     def __enter__(self) -> FakeServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.fakeserver", *self.args],
-            cwd=REPO, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert line.startswith("fakeserver: listening on "), line

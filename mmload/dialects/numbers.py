@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 # OWS is spaces and tabs only (RFC 9110 section 5.6.3); [0-9] is ASCII whatever the flags
@@ -41,7 +41,7 @@ def http_date(text: str) -> float | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     seconds = when.timestamp()
     return seconds if seconds >= 0 else None
 

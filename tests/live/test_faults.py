@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -152,7 +152,7 @@ def _at(folder: Path, clock: str) -> float:
     """The UNIX time of an HH:MM:SS of the run's day (runs here do not cross midnight)."""
     day = read_run(folder)["started_at"][:10]
     when = datetime.strptime(f"{day} {clock[:8]}", "%Y-%m-%d %H:%M:%S")
-    return when.replace(tzinfo=timezone.utc).timestamp()
+    return when.replace(tzinfo=UTC).timestamp()
 
 
 @pytest.mark.slow

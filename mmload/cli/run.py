@@ -112,6 +112,16 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"inject a fault, repeatable: {', '.join(FAULTS)}",
     )
+    g.add_argument(
+        "--server-trust-forwarded",
+        action="store_true",
+        help="key on the left-most X-Forwarded-For when sent (not Mattermost's: a bypass)",
+    )
+    g.add_argument(
+        "--server-per-route",
+        action="store_true",
+        help="a bucket per path as sent (not Mattermost's: another spelling bypasses it)",
+    )
 
 
 def _vary_by(text: str) -> str:
@@ -136,6 +146,10 @@ def server_args(args: argparse.Namespace) -> list[str]:
         out += ["--vary-by-header", vary.split(":", 1)[1]]
     for fault in args.server_fault or ():
         out += ["--fault", fault]
+    if args.server_trust_forwarded:
+        out.append("--trust-forwarded")
+    if args.server_per_route:
+        out.append("--per-route")
     return out
 
 

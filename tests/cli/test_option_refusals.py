@@ -201,3 +201,12 @@ def test_prometheus_host_or_linger_without_the_port_is_refused() -> None:
 def test_mmload_run_refuses_an_exit_code_on_error_for_locust() -> None:
     for extra in (["--exit-code-on-error", "1"], ["--exit-code-on-error=0"]):
         assert "--exit-code-on-error would be ignored" in refused(RunOptions(extra=extra))
+
+
+def test_mmload_run_hands_the_bypassable_keyings_to_its_reference_server() -> None:
+    from mmload.cli import build_parser
+    from mmload.cli.run import server_args
+
+    args = build_parser().parse_args(["run", "--server-trust-forwarded", "--server-per-route"])
+    assert server_args(args) == ["--trust-forwarded", "--per-route"]
+    assert server_args(build_parser().parse_args(["run"])) == []

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.runs import REPO, locust_cmd
+from tests.support.runs import REPO, locust_cmd, mmload_run
 from tests.support.server_fixture import ServeFactory
 
 # what --per-route opens: its key is the path as sent, after percent-decoding, without the query
@@ -81,3 +81,21 @@ def test_each_fault_is_found_by_the_vectors_it_opens(
     if dodged:
         broken = next(c for c in audited if c["passed"] is False)
         assert "dodges the limit" in broken["message"] and broken["diagnosis"]
+
+
+def test_mmload_run_audits_its_reference_server_and_fails_a_trusted_header(tmp_path: Path) -> None:
+    done = mmload_run(
+        tmp_path,
+        "--scenario",
+        "bypass",
+        "-u",
+        "1",
+        "-t",
+        "60s",
+        "--server-trust-forwarded",
+        timeout=120,
+    )
+    assert done.code == 1, done.err
+    verdict = json.loads((done.folder / "verdict.json").read_text()) if done.folder else {}
+    assert failed(verdict) == {"x-forwarded-for", "x-forwarded-for-appended"}, verdict
+    assert "no-bypass:x-forwarded-for" in done.err  # the summary names it

@@ -132,7 +132,7 @@ def verify(
     )
     checks = [replace(c, diagnosis=diagnose(c, context)) for c in registry.judge(context)]
     audit = bypass_checks.checks(folder, refusals)  # the bypass scenario's, one per vector
-    checks += audit
+    checks = bypass_checks.explained(checks, audit) + audit
     scenario = str(run.get("scenario") or "")
     wanted = outcome.intent(scenario, documented) + tuple(c.id for c in audit)
     result = outcome.outcome(checks, wanted, strict, len(requests))

@@ -4,6 +4,7 @@ requests got through a bucket that still refused the same requests without it.""
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 
 from mmload.results import bypass
@@ -67,3 +68,16 @@ def checks(folder: Path, limited: Collection[int]) -> list[Check]:
                 )
             )
     return found
+
+
+def explained(checks: list[Check], audit: list[Check]) -> list[Check]:
+    """The run's other checks, where an evasion that worked is what made them fail: requests
+    that dodged the limit went through beyond it, so that is their cause, not another."""
+    dodged = [c.id.removeprefix(PREFIX) for c in audit if c.passed is False]
+    if not dodged:
+        return checks
+    cause = (
+        f"requests that dodged the limit ({', '.join(dodged)}: see their no-bypass checks) "
+        "went through beyond it"
+    )
+    return [replace(c, diagnosis=cause) if c.passed is False else c for c in checks]

@@ -99,3 +99,5 @@ def test_mmload_run_audits_its_reference_server_and_fails_a_trusted_header(tmp_p
     verdict = json.loads((done.folder / "verdict.json").read_text()) if done.folder else {}
     assert failed(verdict) == {"x-forwarded-for", "x-forwarded-for-appended"}, verdict
     assert "no-bypass:x-forwarded-for" in done.err  # the summary names it
+    others = [c for c in verdict["checks"] if c["passed"] is False and "no-bypass" not in c["id"]]
+    assert all("dodged the limit" in c["diagnosis"] for c in others), others

@@ -49,6 +49,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="password of every seeded user (or MMLOAD_PASSWORD, which ps does not show)",
     )
     p.add_argument(
+        "--max-login-attempts",
+        type=non_negative,
+        default=0,
+        metavar="N",
+        help="ServiceSettings.MaximumLoginAttempts: an account with N failed logins in a row is "
+        "locked (401, Mattermost's error id), whatever password comes next (default 0: off; "
+        "Mattermost's default is 10)",
+    )
+    p.add_argument(
         "--cluster-secret",
         type=cluster_secret,
         metavar="S",
@@ -202,6 +211,7 @@ def serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         args.password,
         limit_settings(args),
         args.cluster_secret or "",
+        args.max_login_attempts,
     )
     try:
         serve(options, out)

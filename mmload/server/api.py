@@ -14,7 +14,7 @@ from mmload.server import errors
 from mmload.server.auth import login_cookie
 from mmload.server.http import Request, Response
 from mmload.server.ids import is_id
-from mmload.server.world import TEAM_NAME, Channel, User, World, now_ms
+from mmload.server.world import TEAM_NAME, AccountLocked, Channel, User, World, now_ms
 
 OK = b'{"status":"OK"}'
 
@@ -66,10 +66,26 @@ def _invalid_credentials() -> errors.AppError:
     )
 
 
+def _locked() -> errors.AppError:
+    return errors.AppError(
+        401,
+        "api.user.check_user_login_attempts.too_many.app_error",
+        "Your account is locked because of too many failed password attempts. Please reset "
+        "your password.",
+    )
+
+
+def _login(call: Call, login_id: str, password: str) -> tuple[User, str] | None:
+    try:
+        return call.world.login(login_id, password)
+    except AccountLocked:
+        raise _locked() from None
+
+
 def login_v4(call: Call) -> Response:
     body = call.json_body()
     login_id, password = _text(body, "login_id"), _text(body, "password")
-    found = call.world.login(login_id, password)
+    found = _login(call, login_id, password)
     if found is None:
         raise _invalid_credentials()
     user, token = found
@@ -142,7 +158,7 @@ def view_channel(call: Call) -> Response:
 def login_v1(call: Call) -> Response:
     body = call.json_body()
     team, email, password = _text(body, "name"), _text(body, "email"), _text(body, "password")
-    found = call.world.login(email, password) if team == TEAM_NAME else None
+    found = _login(call, email, password) if team == TEAM_NAME else None
     if found is None:
         raise _invalid_credentials()
     user, token = found

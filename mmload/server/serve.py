@@ -25,6 +25,7 @@ class ServeOptions:
     password: str = defaults.SEEDED_PASSWORD
     limits: LimitSettings = field(default_factory=LimitSettings)
     cluster_secret: str = ""  # nodes with the same secret share ids and sessions (not limits)
+    max_login_attempts: int = 0  # Mattermost's MaximumLoginAttempts (its default: 10); 0 off
 
 
 def announce(app: App, url: str, out: TextIO) -> None:
@@ -78,7 +79,10 @@ async def _serve(app: App, options: ServeOptions, out: TextIO, ready: Callable[[
 
 def serve(options: ServeOptions, out: TextIO, ready: Callable[[], None] = lambda: None) -> None:
     """Blocks until SIGINT or SIGTERM.  Raises OSError when the address cannot be bound."""
-    app = App(World(options.accounts, options.password, options.cluster_secret), options.limits)
+    world = World(
+        options.accounts, options.password, options.cluster_secret, options.max_login_attempts
+    )
+    app = App(world, options.limits)
     gc.freeze()  # the seeded world lives forever: keep it out of every collection
     loop = new_event_loop()
     try:

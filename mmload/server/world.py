@@ -57,6 +57,10 @@ class Channel:
         }  # fmt: skip
 
 
+class AccountLocked(Exception):
+    """Too many failed logins in a row (Mattermost's MaximumLoginAttempts)."""
+
+
 class World:
     """Everything the API reads and writes, seeded with ``user1..userN`` sharing one password.
 
@@ -66,7 +70,9 @@ class World:
     nodes do through their shared database.  What they create later (posts) stays on the node.
     """
 
-    def __init__(self, accounts: int, password: str, cluster_secret: str = "") -> None:
+    def __init__(
+        self, accounts: int, password: str, cluster_secret: str = "", max_login_attempts: int = 0
+    ) -> None:
         secret = cluster_secret.encode()
         self.cluster = bool(secret)  # a node of a cluster: its ids and tokens are shared
         seeded: Callable[[str], str] = (
@@ -100,12 +106,26 @@ class World:
             ClusterSessions(secret, list(self.users.values())) if secret else Sessions()
         )
         self.logins: dict[str, int] = {}
+        # Mattermost's ServiceSettings.MaximumLoginAttempts (0: off): an account with that many
+        # failed logins in a row is locked, whatever password comes next
+        self.max_login_attempts = max_login_attempts
+        self.failed_attempts: dict[str, int] = {}  # user id -> failed logins in a row
 
     # sessions
     def login(self, login_id: str, password: str) -> tuple[User, str] | None:
+        """The user and a new token; None for a wrong login or password; AccountLocked once the
+        account had ``max_login_attempts`` failed logins in a row (as Mattermost checks it:
+        before the password, so the right one is refused too)."""
         user = self.by_login.get(login_id)
-        if user is None or not hmac.compare_digest(user.password.encode(), password.encode()):
+        if user is None:
             return None
+        failed = self.failed_attempts.get(user.id, 0)
+        if self.max_login_attempts and failed >= self.max_login_attempts:
+            raise AccountLocked(user.username)
+        if not hmac.compare_digest(user.password.encode(), password.encode()):
+            self.failed_attempts[user.id] = failed + 1
+            return None
+        self.failed_attempts.pop(user.id, None)
         token = self.sessions.issue(user, self.number[user.id])
         self.logins[user.username] = self.logins.get(user.username, 0) + 1
         return user, token

@@ -503,3 +503,24 @@ def test_stats_count_what_the_client_saw(fresh: Server) -> None:
     assert stats["sessions"] == 2
     assert stats["settings"]["enabled"] is False
     assert fresh.stats()["requests"] == len(seen), "reading the counters changed them"
+
+
+def test_an_account_is_locked_after_max_login_attempts_failed_logins(serve: ServeFactory) -> None:
+    """Mattermost's MaximumLoginAttempts: checked before the password, so once locked the right
+    password is refused too, with Mattermost's error id; below it a good login resets the count."""
+    server = serve("--accounts", "2", "--max-login-attempts", "3", "--no-rate-limit")
+
+    def login(user: str, password: str) -> requests.Response:
+        return server.post(LOGIN, json={"login_id": user, "password": password})
+
+    assert [login("user2", "wrong").status_code for _ in range(2)] == [401, 401]
+    assert login("user2", DEFAULT_PASSWORD).status_code == 200  # resets the count
+    for _ in range(3):
+        assert (
+            login("user1", "wrong").json()["id"]
+            == "api.user.login.invalid_credentials_email_username"
+        )
+    locked = login("user1", DEFAULT_PASSWORD)
+    assert locked.status_code == 401
+    assert locked.json()["id"] == "api.user.check_user_login_attempts.too_many.app_error"
+    assert login("user2", DEFAULT_PASSWORD).status_code == 200  # another account is not locked

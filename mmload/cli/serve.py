@@ -51,11 +51,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-login-attempts",
         type=non_negative,
-        default=0,
+        default=10,
         metavar="N",
         help="ServiceSettings.MaximumLoginAttempts: an account with N failed logins in a row is "
-        "locked (401, Mattermost's error id), whatever password comes next (default 0: off; "
-        "Mattermost's default is 10)",
+        "locked (401, Mattermost's error id), whatever password comes next (default 10, "
+        "Mattermost's; 0: off)",
     )
     p.add_argument(
         "--cluster-secret",

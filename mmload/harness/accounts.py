@@ -24,6 +24,9 @@ REQUIRED = (
 )
 
 
+DISPOSABLE = "disposable"
+
+
 class AccountsError(ValueError):
     """A clear, user-facing problem with the accounts (never includes a password)."""
 
@@ -33,6 +36,9 @@ class Account:
     login_id: str  # username or email (v4); email (v1)
     password: str
     team: str = DEFAULT_TEAM
+    # whether the bypass audit may lock it out (a 4th column "disposable"; the reference
+    # server's seeded accounts are)
+    disposable: bool = False
 
     def __repr__(self) -> str:  # keep passwords out of logs and tracebacks
         return f"Account({self.login_id!r}, team={self.team!r})"
@@ -40,13 +46,13 @@ class Account:
 
 def seeded(count: int, password: str = SEEDED_PASSWORD) -> list[Account]:
     """``user1..userN`` as ``mmload serve`` seeds them (v1 logs in with the email)."""
-    return [Account(f"user{k}@example.com", password) for k in range(1, count + 1)]
+    return [Account(f"user{k}@example.com", password, disposable=True) for k in range(1, count + 1)]
 
 
 def load(path: str | Path) -> list[Account]:
-    """``login_id,password[,team]`` per line, as CSV (quote a field that holds a comma, a quote
-    or a line break); a header line is optional; # starts a comment; spaces around each field
-    are trimmed.  Anything else is an :class:`AccountsError` naming the line."""
+    """``login_id,password[,team[,disposable]]`` per line, as CSV (quote a field that holds a
+    comma, a quote or a line break); a header line is optional; # starts a comment; spaces
+    around each field are trimmed.  Anything else is an :class:`AccountsError` naming the line."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:  # quoted CRs stay CRs
             text = f.read()
@@ -80,13 +86,20 @@ def _account(row: list[str], number: int, first: bool, path: str | Path) -> Acco
     cells = [c.strip() for c in row]
     if first and number == 1 and [c.lower() for c in cells[:2]] == ["login_id", "password"]:
         return None
-    if len(cells) not in (2, 3):
+    if len(cells) not in (2, 3, 4):
         raise AccountsError(
-            f"{path}, line {number}: expected login_id,password[,team], found {len(cells)} fields"
+            f"{path}, line {number}: expected login_id,password[,team[,disposable]], found "
+            f"{len(cells)} fields"
         )
     if not cells[0] or not cells[1]:
         raise AccountsError(f"{path}, line {number}: the login_id or password is empty")
-    return Account(cells[0], cells[1], cells[2] if len(cells) == 3 else DEFAULT_TEAM)
+    if len(cells) == 4 and cells[3].lower() not in ("", DISPOSABLE):
+        raise AccountsError(
+            f"{path}, line {number}: the 4th field is {DISPOSABLE!r} (the bypass audit may lock "
+            "the account out) or empty"
+        )
+    team = cells[2] if len(cells) >= 3 else DEFAULT_TEAM
+    return Account(cells[0], cells[1], team, len(cells) == 4 and cells[3].lower() == DISPOSABLE)
 
 
 def is_seeded(spec: str) -> bool:

@@ -20,6 +20,8 @@ from typing import Any
 
 BYPASS_JSON = "bypass.json"
 EVASIONS = 5  # requests per vector with the evasion
+LOCKOUT_AFTER = 10  # failed logins Mattermost locks an account after (MaximumLoginAttempts)
+LOCKED = "api.user.check_user_login_attempts.too_many.app_error"
 CONTROLS = 3  # requests without it, before and after
 
 
@@ -86,9 +88,18 @@ def spelled(vector: str, path: str, n: int) -> str:
     }.get(vector, path)
 
 
-def write(folder: Path, attempts: list[Attempt], refill_per_s: float) -> Path:
+def write(
+    folder: Path,
+    attempts: list[Attempt],
+    refill_per_s: float,
+    lockout: dict[str, Any] | None = None,
+) -> Path:
     path = folder / BYPASS_JSON
-    data = {"refill_per_s": refill_per_s, "attempts": [asdict(a) for a in attempts]}
+    data = {
+        "refill_per_s": refill_per_s,
+        "attempts": [asdict(a) for a in attempts],
+        "lockout": lockout or {},
+    }
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)
@@ -133,3 +144,22 @@ def judge(data: dict[str, Any], limited: frozenset[int]) -> list[Judged]:
             Judged(vector, taken > 0 and taken + control > allowed, taken, allowed, detail)
         )
     return found
+
+
+def lockout(data: dict[str, Any], limited: frozenset[int]) -> tuple[bool | None, str]:
+    """Whether the right password was refused after the failed logins (True), accepted (False),
+    or nothing tells (None), and why, in words."""
+    found = data.get("lockout") or {}
+    if "then" not in found:
+        return None, str(found.get("why") or "the audit made no failed logins")
+    failed, then, error_id = list(found.get("failed") or []), int(found["then"]), found.get("then_id")
+    refused = sum(1 for s in failed if s in limited)
+    if then in limited or refused > len(failed) // 2:
+        return None, f"the logins were rate-limited ({refused} of {len(failed)} failed ones refused)"
+    if then < 400:
+        return False, (f"after {len(failed)} failed logins (every other one with a spoofed "
+                       "X-Forwarded-For), the right password still logged in")
+    locked = " (Mattermost's lockout)" if error_id == LOCKED else ""
+    return True, (f"after {len(failed)} failed logins the right password was refused with "
+                  f"{then}{locked}")
+

@@ -25,7 +25,7 @@ class ServeOptions:
     password: str = defaults.SEEDED_PASSWORD
     limits: LimitSettings = field(default_factory=LimitSettings)
     cluster_secret: str = ""  # nodes with the same secret share ids and sessions (not limits)
-    max_login_attempts: int = 0  # Mattermost's MaximumLoginAttempts (its default: 10); 0 off
+    max_login_attempts: int = 10  # Mattermost's MaximumLoginAttempts and its default; 0 off
 
 
 def announce(app: App, url: str, out: TextIO) -> None:

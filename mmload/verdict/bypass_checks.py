@@ -11,6 +11,7 @@ from mmload.results import bypass
 from mmload.verdict.schema import ERROR, Check
 
 PREFIX = "no-bypass:"
+LOCKOUT = "login-lockout"
 CAUSES = {
     "forwarding": "the server (or a proxy before it) keys its limit on a header any client "
     "can send; trust it only from your own proxy (nginx: set_real_ip_from)",
@@ -25,7 +26,22 @@ def checks(folder: Path, limited: Collection[int]) -> list[Check]:
     data = bypass.read(folder)
     if data is None:
         return []
-    found = []
+    passed, why = bypass.lockout(data, frozenset(limited))
+    expected = f"an account locked after {bypass.LOCKOUT_AFTER} failed logins"
+    found = [
+        Check(
+            LOCKOUT,
+            passed,
+            ERROR,
+            expected,
+            why if passed is not None else "-",
+            why if passed is not None else f"not decided: {why}",
+            ""
+            if passed is not False
+            else "the server does not lock an account out after "
+            "failed logins (Mattermost's ServiceSettings.MaximumLoginAttempts)",
+        )
+    ]
     for j in bypass.judge(data, frozenset(limited)):
         v = j.vector
         expected = f"refused like the control ({j.allowed} may refill)"
@@ -73,7 +89,7 @@ def checks(folder: Path, limited: Collection[int]) -> list[Check]:
 def explained(checks: list[Check], audit: list[Check]) -> list[Check]:
     """The run's other checks, where an evasion that worked is what made them fail: requests
     that dodged the limit went through beyond it, so that is their cause, not another."""
-    dodged = [c.id.removeprefix(PREFIX) for c in audit if c.passed is False]
+    dodged = [c.id.removeprefix(PREFIX) for c in audit if c.passed is False and c.id != LOCKOUT]
     if not dodged:
         return checks
     cause = (

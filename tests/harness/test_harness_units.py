@@ -290,3 +290,13 @@ def test_the_key_a_request_is_counted_by_follows_vary_by() -> None:
         return identity("addr:a", "user:u", settings).split("|")[0]
 
     assert (key("address"), key("user"), key("shared")) == ("addr:a", "user:u", SHARED_KEY)
+
+
+def test_an_account_may_be_marked_disposable(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text("a,pw\nb,pw,mmload,disposable\nc,pw,,\n")
+    assert [x.disposable for x in accounts.load(path)] == [False, True, False]
+    assert all(x.disposable for x in accounts.seeded(2))  # the reference server's own
+    path.write_text("a,pw,mmload,yes\n")
+    with pytest.raises(accounts.AccountsError, match="'disposable'"):
+        accounts.load(path)

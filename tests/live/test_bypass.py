@@ -50,10 +50,11 @@ def audit(tmp_path: Path, url: str) -> tuple[int, dict[str, Any]]:
 
 
 def failed(verdict: dict[str, Any]) -> set[str]:
+    """The vectors that dodged the limit, and login-lockout when failed logins lock nothing."""
     return {
         c["id"].removeprefix("no-bypass:")
         for c in verdict["checks"]
-        if c["id"].startswith("no-bypass:") and c["passed"] is False
+        if c["id"].startswith(("no-bypass:", "login-lockout")) and c["passed"] is False
     }
 
 
@@ -64,6 +65,7 @@ GCRA = ("--per-sec", "10", "--max-burst", "20")
     ("server", "dodged"),
     [
         ((), set()),
+        (("--max-login-attempts", "0"), {"login-lockout"}),
         (("--trust-forwarded",), {"x-forwarded-for", "x-forwarded-for-appended"}),
         (("--per-route",), SPELLINGS),
         (("--vary-by-header", "X-Real-IP"), {"x-real-ip"}),
@@ -78,7 +80,9 @@ def test_each_fault_is_found_by_the_vectors_it_opens(
     audited = [c for c in verdict["checks"] if c["id"].startswith("no-bypass:")]
     assert len(audited) == 18 and all(c["passed"] is not None for c in audited), audited
     assert code == (1 if dodged else 0), verdict["summary"]
-    if dodged:
+    lockout = next(c for c in verdict["checks"] if c["id"] == "login-lockout")
+    assert lockout["passed"] is ("login-lockout" not in dodged), lockout
+    if dodged - {"login-lockout"}:
         broken = next(c for c in audited if c["passed"] is False)
         assert "dodges the limit" in broken["message"] and broken["diagnosis"]
 

@@ -33,17 +33,55 @@ class Bypass(MattermostUser):
         path = f"/api/{self.settings.api}/users/me"
         runner = self.environment.runner
         try:
+            lockout = self._lockout()  # first: the bucket is full, the token already held
             self._drain(path)
             attempts = [self._try(v, path, n) for n, v in enumerate(bypass.VECTORS)]
             collector = state(self.environment).collector
             folder = getattr(getattr(collector, "folder", None), "path", None)
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
-                bypass.write(folder, attempts, self.settings.documented.per_sec)
+                bypass.write(folder, attempts, self.settings.documented.per_sec, lockout)
         finally:  # the audit is the run: end it, once, whatever happened
             if runner is not None:
                 gevent.spawn(runner.quit)
         gevent.sleep(3600)
+
+    def _lockout(self) -> dict[str, object]:
+        """Failed logins for this user's account (``LOCKOUT_AFTER`` and 5 more, every other one
+        with a forwarding header), then one with the right password: refused when the server
+        locks an account out.  Only for an account the accounts file marks disposable."""
+        account = getattr(self, "account", None)
+        if account is None or not account.disposable:
+            return {
+                "why": "no disposable account (a 4th column 'disposable' in the accounts "
+                "file: the audit locks it out)"
+            }
+        if self.settings.api != "v4":
+            return {"why": "the login lockout is audited on API v4 logins only"}
+        path, wrong = "/api/v4/users/login", account.password + "-not"
+        failed = []
+        for n in range(bypass.LOCKOUT_AFTER + 5):
+            headers = {"X-Forwarded-For": bypass.spoofed(1000 + n)} if n % 2 else {}
+            failed.append(self._try_login(path, account.login_id, wrong, headers)[0])
+        then, error_id = self._try_login(path, account.login_id, account.password, {})
+        return {"failed": failed, "then": then, "then_id": error_id}
+
+    def _try_login(
+        self, path: str, login_id: str, password: str, headers: dict[str, str]
+    ) -> tuple[int, str]:
+        """(status, Mattermost error id or "") of one login, recorded but never a failure."""
+        body = {"login_id": login_id, "password": password}
+        name = "POST /api/v4/users/login"  # a login, as the run counts logins
+        with self.client.post(
+            path, json=body, headers=headers, name=name, catch_response=True
+        ) as resp:
+            status = int(resp.status_code or 0)
+            try:
+                error_id = str(resp.json().get("id", "")) if status >= 400 else ""
+            except (ValueError, AttributeError):
+                error_id = ""
+            resp.success()
+        return status, error_id
 
     def _status(self, method: str, path: str, name: str, headers: dict[str, str]) -> int:
         """The answer's status; 0 when the client could not send it (a spelling it refuses)."""

@@ -213,6 +213,9 @@ def listen_refusal(flag: str, host: str, port: int, why: OSError) -> str:
     return f"{flag} {port}: cannot listen on {host}:{port}: {reason}"
 
 
+PROMETHEUS_HOST = "127.0.0.1"  # where --prometheus-port listens unless --prometheus-host
+
+
 def cannot_listen(flag: str, host: str, port: int) -> str:
     """Why ``host:port`` cannot be listened on now ("" when it can: :func:`listen_refusal`)."""
     try:

@@ -99,15 +99,15 @@ def _on_init(environment: Environment, **_: Any) -> None:
         # Let users finish the request they are in when the run ends: a killed greenlet's
         # request reaches the server but never the collector, and totals would be off.
         environment.stop_timeout = STOP_TIMEOUT
-    viewer = None
+    live = None
     if environment.web_ui is not None:  # the Rate limits tab: only where there is a web UI
         try:
-            viewer = webui.register(environment)
+            live = webui.register(environment)
         except webui.WebUIError as exc:
             refuse(str(exc))
-    found = collector.register(environment, _scenario(environment), viewer)
+    found = collector.register(environment, _scenario(environment), live.add if live else None)
     try:
-        prometheus.register(environment, found)
+        prometheus.register(environment, found, live)
     except prometheus.PrometheusError as exc:
         refuse(str(exc))
     # Everything loaded so far (Locust, mmload, numpy, the locustfile) lives as long as the

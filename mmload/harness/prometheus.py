@@ -16,19 +16,20 @@ from locust.env import Environment
 from prometheus_client import generate_latest, make_wsgi_app
 
 from mmload.harness.collector import Collector, MasterCollector
-from mmload.options import Settings, listen_refusal
+from mmload.options import PROMETHEUS_HOST, Settings, listen_refusal
 from mmload.results import metrics
 from mmload.results.live import Live
 
 PATH = "/mmload/metrics"
-PROMETHEUS_HOST = "127.0.0.1"  # where --prometheus-port listens unless --prometheus-host
 
 
 class PrometheusError(RuntimeError):
     """The port cannot be listened on: the message says why."""
 
 
-def register(environment: Environment, collector: Collector) -> WSGIServer | None:
+def register(
+    environment: Environment, collector: Collector, live: Live | None = None
+) -> WSGIServer | None:
     """Serve the run's metrics where asked; the headless server, if any, is returned (it stops
     ``--prometheus-linger`` seconds after the run ended).  Workers serve nothing: their
     numbers reach the master's."""
@@ -39,8 +40,9 @@ def register(environment: Environment, collector: Collector) -> WSGIServer | Non
     if port is None and environment.web_ui is None:
         return None
     settings = Settings.from_options(parsed)
-    live = Live(settings.documented, limited=settings.limited_status)
-    collector.viewers.append(live.add)
+    if live is None:  # the web UI's view, when there is one: fed once, shown twice
+        live = Live(settings.documented, limited=settings.limited_status)
+        collector.viewers.append(live.add)
     registry = metrics.registry(
         lambda: (collector.folder.tally, live, settings.documented, time.time())
     )

@@ -31,7 +31,6 @@ from werkzeug.wrappers import Response as Redirect
 
 from mmload.harness.webui_page import CHART_PAGE, CSP, TAB_SCRIPT
 from mmload.options import Settings
-from mmload.results.block import Block
 from mmload.results.live import Live, to_csv
 from mmload.results.record import LIMITED, limited_label
 
@@ -56,9 +55,9 @@ def loopback_by_default(parser: Any, **_: Any) -> None:
     parser.set_defaults(web_host=LOOPBACK)
 
 
-def register(environment: Environment) -> Callable[[Block], None]:
+def register(environment: Environment) -> Live:
     """Give Locust's web UI the tab, the chart page and, with ``--web-login``, a login; return
-    what the collector hands each block to.  WebUIError if an option cannot act."""
+    the live view the collector hands each block to.  WebUIError if an option cannot act."""
     web_ui = environment.web_ui
     assert web_ui is not None
     options = environment.parsed_options
@@ -90,7 +89,7 @@ def register(environment: Environment) -> Callable[[Block], None]:
     }
     for name, entry in ours.items():  # beside another plugin's, never instead of them
         web_ui.template_args[name] = [*_others(web_ui.template_args.get(name)), entry]
-    return live.add
+    return live
 
 
 def _others(entries: Any) -> list[Any]:

@@ -24,6 +24,7 @@ from mmload.launch.embedded import EmbeddedServer, ServerError, die_with_parent
 from mmload.options import (
     DEFAULTS,
     HOOK_ID_ENV,
+    PROMETHEUS_HOST,
     SCENARIO_ONLY,
     Given,
     cannot_listen,
@@ -134,7 +135,7 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
             "written into another's)"
         )
     if not message and o.prometheus_port is not None:
-        host = o.prometheus_host or "127.0.0.1"
+        host = o.prometheus_host or PROMETHEUS_HOST
         message = cannot_listen("--prometheus-port", host, o.prometheus_port)
     if message:
         raise usage(message)

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mmload.results.folder import atomic_write
+
 BYPASS_JSON = "bypass.json"
 EVASIONS = 5  # requests per vector with the evasion
 LOCKOUT_AFTER = 10  # failed logins Mattermost locks an account after (MaximumLoginAttempts)
@@ -30,21 +32,24 @@ class Vector:
     name: str  # the check is no-bypass:<name>
     kind: str  # forwarding, spelling, identity
     what: str  # in words: the header or the spelling
+    header: str = ""  # what it sends: "Name: value", {address} a new spoofed one each request
 
 
 # documentation ranges (RFC 5737): headers only, no traffic goes there
 SPOOFED = ("192.0.2.", "198.51.100.", "203.0.113.")
 FORWARDING = (
-    Vector("x-forwarded-for", "forwarding", "X-Forwarded-For: <a new address each request>"),
-    Vector("x-forwarded-for-appended", "forwarding", "X-Forwarded-For: <new address>, <own>"),
-    Vector("x-real-ip", "forwarding", "X-Real-IP"),
-    Vector("forwarded", "forwarding", "Forwarded: for=<address>"),
-    Vector("true-client-ip", "forwarding", "True-Client-IP"),
-    Vector("x-client-ip", "forwarding", "X-Client-IP"),
-    Vector("cf-connecting-ip", "forwarding", "CF-Connecting-IP"),
-    Vector("x-originating-ip", "forwarding", "X-Originating-IP"),
-    Vector("x-remote-addr", "forwarding", "X-Remote-Addr"),
-)
+    Vector("x-forwarded-for", "forwarding", "X-Forwarded-For: <a new address each request>",
+           "X-Forwarded-For: {address}"),
+    Vector("x-forwarded-for-appended", "forwarding", "X-Forwarded-For: <new address>, <own>",
+           "X-Forwarded-For: {address}, 127.0.0.1"),
+    Vector("x-real-ip", "forwarding", "X-Real-IP", "X-Real-IP: {address}"),
+    Vector("forwarded", "forwarding", "Forwarded: for=<address>", "Forwarded: for={address}"),
+    Vector("true-client-ip", "forwarding", "True-Client-IP", "True-Client-IP: {address}"),
+    Vector("x-client-ip", "forwarding", "X-Client-IP", "X-Client-IP: {address}"),
+    Vector("cf-connecting-ip", "forwarding", "CF-Connecting-IP", "CF-Connecting-IP: {address}"),
+    Vector("x-originating-ip", "forwarding", "X-Originating-IP", "X-Originating-IP: {address}"),
+    Vector("x-remote-addr", "forwarding", "X-Remote-Addr", "X-Remote-Addr: {address}"),
+)  # fmt: skip
 SPELLING = (
     Vector("trailing-slash", "spelling", "the path with a trailing slash"),
     Vector("doubled-slash", "spelling", "the path with a doubled slash"),
@@ -55,7 +60,9 @@ SPELLING = (
     Vector("query-string", "spelling", "a query string (a new one each request)"),
     Vector("head-for-get", "spelling", "HEAD instead of GET"),
 )
-IDENTITY = (Vector("new-connection", "identity", "a new connection per request"),)
+IDENTITY = (
+    Vector("new-connection", "identity", "a new connection per request", "Connection: close"),
+)
 VECTORS = (*FORWARDING, *SPELLING, *IDENTITY)
 
 
@@ -88,6 +95,13 @@ def spelled(vector: str, path: str, n: int) -> str:
     }.get(vector, path)
 
 
+def evasion(vector: Vector, path: str, n: int) -> tuple[str, str, dict[str, str]]:
+    """(method, path as sent, extra headers) of the ``n``-th request trying ``vector``."""
+    name, _, value = vector.header.format(address=spoofed(n)).partition(": ")
+    method = "HEAD" if vector.name == "head-for-get" else "GET"
+    return method, spelled(vector.name, path, n), {name: value} if name else {}
+
+
 def write(
     folder: Path,
     attempts: list[Attempt],
@@ -100,10 +114,7 @@ def write(
         "attempts": [asdict(a) for a in attempts],
         "lockout": lockout or {},
     }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
-    return path
+    return atomic_write(path, json.dumps(data, indent=1))
 
 
 def read(folder: Path) -> dict[str, Any] | None:

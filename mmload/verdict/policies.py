@@ -16,7 +16,7 @@ import numpy as np
 from mmload.dialects import ietf
 from mmload.dialects.structured import Malformed
 from mmload.results.block import Block
-from mmload.verdict.streams import REFUSED
+from mmload.verdict import streams
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,7 @@ def tally(requests: Block) -> PolicyTally:
         return PolicyTally()
     rows = np.isin(codes, np.fromiter(parsed, np.int64, len(parsed)))
     names = tuple(sorted({n for found in parsed.values() for n in found}))
-    refused = (
-        (requests.numbers[REFUSED] > 0)
-        if REFUSED in requests.numbers
-        else requests.numbers["status"] == 429
-    )
+    refused = streams.refused(requests)
     groups = (
         requests.codes["key"].astype(np.int64) * max(len(requests.tables["bucket"]), 1)
         + requests.codes["bucket"]

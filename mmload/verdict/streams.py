@@ -82,13 +82,18 @@ def decided(block: Block, limited: Collection[int] = LIMITED) -> Block:
     return kept
 
 
+def refused(block: Block) -> np.ndarray:
+    """Which rows are refusals: as :func:`decided` marked them, else Mattermost's 429s."""
+    n = block.numbers
+    return n[REFUSED] > 0 if REFUSED in n else n["status"] == 429
+
+
 def stream(name: str, block: Block) -> Stream:
     n = block.numbers
-    refused = n[REFUSED] > 0 if REFUSED in n else n["status"] == 429
     return Stream(
         name,
         n["sent"],
-        refused,
+        refused(block),
         n["limit"],
         n["remaining"],
         n["reset"],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -18,7 +17,7 @@ import pytest
 
 from mmload.results.folder import read_run
 from tests.support.nginx import free_port
-from tests.support.runs import REPO
+from tests.support.runs import mmload_run
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
@@ -69,31 +68,20 @@ def test_prometheus_scrapes_the_run_and_keeps_its_final_totals(tmp_path: Path) -
     )
     try:
         wait_ready(prometheus_port, prometheus, time.monotonic() + 30)
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mmload",
-                "run",
-                "--out",
-                str(tmp_path),
-                "-u",
-                "4",
-                "-t",
-                "8s",
-                "--prometheus-port",
-                str(metrics_port),
-                "--prometheus-linger",
-                "4",
-            ],
-            capture_output=True,
-            text=True,
+        run = mmload_run(
+            tmp_path,
+            "-u",
+            "4",
+            "-t",
+            "8s",
+            "--prometheus-port",
+            str(metrics_port),
+            "--prometheus-linger",
+            "4",
             timeout=120,
-            cwd=REPO,
         )
-        assert run.returncode in (0, 4), run.stderr
-        folder = Path(run.stdout.strip().splitlines()[-1])
-        totals = read_run(folder)["totals"]
+        assert run.code in (0, 4) and run.folder is not None, run.err
+        totals = read_run(run.folder)["totals"]
         last = {
             r["metric"]["outcome"]: float(r["value"][1])
             for r in query(
@@ -119,47 +107,15 @@ def test_a_taken_port_is_refused_before_any_load(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mmload",
-                "run",
-                "--out",
-                str(tmp_path),
-                "-u",
-                "1",
-                "-t",
-                "2s",
-                "--prometheus-port",
-                str(port),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=REPO,
+        run = mmload_run(
+            tmp_path, "-u", "1", "-t", "2s", "--prometheus-port", str(port), timeout=60
         )
-    assert run.returncode == 2, run.stderr
-    assert f"--prometheus-port {port}: cannot listen on 127.0.0.1:{port}" in run.stderr
-    assert "Traceback" not in run.stderr
-    assert "Starting Locust" not in run.stderr  # refused before anything started
+    assert run.code == 2, run.err
+    assert f"--prometheus-port {port}: cannot listen on 127.0.0.1:{port}" in run.err
+    assert "Traceback" not in run.err
+    assert "Starting Locust" not in run.err  # refused before anything started
 
 
 def test_the_prometheus_host_alone_is_refused(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mmload",
-            "run",
-            "--out",
-            str(tmp_path),
-            "--prometheus-host",
-            "127.0.0.1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
-    assert run.returncode == 2 and "act on --prometheus-port" in run.stderr, run.stderr
+    run = mmload_run(tmp_path, "--prometheus-host", "127.0.0.1", timeout=60)
+    assert run.code == 2 and "act on --prometheus-port" in run.err, run.err

@@ -3,7 +3,7 @@ got through than a drained bucket refills; controls that got more leave it undec
 
 from __future__ import annotations
 
-from mmload.results.bypass import judge, spelled, spoofed
+from mmload.results.bypass import VECTORS, evasion, judge, spelled, spoofed
 
 LIMITED = frozenset({429})
 
@@ -36,3 +36,15 @@ def test_spellings_and_spoofed_addresses() -> None:
     assert spelled("query-string", path, 7) == path + "?mmload=7"
     assert spelled("head-for-get", path, 0) == path
     assert [spoofed(0), spoofed(253), spoofed(254)] == ["192.0.2.1", "192.0.2.254", "198.51.100.1"]
+
+
+def test_each_vector_sends_what_it_names() -> None:
+    path = "/api/v4/users/me"
+    by_name = {v.name: v for v in VECTORS}
+    assert evasion(by_name["x-forwarded-for-appended"], path, 0) == (
+        "GET", path, {"X-Forwarded-For": "192.0.2.1, 127.0.0.1"},
+    )  # fmt: skip
+    assert evasion(by_name["forwarded"], path, 1)[2] == {"Forwarded": "for=192.0.2.2"}
+    assert evasion(by_name["head-for-get"], path, 0) == ("HEAD", path, {})
+    assert evasion(by_name["trailing-slash"], path, 0) == ("GET", path + "/", {})
+    assert evasion(by_name["new-connection"], path, 0)[2] == {"Connection": "close"}

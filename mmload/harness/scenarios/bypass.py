@@ -108,28 +108,10 @@ class Bypass(MattermostUser):
         before = self._controls(path)
         statuses, detail = [], ""
         for k in range(bypass.EVASIONS):
-            method, sent, headers = self._evasion(vector.name, path, n * bypass.EVASIONS + k)
+            method, sent, headers = bypass.evasion(vector, path, n * bypass.EVASIONS + k)
             detail = detail or " ".join([method, sent, *(f"{h}: {v}" for h, v in headers.items())])
             statuses.append(self._status(method, sent, f"{method} {path} [{vector.name}]", headers))
         after = self._controls(path)
         return bypass.Attempt(
             vector.name, before, statuses, after, round(time.monotonic() - started, 4), detail
         )
-
-    def _evasion(self, vector: str, path: str, n: int) -> tuple[str, str, dict[str, str]]:
-        """(method, path as sent, extra headers) of the ``n``-th request trying ``vector``."""
-        address = bypass.spoofed(n)
-        headers = {
-            "x-forwarded-for": {"X-Forwarded-For": address},
-            "x-forwarded-for-appended": {"X-Forwarded-For": f"{address}, 127.0.0.1"},
-            "x-real-ip": {"X-Real-IP": address},
-            "forwarded": {"Forwarded": f"for={address}"},
-            "true-client-ip": {"True-Client-IP": address},
-            "x-client-ip": {"X-Client-IP": address},
-            "cf-connecting-ip": {"CF-Connecting-IP": address},
-            "x-originating-ip": {"X-Originating-IP": address},
-            "x-remote-addr": {"X-Remote-Addr": address},
-            "new-connection": {"Connection": "close"},
-        }.get(vector, {})
-        method = "HEAD" if vector == "head-for-get" else "GET"
-        return method, bypass.spelled(vector, path, n), headers

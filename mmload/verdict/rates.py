@@ -172,10 +172,12 @@ def spans(
     return found
 
 
-def ambiguous(s: Stream, row: int) -> int:
-    """Acceptances (other than ``row``) that may have been decided on either side of it."""
+def ambiguous(s: Stream, row: int, longest: float | None = None) -> int:
+    """Acceptances (other than ``row``) that may have been decided on either side of it;
+    ``longest``: the stream's longest wait for an answer, when the caller has it."""
     t, a = s.t, s.answered
-    lo = int(np.searchsorted(t, t[row] - _longest(s), side="left"))
+    longest = _longest(s) if longest is None else longest
+    lo = int(np.searchsorted(t, t[row] - longest, side="left"))
     hi = int(np.searchsorted(t, a[row], side="left"))
     near = slice(lo, hi)
     overlap = s.accepted[near] & (a[near] > t[row]) & (t[near] < a[row])
@@ -217,11 +219,12 @@ def interval(
     sharp = unsure <= 2 * float(np.median(unsure)) if len(unsure) else unsure.astype(bool)
     found = spans(s, r, idle, not bucket, late if bucket else None, phased and not bucket)
     period_n, period_t = _period_bounds(s, r) if any(f[2] == 0 for f in found) else (0, 0.0)
+    wait = _longest(s)  # once: a span's ends look this far back
     for first, last, step in found:
         first, last = _sharp_ends(sharp, first, last, max(step, 1))
         p, q = int(r.rows[first]), int(r.rows[last])
         n = int(done[q] - done[p])
-        amb = ambiguous(s, p) + ambiguous(s, q) + others + (period_n if step == 0 else 0)
+        amb = ambiguous(s, p, wait) + ambiguous(s, q, wait) + others + (period_n if step == 0 else 0)
         off = period_t if step == 0 else 0.0
         longest = float(s.answered[q] - r.after[first]) + off
         shortest = float(r.after[last] - s.answered[p] - (late[q] - late[p])) - off

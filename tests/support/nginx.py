@@ -1,12 +1,13 @@
 """nginx (Debian's package) as the tests and the benches run it: a config, pid file and logs of its
 own in a temp dir, one process in the foreground (``daemon off; master_process off;``), listening
-on 127.0.0.1 and a free port.
+on 127.0.0.1 and a free port (or where the caller says: ``tests/support/netns.py``).
 
 ``proxy_http`` writes what the tests put in front of reference servers: an ``upstream`` of them
 (round-robin, or ``ip_hash`` for sticky balancing) and, optionally, ``limit_req`` with
-``limit_req_status 429``, or without it (nginx's default: 503).  The limit is in a location that
-proxies: nginx's ``return`` runs in the rewrite phase, before ``limit_req``'s preaccess phase, so
-a location that answers with ``return`` is never limited.
+``limit_req_status 429``, or without it (nginx's default: 503); and the client's address passed on
+in ``X-Real-IP`` (the realip module trusting only the addresses named).  The limit is in a
+location that proxies: nginx's ``return`` runs in the rewrite phase, before ``limit_req``'s
+preaccess phase, so a location that answers with ``return`` is never limited.
 
 No pytest here: the benches import this module too (``bench/common.py``).
 """
@@ -39,11 +40,12 @@ http {{
 PROXY = """  {zone}
   upstream mattermost {{ {balance}{servers} keepalive 16; }}
   server {{
-    listen 127.0.0.1:{port};
+    listen {address}:{port};
+    {real_ip}
     location / {{
       {limit}
       proxy_pass http://mattermost;
-      proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_http_version 1.1; proxy_set_header Connection "";{forward}
     }}
   }}"""
 
@@ -79,11 +81,23 @@ def free_port() -> int:
 
 
 def proxy_http(
-    port: int, backends: Sequence[str], limit: Limit | None = None, sticky: bool = False
+    port: int,
+    backends: Sequence[str],
+    limit: Limit | None = None,
+    sticky: bool = False,
+    address: str = "127.0.0.1",
+    real_ip_from: Sequence[str] = (),
 ) -> str:
-    """nginx in front of ``backends`` (``http://host:port`` each): round-robin, or by client
-    address with ``sticky`` (``ip_hash``); limiting every route when ``limit`` says how."""
-    zone, limit_req = "", ""
+    """nginx on ``address:port`` in front of ``backends`` (``http://host:port`` each):
+    round-robin, or by client address with ``sticky`` (``ip_hash``); limiting every route when
+    ``limit`` says how.  With ``real_ip_from``, the client's address goes on in ``X-Real-IP``
+    (whatever the client sent in it is replaced), and a request's own ``X-Real-IP`` is believed
+    only from those addresses (the realip module): a proxy Mattermost may key on that header."""
+    zone, limit_req, real_ip, forward = "", "", "", ""
+    if real_ip_from:
+        real_ip = " ".join(f"set_real_ip_from {a};" for a in real_ip_from)
+        real_ip += " real_ip_header X-Real-IP;"
+        forward = " proxy_set_header X-Real-IP $remote_addr;"
     if limit is not None:
         zone = f"limit_req_zone $binary_remote_addr zone=api:1m rate={limit.per_sec}r/s;"
         if limit.status is not None:
@@ -95,17 +109,22 @@ def proxy_http(
         zone=zone,
         balance="ip_hash; " if sticky else "",
         servers=servers,
+        address=address,
         port=port,
+        real_ip=real_ip,
         limit=limit_req,
+        forward=forward,
     )
 
 
 class Nginx:
     """One nginx process, from the config ``http(port)`` makes; ``stop()`` ends it."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], tmp: Path, port: int) -> None:
-        self.proc, self.tmp, self.port = proc, tmp, port
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(
+        self, proc: subprocess.Popen[bytes], tmp: Path, port: int, address: str = "127.0.0.1"
+    ) -> None:
+        self.proc, self.tmp, self.port, self.address = proc, tmp, port, address
+        self.url = f"http://{address}:{port}"
 
     @classmethod
     def start(cls, tmp: Path, http: Callable[[int], str]) -> Nginx:
@@ -131,13 +150,19 @@ class Nginx:
         """Whether it accepts connections within START_TIMEOUT_S (False: it exited or hung)."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            if self.connects():
                 return True
-            except OSError:
-                time.sleep(0.02)
+            time.sleep(0.02)
         self.stop()
         return False
+
+    def connects(self) -> bool:
+        """Whether a connection to its address and port is accepted now."""
+        try:
+            socket.create_connection((self.address, self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
 
     def log(self) -> str:
         path = self.tmp / "error.log"

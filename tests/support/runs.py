@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,50 @@ def accounts_file(folder: Path, n: int, password: str = "pw") -> Path:
     path = folder / "accounts.csv"
     path.write_text("".join(f"user{k},{password}\n" for k in range(1, n + 1)))
     return path
+
+
+def bypass_audit(folder: Path, url: str, inside: Sequence[str] = ()) -> tuple[int, dict[str, Any]]:
+    """A plain Locust run of the bypass audit against ``url`` (documented 10/s, burst 20; one
+    seeded account), started through ``inside`` (``ip netns exec HOST``: from that host): its
+    exit code and verdict."""
+    proc = subprocess.run(
+        [
+            *inside,
+            *locust_cmd(
+                "bypass",
+                url,
+                "--headless",
+                "-u",
+                "1",
+                "-r",
+                "1",
+                "-t",
+                "60s",
+                "--accounts",
+                "1",
+                "--documented-limit",
+                "10/s",
+                "--documented-burst",
+                "20",
+                "--run-dir",
+                str(folder),
+            ),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (folder / "bypass.json").is_file(), proc.stderr[-3000:]
+    verdict: dict[str, Any] = json.loads((folder / "verdict.json").read_text())
+    return proc.returncode, verdict
+
+
+def dodged(verdict: dict[str, Any]) -> set[str]:
+    """The bypass audit's vectors that dodged the limit, and login-lockout when failed logins
+    lock nothing."""
+    return {
+        c["id"].removeprefix("no-bypass:")
+        for c in verdict["checks"]
+        if c["id"].startswith(("no-bypass:", "login-lockout")) and c["passed"] is False
+    }

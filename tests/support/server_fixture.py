@@ -2,7 +2,8 @@
 
 ``Server.start(*args)`` runs ``python -m mmload serve --port 0 *args``, waits for its ready line
 (JSON, the first line: :mod:`mmload.server.ready`) and for one answered request, so the signal
-handlers are installed when a test sends SIGINT or SIGTERM.
+handlers are installed when a test sends SIGINT or SIGTERM.  ``prefix`` runs it through another
+command (``ip netns exec NAME``, which execs it: the process is still the server).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,9 +36,9 @@ REQUEST_TIMEOUT_S = 10.0
 class Server:
     """One server process.  ``get``/``post`` go through one keep-alive ``requests.Session``."""
 
-    def __init__(self, args: tuple[str, ...]) -> None:
-        self.args = args
-        self.command = [sys.executable, "-m", "mmload", "serve", "--port", "0", *args]
+    def __init__(self, args: tuple[str, ...], prefix: Sequence[str] = ()) -> None:
+        self.args, self.prefix = args, tuple(prefix)
+        self.command = [*prefix, sys.executable, "-m", "mmload", "serve", "--port", "0", *args]
         # a file, not a pipe: a chatty server can never block on it; close() closes it
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -61,8 +62,8 @@ class Server:
         self.ready: ready.Ready | None = None  # what its ready line said
 
     @classmethod
-    def start(cls, *args: str) -> Server:
-        server = cls(args)
+    def start(cls, *args: str, prefix: Sequence[str] = ()) -> Self:
+        server = cls(args, prefix)
         try:
             server._wait_announced()
             server._wait_answering()

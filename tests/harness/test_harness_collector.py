@@ -408,3 +408,10 @@ def test_a_second_quitting_waits_for_the_first_and_writes_nothing_twice(tmp_path
     assert first.dead and first.exception is None
     assert read_run(tmp_path / "run")["status"] == "finished"
     assert (tmp_path / "run" / "verdict.json").exists()
+
+
+def test_the_report_is_named_as_mmload_report_names_it() -> None:
+    from mmload.harness.runfolder import REPORT_HTML
+    from mmload.report import REPORT_HTML as WRITTEN
+
+    assert REPORT_HTML == WRITTEN

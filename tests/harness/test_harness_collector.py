@@ -352,6 +352,7 @@ def test_the_master_waits_for_every_workers_last_batch(tmp_path: Path, monkeypat
         wire = worker.env.runner.sent[-1][1]  # type: ignore[union-attr]
         runner.custom_messages[MESSAGE][0](msg=SimpleNamespace(data=wire, node_id="w0"))
 
+    env.events.test_start.fire(environment=env)
     gevent.spawn(late_worker)
     env.events.test_stop.fire(environment=env)  # w1 never answers: noted after the wait
     assert [(t, c) for t, _, c in runner.sent] == [(FINISH, "w0"), (FINISH, "w1")]
@@ -415,3 +416,21 @@ def test_the_report_is_named_as_mmload_report_names_it() -> None:
     from mmload.report import REPORT_HTML as WRITTEN
 
     assert REPORT_HTML == WRITTEN
+
+
+def test_a_new_test_learns_afresh_who_sent_a_last_batch_and_a_lost_worker_stays_said(
+    tmp_path: Path,
+) -> None:
+    from locust.runners import STATE_MISSING
+
+    from mmload.harness.workers import WorkerWatch
+
+    runner = FakeMaster(environment(tmp_path), ["w0", "w1", "w2"])
+    runner.clients["w1"].state = STATE_MISSING
+    watch = WorkerWatch(clock=lambda: 100.0)
+    watch.heard("w0")
+    watch.finished.add("w0")
+    watch.noted |= {"w1", "w2"}  # the first test: w1 was lost, w2 silent at its end
+    watch.next_test(runner)
+    assert watch.silent(["w0", "w2"]) == ["w0", "w2"]  # the new test's last batches to come
+    assert watch.newly_lost(runner) == []  # w1, still missing, is not lost again

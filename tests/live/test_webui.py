@@ -450,7 +450,7 @@ def test_mmload_run_web_shows_the_outcome_then_ends_with_the_verdicts_code(
             assert answer.status_code == 200 and answer.content == page, link
             assert answer.headers["Content-Type"].startswith("text/html")
         assert proc.wait(timeout=linger + 30) == code  # by itself: nobody stops it
-        assert linger - 3 <= time.monotonic() - seen_at <= linger + 20
+        assert linger - 4 <= time.monotonic() - seen_at <= linger + 20
     finally:
         driver.quit()
         if proc.poll() is None:

@@ -8,9 +8,11 @@ however many processes there are; ``--max-records`` only caps the per-request fi
 a class of its own, chosen once by :func:`register`: :class:`WorkerCollector` on a worker,
 :class:`MasterCollector` on the master and in a single process (a master without workers).
 
-At the end the master asks every worker for its last batch and waits for each to arrive (their
-users may need up to the stop timeout to finish the request they are in), instead of Locust's
-fixed half-second wait for workers' last reports.
+At the end of a test the master asks every worker for its last batch and waits for each to arrive
+(their users may need up to the stop timeout to finish the request they are in), instead of
+Locust's fixed half-second wait for workers' last reports; then the test's run folder gets its
+run.json, verdict and report, before Locust goes on (to linger with the web UI, or to quit).  A
+test started again from the web UI gets a run folder of its own.
 """
 
 from __future__ import annotations
@@ -132,14 +134,17 @@ class Collector:
             return
         self._finishing = True
         try:
-            if self._flusher is not None:
-                self._flusher.kill(block=False)
-                self._flusher = None
+            self._stop_flushing()
             self._last()
             for then in self.after_finish:  # e.g. the metrics port's last answers
                 then()
         finally:
             self._finished.set()
+
+    def _stop_flushing(self) -> None:
+        if self._flusher is not None:
+            self._flusher.kill(block=False)
+            self._flusher = None
 
     def _last(self) -> None:
         self.flush(final=True)
@@ -192,8 +197,12 @@ class WorkerCollector(Collector):
 class MasterCollector(Collector):
     """The master's, and a single process's (a master without workers): merges its own records
     and every worker's batches, writes the run folder once a second and shows each block to the
-    viewers (the web UI's live view); at the end it waits for every worker's last batch, and its
-    run folder gives the run its exit code."""
+    viewers (the web UI's live view); at the end of a test it waits for every worker's last
+    batch, then the run folder gets its verdict and report, and gives the process its exit code.
+
+    Each test (Locust's test start to its test stop) has a run folder of its own: the first the
+    one made at init, each test started after it (from the web UI) a new one
+    (:meth:`RunFolder.successor`); ``tests`` lists them, in the order they started."""
 
     def __init__(
         self,
@@ -203,7 +212,11 @@ class MasterCollector(Collector):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(environment, settings, clock)
-        self.folder = RunFolder(environment, settings, scenario)
+        self.folder = RunFolder(environment, settings, scenario)  # the current test's
+        self.tests: list[RunFolder] = []  # every test's folder, once it started
+        self._testing = False  # a test is under way (started, not stopped)
+        self._closing: gevent.event.Event | None = None  # set once the last test's are all in
+        self._judged: list[gevent.event.Event] = []  # set once a test's verdict and report are
         self.viewers: list[Callable[[Block], None]] = []  # the web UI's live view, if any
         self.awaiting: set[str] = set()  # workers whose last batch has not come yet
         self.watch = WorkerWatch(clock)  # when each worker was heard from, which are lost
@@ -217,12 +230,50 @@ class MasterCollector(Collector):
             self.env.events.heartbeat_sent.add_listener(
                 lambda client_id, timestamp, **_: self.watch.heard(client_id, timestamp)
             )
-            self.env.events.test_stop.add_listener(lambda **_: self.collect_last_batches(runner))
+        self.env.events.test_stop.add_listener(lambda **_: self.stopped())
 
     def start(self) -> None:
-        if self.folder.load_started is None:
-            self.folder.load_started = load_start(self.env)
+        """A test starts (Locust's test start): in the folder made at init if it is the first,
+        else in a new one, once the last test's records are all in its own."""
+        if self._closing is not None:
+            self._closing.wait()
+            self._closing = None
+            self.folder = self.folder.successor()
+            if isinstance(self.env.runner, MasterRunner):
+                self.watch.next_test(self.env.runner)
+        if not self._testing:
+            self._testing = True
+            self.folder.begin(load_start(self.env))
+            self.tests.append(self.folder)
         super().start()
+
+    def stopped(self) -> None:
+        """The test stopped (Locust's test stop): the last of its records, then its run.json,
+        verdict and report, before Locust goes on.  Nothing for a stop without a test (Locust
+        stops a runner that never started at its shutdown)."""
+        if self._testing:
+            self._testing = False
+            self._end()
+
+    def _end(self) -> None:
+        """End the current test: every worker's last batch, the final rows, then its run folder
+        is finished (a verdict and a report, each a process of its own)."""
+        folder = self.folder
+        closing, judged = gevent.event.Event(), gevent.event.Event()
+        self._closing = closing
+        self._judged.append(judged)
+        try:
+            try:
+                if isinstance(self.env.runner, MasterRunner):
+                    self.collect_last_batches(self.env.runner)
+                self._stop_flushing()
+                self.flush(final=True)
+                folder.close()
+            finally:
+                closing.set()
+            folder.finish()
+        finally:
+            judged.set()
 
     def flush(self, final: bool = False) -> None:
         """Merge this process's news and write the run folder: every row once it is final
@@ -239,7 +290,16 @@ class MasterCollector(Collector):
         self._write(final)
 
     def absorb(self, data: dict[str, Any], worker: str = "") -> None:
-        """Merge a worker's batch."""
+        """Merge a worker's batch (one that comes once its test's folder is complete is left
+        out, and said)."""
+        if self.folder.closed:
+            log.warning(
+                "mmload: a batch of %d record(s) from worker %s came after its test's run folder "
+                "was complete: left out",
+                data.get("rows", 0),
+                worker or "?",
+            )
+            return
         self.folder.add(
             data["frame"], data["rows"], Tally.from_dict(data["tally"]), data["counters"]
         )
@@ -309,8 +369,13 @@ class MasterCollector(Collector):
         self.finish()
 
     def _last(self) -> None:
-        self.flush(final=True)
-        self.folder.finish()
+        """The test under way (or, if none ever started, the folder made at init) ends now;
+        then wait for every test's verdict and report."""
+        if self._closing is None:
+            self._testing = False
+            self._end()
+        for judged in self._judged:
+            judged.wait()
 
 
 def pack(

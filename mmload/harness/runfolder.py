@@ -1,13 +1,18 @@
 """The run folder of the master (or of a single process): its records and timeline, run.json with
 the run's totals, and at the end ``mmload verify`` and ``mmload report`` on it, each a process of
 its own.  Whether the run failed or is impaired, and its exit code, come from
-:mod:`mmload.harness.diagnosis`."""
+:mod:`mmload.harness.diagnosis`.
+
+A folder holds one test (from Locust's test start to its test stop).  A process that runs several
+(started again from the web UI) gives each test after the first a folder of its own beside the
+first (:meth:`RunFolder.successor`), with its own verdict and report."""
 
 from __future__ import annotations
 
 import platform
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,7 @@ from locust.env import Environment
 
 import mmload
 from mmload.exitcodes import ExitStatus
-from mmload.harness.diagnosis import diagnose, with_verdict
+from mmload.harness.diagnosis import Diagnosis, diagnose, with_verdict
 from mmload.harness.pacing import step_length
 from mmload.options import Settings, status_list
 from mmload.results import utc
@@ -27,18 +32,43 @@ from mmload.results.samples import Samples, merge
 from mmload.results.tally import Tally
 from mmload.results.timeline import Second
 from mmload.results.timeline_file import TimelineWriter, read_timeline
+from mmload.verdict import schema
 
 VERDICT_TIMEOUT = 600.0  # seconds; 2,000,000 records take about 3
+# what `mmload report` writes (mmload.report.REPORT_HTML, not imported here: it loads matplotlib)
+REPORT_HTML = "report.html"
+NOT_RUN = "not run"  # the outcome of a test that could not be done (no verdict)
+NO_VERDICT = "no verdict"  # the outcome of a test whose verdict could not be computed
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a test ended, for the web UI: its exit code, the verdict's outcome and one-line
+    summary (or why it could not be done), and whether its folder has a report."""
+
+    code: int
+    outcome: str  # pass, fail, inconclusive (the verdict's), NOT_RUN or NO_VERDICT
+    summary: str
+    impaired: str = ""  # why the run is incomplete, or ""
+    report: bool = False
 
 
 class RunFolder:
-    def __init__(self, environment: Environment, settings: Settings, scenario: str) -> None:
+    def __init__(
+        self,
+        environment: Environment,
+        settings: Settings,
+        scenario: str,
+        path: Path | None = None,
+        number: int = 1,
+    ) -> None:
         self.env = environment
         self.settings = settings
         self.scenario = scenario
+        self.number = number  # the how-manieth test of this process it holds
         self.started = utc.now()
-        path = Path(settings.run_dir) if settings.run_dir else None
-        self.path = path or new_run_dir(settings.out, scenario, self.started)
+        given = Path(settings.run_dir) if settings.run_dir else None
+        self.path = path or given or new_run_dir(settings.out, scenario, self.started)
         self.path.mkdir(parents=True, exist_ok=True)
         self.records = RecordsWriter(self.path / RECORDS_BIN, settings.max_records)
         self.timeline = TimelineWriter(self.path)
@@ -50,7 +80,42 @@ class RunFolder:
         self.samples: Samples = {}  # the shapes of error bodies, per status
         self.exit: dict[str, Any] = {}
         self.load_started: float | None = None  # UNIX time the load phase starts: pacing's origin
+        self.begun = False  # its test has started
+        self.closed = False  # its records and timeline are complete: nothing more is added
+        self.result: Result | None = None  # once its run.json, verdict and report are written
         write_json(self.path / RUN_JSON, self.describe("running"))
+
+    def successor(self) -> RunFolder:
+        """The folder of the next test this process runs: with ``--run-dir DIR``, ``DIR-2``
+        (``DIR-3``, ... for the tests after it, or when that one exists); else a new one
+        under ``--out``, named by the time it starts."""
+        number = self.number + 1
+        given = Path(self.settings.run_dir) if self.settings.run_dir else None
+        path = None
+        if given is not None:
+            n = number
+            path = given.with_name(f"{given.name}-{n}")
+            while path.exists():
+                n += 1
+                path = given.with_name(f"{given.name}-{n}")
+        return RunFolder(self.env, self.settings, self.scenario, path, number)
+
+    def begin(self, load_started: float) -> None:
+        """Its test starts now; its load phase (pacing's origin) at ``load_started``."""
+        self.begun = True
+        self.started = utc.now()
+        self.load_started = load_started
+        write_json(self.path / RUN_JSON, self.describe("running"))
+
+    @property
+    def status(self) -> str:
+        """waiting (for its test to start), running, judging (its verdict and report are being
+        written) or done."""
+        if self.result is not None:
+            return "done"
+        if self.closed:
+            return "judging"
+        return "running" if self.begun else "waiting"
 
     def add(self, frame: bytes, rows: int, tally: Tally, counters: dict[str, int]) -> None:
         if rows:
@@ -127,17 +192,26 @@ class RunFolder:
         except (OSError, ValueError):
             return []
 
+    def close(self) -> None:
+        """Its records and timeline are complete."""
+        if not self.closed:
+            self.closed = True
+            self.records.close()
+            self.timeline.close()
+
     def finish(self) -> None:
-        self.records.close()
-        self.timeline.close()
+        """run.json with the totals, keys.csv, the verdict and the report; the exit code of its
+        test becomes the process's (the last test's, when it runs several)."""
+        self.close()
         found = diagnose(
             self.tally, self.counters, self.notes, self.missing_workers, self.outages()
         )
-        reason, impaired, code = found.failure, found.impairment, found.status
+        reason, impaired = found.failure, found.impairment
+        code = int(found.status) if found.status is not None else None
         self.notes = found.notes
-        self.exit = {"code": int(code) if code is not None else None, "reason": found.reason}
+        self.exit = {"code": code, "reason": found.reason}
         if code is not None:
-            self.env.process_exit_code = int(code)
+            self.env.process_exit_code = code
         write_json(self.path / RUN_JSON, self.describe("failed" if reason else "finished"))
         write_keys(self.path, self.tally.by_key)
         relogins = self.counters.get("relogins", 0)
@@ -150,10 +224,22 @@ class RunFolder:
         else:
             if impaired:
                 print(f"mmload: the run was impaired: {impaired}", file=sys.stderr)
-            self._judge()
+            code = self.env.process_exit_code = self._judge(code)
         if self.records.written:
             self._report()
+        self.result = self._result(int(code if code is not None else ExitStatus.RUN_FAILED), found)
+        self.env.process_exit_code = self.result.code
         print(f"mmload: run folder {self.path}", file=sys.stderr, flush=True)
+
+    def _result(self, code: int, found: Diagnosis) -> Result:
+        report = (self.path / REPORT_HTML).is_file()
+        if found.failure:
+            return Result(code, NOT_RUN, f"the run could not be done: {found.failure}", "", report)
+        verdict = schema.read(self.path)
+        if verdict is None:
+            why = "the verdict could not be computed (mmload verify said why, in the log)"
+            return Result(code, NO_VERDICT, why, found.impairment, report)
+        return Result(code, verdict.outcome, verdict.summary, found.impairment, report)
 
     def _report(self) -> None:
         """Figures and report.html, in a process of their own (``mmload report``), also when
@@ -166,11 +252,11 @@ class RunFolder:
             done = subprocess.CompletedProcess(cmd, int(ExitStatus.RUN_FAILED), "", str(exc))
         print((done.stdout + done.stderr).rstrip(), file=sys.stderr)
 
-    def _judge(self) -> None:
+    def _judge(self, code: int | None) -> int:
         """The verdict, from the folder just written: ``mmload verify`` in a process of its own,
         so that the load process never holds every record in memory, and a verdict that fails
-        cannot take the run with it.  Its files go beside the records; a nonconforming server
-        makes this process exit 1, a run that could not decide 4."""
+        cannot take the run with it.  Its files go beside the records; the exit code, from the
+        run's ``code``: a nonconforming server makes it 1, a run that could not decide 4."""
         s = self.settings
         cmd = [
             sys.executable,
@@ -190,7 +276,7 @@ class RunFolder:
         except (OSError, subprocess.SubprocessError) as exc:
             done = subprocess.CompletedProcess(cmd, int(ExitStatus.RUN_FAILED), "", str(exc))
         print((done.stdout + done.stderr).rstrip(), file=sys.stderr)
-        code, said = with_verdict(self.env.process_exit_code, done.returncode)
+        judged, said = with_verdict(code, done.returncode)
         if said:
             print(f"mmload: {said}", file=sys.stderr)
-        self.env.process_exit_code = code
+        return judged

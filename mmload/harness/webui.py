@@ -8,6 +8,12 @@ tab.  The numbers come from the collector's per-second blocks (on the master, ev
 a :class:`~mmload.results.live.Live`, which exists only when there is a web UI: a headless run
 never computes any of it.
 
+How each test ended is there too: ``/mmload/tests.json`` lists the tests this process ran (each
+with a run folder of its own) and, once one stopped, its outcome and the verdict's one-line
+summary; the tab shows them (:data:`~mmload.harness.webui_page.TAB_SCRIPT`) with a link to each
+test's ``report.html``, served at ``/mmload/tests/<n>/report.html`` (the last one's also at
+``/mmload/report.html``).
+
 The web UI listens on 127.0.0.1 unless ``--web-host`` says otherwise; ``--web-login`` puts
 Locust's login page in front of all of it, checking ``MMLOAD_WEB_LOGIN=user:password``.
 """
@@ -20,7 +26,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request, session, url_for
@@ -29,7 +35,10 @@ from locust.env import Environment
 from locust.web import WebUI
 from werkzeug.wrappers import Response as Redirect
 
-from mmload.harness.webui_page import CHART_PAGE, CSP, TAB_SCRIPT
+from mmload.harness.collector import MasterCollector
+from mmload.harness.runfolder import REPORT_HTML, RunFolder
+from mmload.harness.state import state
+from mmload.harness.webui_page import CHART_PAGE, CSP, REPORT_CSP, TAB_SCRIPT
 from mmload.options import Settings
 from mmload.results.live import Live, to_csv
 from mmload.results.record import LIMITED, limited_label
@@ -76,9 +85,11 @@ def register(environment: Environment) -> Live:
     live = Live(documented, limited=settings.limited_status)
     app = web_ui.app
     assert app is not None
-    app.register_blueprint(_blueprint(web_ui, live, base))
+    app.register_blueprint(_blueprint(web_ui, live, base, lambda: _tests(environment)))
     app.after_request(_extend(live))
     environment.events.reset_stats.add_listener(lambda **_: live.clear())
+    # a test started again from the UI has a run folder of its own, and its own live view too
+    environment.events.test_start.add_listener(lambda **_: live.clear())
     ours = {
         "extended_tabs": {"title": "Rate limits", "key": TAB},
         "extended_tables": {
@@ -149,7 +160,60 @@ def _extend(live: Live) -> Callable[[Response], Response]:
     return extend
 
 
-def _blueprint(web_ui: WebUI, live: Live, base: str) -> Blueprint:
+def _tests(environment: Environment) -> list[RunFolder]:
+    """The run folders of the tests this process ran, in the order they started (none before
+    the collector is registered)."""
+    collector = state(environment).collector
+    return list(collector.tests) if isinstance(collector, MasterCollector) else []
+
+
+def tests_view(folders: Sequence[RunFolder]) -> list[dict[str, Any]]:
+    """``/mmload/tests.json``: each test, the last first, with its run folder, its status
+    (running, judging, done) and, once done, its outcome, the verdict's summary, its exit code
+    and the link to its report (relative to Locust's page)."""
+    view = []
+    for folder in reversed(folders):
+        result = folder.result
+        report = result is not None and result.report
+        view.append(
+            {
+                "test": folder.number,
+                "folder": folder.path.name,
+                "path": str(folder.path),
+                "status": folder.status,
+                "outcome": result.outcome if result else None,
+                "summary": result.summary if result else None,
+                "impaired": result.impaired if result else None,
+                "exit_code": result.code if result else None,
+                "report": f"./mmload/tests/{folder.number}/{REPORT_HTML}" if report else None,
+            }
+        )
+    return view
+
+
+NO_REPORT = (
+    "no report yet: a test's verdict and report are written when it stops "
+    "(/mmload/tests.json says how far each test is)\n"
+)
+
+
+def _report(folder: RunFolder | None) -> Response:
+    """A test's report.html, as ``mmload report`` wrote it; 404 while there is none."""
+    if folder is None or folder.result is None or not folder.result.report:
+        return Response(NO_REPORT, status=404, mimetype="text/plain", headers=NO_STORE)
+    try:
+        page = (folder.path / REPORT_HTML).read_bytes()
+    except OSError as exc:
+        why = f"cannot read {folder.path / REPORT_HTML}: {exc.strerror or exc}\n"
+        return Response(why, status=404, mimetype="text/plain", headers=NO_STORE)
+    return Response(
+        page, mimetype="text/html", headers={**NO_STORE, "Content-Security-Policy": REPORT_CSP}
+    )
+
+
+def _blueprint(
+    web_ui: WebUI, live: Live, base: str, tests: Callable[[], list[RunFolder]]
+) -> Blueprint:
     pages = Blueprint("mmload", __name__, url_prefix=base or None)
     guard = web_ui.auth_required_if_enabled  # behind the login too, with --web-login
 
@@ -178,6 +242,23 @@ def _blueprint(web_ui: WebUI, live: Live, base: str) -> Blueprint:
             mimetype="text/csv",
             headers={**NO_STORE, "Content-Disposition": f"attachment; filename={name}"},
         )
+
+    @pages.route("/mmload/tests.json")
+    @guard
+    def tests_json() -> Response:
+        view = json.dumps(tests_view(tests()), allow_nan=False)
+        return Response(view, mimetype="application/json", headers=NO_STORE)
+
+    @pages.route("/mmload/tests/<int:number>/report.html")
+    @guard
+    def test_report(number: int) -> Response:
+        return _report(next((f for f in tests() if f.number == number), None))
+
+    @pages.route("/mmload/report.html")
+    @guard
+    def last_report() -> Response:
+        done = [f for f in tests() if f.result is not None and f.result.report]
+        return _report(done[-1] if done else None)
 
     return pages
 

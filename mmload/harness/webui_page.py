@@ -1,4 +1,5 @@
-"""The live chart page and the few lines that link to it from Locust's "Rate limits" tab.
+"""The live chart page, and the few lines of Locust's "Rate limits" tab that link to it and show
+how each test ended, with a link to its report.
 
 Self-contained on purpose: inline style and script, an SVG drawn from ``live.json``, nothing
 loaded from anywhere else (the page's Content-Security-Policy forbids it), so it works on a host
@@ -14,10 +15,77 @@ CSP = (
     "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
 )
 
+# Content-Security-Policy of a served report.html: no script, inline style, figures as data URIs.
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'"
+)
+
 # Locust's extended tabs hold tables of text, so a link cannot be a cell: this script, added to
-# Locust's page, shows one while the "Rate limits" tab is open (the tab is in the URL's query).
+# Locust's page, shows one while the "Rate limits" tab is open (the tab is in the URL's query),
+# and above it a panel of the tests this process ran (tests.json, polled while the tab is open):
+# each one's status, once it stopped its outcome, the verdict's summary, its exit code and a
+# link to its report.  Text goes in as text, never as HTML.
 TAB_SCRIPT = r"""(function () {
   "use strict";
+  var TAB = "rate-limits";
+  var COLORS = {pass: "#2e7d32", fail: "#c62828", inconclusive: "#ef6c00"};
+  var STATUS = {running: "running\u2026",
+                judging: "stopped: writing its verdict and report\u2026"};
+  var panel = document.createElement("div");
+  panel.id = "mmload-outcome";
+  panel.setAttribute("role", "status");
+  panel.style.cssText = "position:fixed;right:24px;bottom:104px;z-index:1300;display:none;" +
+    "max-width:min(640px,60vw);max-height:40vh;overflow:auto;padding:10px 14px;" +
+    "border-radius:4px;background:#fff;color:#222;" +
+    "font:14px/1.45 Roboto,Helvetica,Arial,sans-serif;box-shadow:0 2px 8px rgba(0,0,0,.35)";
+  document.body.appendChild(panel);
+  var tests = [], polled = 0;
+
+  function add(parent, name, text, css) {
+    var node = document.createElement(name);
+    if (text !== undefined) node.textContent = text;
+    if (css) node.style.cssText = css;
+    parent.appendChild(node);
+    return node;
+  }
+
+  function render() {
+    panel.replaceChildren();
+    tests.forEach(function (t) {
+      var row = add(panel, "div", undefined, "margin:4px 0");
+      row.className = "mmload-test";
+      row.dataset.test = t.test;
+      row.dataset.status = t.status;
+      row.dataset.outcome = t.outcome || "";
+      var done = t.status === "done";
+      var head = done ? t.outcome.toUpperCase() + " (exit " + t.exit_code + ")"
+                      : (STATUS[t.status] || t.status);
+      add(row, "strong", "Test " + t.test + ": " + head,
+          "color:" + (done ? COLORS[t.outcome] || "#555" : "#555"));
+      if (t.summary) add(row, "div", t.summary, "margin-left:12px");
+      if (t.impaired) add(row, "div", "Impaired: " + t.impaired, "margin-left:12px");
+      var where = add(row, "div", "Run folder " + t.path,
+                      "margin-left:12px;color:#666;font-size:12px");
+      if (t.report) {
+        where.appendChild(document.createTextNode(" \u2014 "));
+        var a = add(where, "a", "report.html \u2192", "color:#1565c0");
+        a.className = "mmload-report";
+        a.href = t.report;
+        a.target = "_blank";
+        a.rel = "noopener";
+      }
+    });
+  }
+
+  function poll() {
+    polled = Date.now();
+    fetch("./mmload/tests.json", {cache: "no-store", credentials: "same-origin"})
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (found) { tests = found; render(); update(); })
+      .catch(function () {});
+  }
+
   var link = document.createElement("a");
   link.id = "mmload-chart-link";
   link.href = "./mmload/";
@@ -28,8 +96,10 @@ TAB_SCRIPT = r"""(function () {
     "font:500 14px Roboto,Helvetica,Arial,sans-serif;box-shadow:0 2px 8px rgba(0,0,0,.35)";
   document.body.appendChild(link);
   function update() {
-    var tab = new URLSearchParams(window.location.search).get("tab");
-    link.style.display = tab === "rate-limits" ? "block" : "none";
+    var open = new URLSearchParams(window.location.search).get("tab") === TAB;
+    link.style.display = open ? "block" : "none";
+    panel.style.display = open && tests.length ? "block" : "none";
+    if (open && Date.now() - polled > 2000) poll();
   }
   update();
   window.setInterval(update, 250);

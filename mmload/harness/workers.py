@@ -43,6 +43,14 @@ class WorkerWatch:
         seen.last = max(seen.last, self.clock() if when is None else when)
         seen.pid = pid or seen.pid
 
+    def next_test(self, runner: MasterRunner) -> None:
+        """A new test starts: who sent its last batch, and who was heard from, is the new
+        test's to learn; a worker still missing stays noted (it is not lost again)."""
+        missing = {c.id for c in runner.clients.all if c.state == STATE_MISSING}
+        self.seen.clear()
+        self.finished.clear()
+        self.noted &= missing
+
     def newly_lost(self, runner: MasterRunner) -> list[str]:
         """Workers Locust has marked missing since the last call."""
         missing = [c.id for c in runner.clients.all if c.state == STATE_MISSING]

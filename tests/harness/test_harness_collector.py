@@ -352,6 +352,7 @@ def test_the_master_waits_for_every_workers_last_batch(tmp_path: Path, monkeypat
         wire = worker.env.runner.sent[-1][1]  # type: ignore[union-attr]
         runner.custom_messages[MESSAGE][0](msg=SimpleNamespace(data=wire, node_id="w0"))
 
+    env.events.test_start.fire(environment=env)
     gevent.spawn(late_worker)
     env.events.test_stop.fire(environment=env)  # w1 never answers: noted after the wait
     assert [(t, c) for t, _, c in runner.sent] == [(FINISH, "w0"), (FINISH, "w1")]
@@ -408,3 +409,64 @@ def test_a_second_quitting_waits_for_the_first_and_writes_nothing_twice(tmp_path
     assert first.dead and first.exception is None
     assert read_run(tmp_path / "run")["status"] == "finished"
     assert (tmp_path / "run" / "verdict.json").exists()
+
+
+def test_the_report_is_named_as_mmload_report_names_it() -> None:
+    from mmload.harness.runfolder import REPORT_HTML
+    from mmload.report import REPORT_HTML as WRITTEN
+
+    assert REPORT_HTML == WRITTEN
+
+
+def test_a_new_test_learns_afresh_who_sent_a_last_batch_and_a_lost_worker_stays_said(
+    tmp_path: Path,
+) -> None:
+    from locust.runners import STATE_MISSING
+
+    from mmload.harness.workers import WorkerWatch
+
+    runner = FakeMaster(environment(tmp_path), ["w0", "w1", "w2"])
+    runner.clients["w1"].state = STATE_MISSING
+    watch = WorkerWatch(clock=lambda: 100.0)
+    watch.heard("w0")
+    watch.finished.add("w0")
+    watch.noted |= {"w1", "w2"}  # the first test: w1 was lost, w2 silent at its end
+    watch.next_test(runner)
+    assert watch.silent(["w0", "w2"]) == ["w0", "w2"]  # the new test's last batches to come
+    assert watch.newly_lost(runner) == []  # w1, still missing, is not lost again
+
+
+def test_each_test_of_a_process_has_a_run_folder_and_an_exit_code_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """A test started again (from the web UI) writes into a folder of its own beside the first,
+    ``--run-dir DIR-2`` (``DIR-3`` when that one is taken); each is finished when its test
+    stops, and the second's exit code owes nothing to the first's (which sent nothing)."""
+    from mmload.harness.runfolder import NOT_RUN
+    from mmload.harness.webui import tests_view
+
+    (tmp_path / "run-2").mkdir()  # taken: the second test goes to run-3
+    env = environment(tmp_path)
+    env.create_local_runner()
+    collector = master_collector(env)
+    env.events.test_start.fire(environment=env)
+    env.events.test_stop.fire(environment=env)  # nothing was sent: the run could not be done
+    first = collector.folder
+    assert first.path == tmp_path / "run" and first.result is not None
+    assert (first.result.outcome, first.result.code) == (NOT_RUN, 3) and env.process_exit_code == 3
+    env.events.test_start.fire(environment=env)
+    second = collector.folder
+    assert second.path == tmp_path / "run-3" and second.number == 2
+    assert [t["status"] for t in tests_view(collector.tests)] == ["running", "done"]
+    for k in range(30):
+        fire(collector.capture, response(200, mattermost(90 - k)), sent=4000 + k / 10)
+    env.events.test_stop.fire(environment=env)
+    assert second.result is not None and second.result.code != 3  # the verdict's: 0 or 4
+    assert env.process_exit_code == second.result.code
+    assert read_run(first.path)["totals"]["offered"] == 0
+    assert read_run(second.path)["totals"]["offered"] == len(list(read_records(second.path))) == 30
+    collector.finish()  # quitting: both tests are done, no third folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run-2", "run-3"]
+    last, earlier = tests_view(collector.tests)
+    assert (last["test"], last["report"]) == (2, "./mmload/tests/2/report.html")
+    assert (earlier["outcome"], earlier["report"]) == (NOT_RUN, None)  # no records: no report

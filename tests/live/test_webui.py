@@ -1,6 +1,8 @@
 """The live rate-limit view in Locust's web UI: the tab's cells, the "Rate limits" tab and the
 chart page in headless Chromium during a real swarm, the master's merged data from two workers,
-where the web UI listens by default, and the login that ``--web-login`` puts in front of it.
+where the web UI listens by default, and the login that ``--web-login`` puts in front of it; how a
+test ends in it: the outcome and the report in the tab while ``mmload run --web`` lingers, then
+the verdict's exit code, and a run folder, verdict and report for each test started from it.
 The numbers themselves are tested in tests/results/test_live_view.py."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,6 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from mmload.exitcodes import ExitStatus
 from mmload.harness import plugin
 from mmload.harness.webui import table
 from mmload.launch.run import RunOptions, locust_command
@@ -30,6 +34,7 @@ from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.results.folder import read_run
 from mmload.results.live import ALL, ALL_KEYS, Live
+from mmload.results.records_file import read_records
 from tests.support.records import LOGIN, ME, saturated
 from tests.support.runs import REPO, locust_cmd, mmload_run
 from tests.support.server_fixture import ServeFactory
@@ -78,37 +83,6 @@ def test_mmload_run_web_host(tmp_path: Path) -> None:
     done = mmload_run(tmp_path, "--web-host", "0.0.0.0", timeout=30)  # without --web: refused
     assert done.code == 2 and "without --web there is none" in done.err, done.err
     assert not list(tmp_path.iterdir())
-
-
-def test_mmload_run_web_ends_by_itself_with_the_verdicts_code(tmp_path: Path) -> None:
-    """``mmload run --web`` ends by itself after the run (Locust's --autoquit, --web-linger
-    seconds), with the verdict's exit code and a report, not only at Ctrl-C; --web-linger
-    without --web is refused."""
-    port = free_port()
-    started = time.monotonic()
-    done = mmload_run(
-        tmp_path,
-        "--web",
-        "-u",
-        "4",
-        "-t",
-        "10s",
-        "--web-linger",
-        "2",
-        "--",
-        "--web-port",
-        str(port),
-        timeout=90,
-    )
-    assert done.code in (0, 4), done.err  # the verdict's: a pass, or too short to decide
-    assert time.monotonic() - started < 60
-    verdict = json.loads((done.folder / "verdict.json").read_text()) if done.folder else {}
-    assert verdict.get("outcome") in ("pass", "inconclusive"), done.err
-    assert (done.folder / "report.html").is_file() if done.folder else False
-    command = locust_command(RunOptions(web=True, web_linger=7.0), "http://h", tmp_path)
-    assert command[command.index("--autoquit") + 1] == "7"
-    refused = mmload_run(tmp_path, "--web-linger", "3", timeout=30)  # without --web: refused
-    assert refused.code == 2 and "without --web there is none" in refused.err, refused.err
 
 
 # helpers for real runs
@@ -398,7 +372,9 @@ def test_web_login_guards_the_live_view(tmp_path: Path, serve: ServeFactory) -> 
         def lands_on(method: str, path: str, **kw: Any) -> str:
             return urlsplit(session.request(method, url + path, timeout=5, **kw).url).path
 
-        for path in ("/mmload/live.json", "/mmload/", "/mmload/live.csv", "/stats/requests"):
+        guarded = ["/mmload/live.json", "/mmload/", "/mmload/live.csv", "/stats/requests"]
+        guarded += ["/mmload/tests.json", "/mmload/report.html", "/mmload/tests/1/report.html"]
+        for path in guarded:
             assert lands_on("GET", path) == "/login", path
         wrong, right = ({"username": "ops", "password": p} for p in ("guess", "s3cret"))
         assert lands_on("POST", "/mmload/login", data=wrong) == "/login"
@@ -406,4 +382,137 @@ def test_web_login_guards_the_live_view(tmp_path: Path, serve: ServeFactory) -> 
         assert lands_on("POST", "/mmload/login", data=right) == "/"
         answer = session.get(url + "/mmload/live.json", timeout=5)
         assert answer.status_code == 200 and answer.json()["rows"] == []
+        assert session.get(url + "/mmload/tests.json", timeout=5).json() == []  # none started
     assert "s3cret" not in log_of(tmp_path)
+
+
+# how a test ends in the web UI
+EXIT = {"pass": ExitStatus.OK, "fail": ExitStatus.NONCONFORMANT}
+EXIT |= {"inconclusive": ExitStatus.INCONCLUSIVE}
+
+
+def outcome_shown(driver: Any) -> dict[str, str]:
+    """The tab's panel entry of the last test once it is done ({} until then: falsy)."""
+    from selenium.webdriver.common.by import By
+
+    for row in driver.find_elements(By.CSS_SELECTOR, "#mmload-outcome .mmload-test"):
+        if row.get_attribute("data-status") == "done" and row.is_displayed():
+            links = row.find_elements(By.CSS_SELECTOR, "a.mmload-report")
+            return {
+                "test": row.get_attribute("data-test"),
+                "outcome": row.get_attribute("data-outcome"),
+                "text": row.text,
+                "report": links[0].get_attribute("href") if links else "",
+            }
+    return {}
+
+
+@pytest.mark.slow
+def test_mmload_run_web_shows_the_outcome_then_ends_with_the_verdicts_code(
+    tmp_path: Path,
+) -> None:
+    """``mmload run --web``: the run time over, the verdict and the report are written, and for
+    --web-linger seconds the Rate limits tab shows the outcome, the verdict's summary and a link
+    to report.html, which the web UI serves; then the process ends by itself with the verdict's
+    exit code.  --web-linger without --web is refused."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser(tmp_path)
+    port, linger = free_port(), 6
+    command = [sys.executable, "-m", "mmload", "run", "--out", str(tmp_path / "runs"), "--web"]
+    command += ["-u", "4", "-t", "4s", "--web-linger", str(linger), "--", "--web-port", str(port)]
+    log = open(tmp_path / "run.log", "w+")  # noqa: SIM115  closed below
+    proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()
+            with urllib.request.urlopen(url + "/", timeout=2):
+                return True
+
+        wait_for("web UI", up, timeout=30)
+        driver.get(url + "/")
+        WebDriverWait(driver, 15).until(tab_named("Rate limits"), "no Rate limits tab").click()
+        shown = WebDriverWait(driver, 40).until(outcome_shown, "no outcome in the tab")
+        seen_at = time.monotonic()
+        driver.save_screenshot(str(tmp_path / "outcome.png"))
+        (test,) = get_json(url + "/mmload/tests.json")
+        folder = Path(test["path"])
+        verdict = json.loads((folder / "verdict.json").read_text())
+        assert shown["test"] == "1" and shown["outcome"] == verdict["outcome"] == test["outcome"]
+        code = int(EXIT[verdict["outcome"]])
+        assert f"Test 1: {verdict['outcome'].upper()} (exit {code})" in shown["text"]
+        assert verdict["summary"] in shown["text"] and str(folder) in shown["text"]
+        page = (folder / "report.html").read_bytes()
+        for link in (shown["report"], url + "/mmload/report.html"):
+            answer = requests.get(link, timeout=10)
+            assert answer.status_code == 200 and answer.content == page, link
+            assert answer.headers["Content-Type"].startswith("text/html")
+        assert proc.wait(timeout=linger + 30) == code  # by itself: nobody stops it
+        assert linger - 4 <= time.monotonic() - seen_at <= linger + 20
+    finally:
+        driver.quit()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert (tmp_path / "run.log").read_text().rstrip().endswith(str(folder))
+    command = locust_command(RunOptions(web=True, web_linger=7.0), "http://h", tmp_path)
+    assert command[command.index("--autoquit") + 1] == "7"
+    refused = mmload_run(tmp_path, "--web-linger", "3", timeout=30)  # without --web: refused
+    assert refused.code == 2 and "without --web there is none" in refused.err, refused.err
+
+
+@pytest.mark.slow
+def test_each_test_started_from_the_web_ui_has_its_own_run_folder(
+    tmp_path: Path, serve: ServeFactory
+) -> None:
+    """Without -t the web UI stays; each test started from it (start, stop, start again) gets
+    a run folder of its own, its own verdict and report when it stops, linked from the tab; the
+    second writes nothing into the first's.  The process exits with the last one's code."""
+    server = serve()
+    runs = tmp_path / "runs"
+    with locust(tmp_path, "hammer", server.url, "--accounts", "4") as url:
+        for number in (1, 2):
+            form = {"user_count": "4", "spawn_rate": "4", "host": server.url}
+            assert requests.post(url + "/swarm", data=form, timeout=10).json()["success"]
+
+            def sent(n: int = number) -> bool:
+                """Test n runs, and its load (after a second of logins) has begun."""
+                last = get_json(url + "/mmload/tests.json")[0]
+                live = get_json(url + "/mmload/live.json")
+                return last["test"] == n and last["status"] == "running" and bool(live["rows"])
+
+            wait_for(f"test {number} under way", sent, timeout=15)
+            time.sleep(2)
+            assert requests.post(url + "/stop", timeout=90).json()["success"]
+            last = wait_for(
+                f"test {number}'s verdict",
+                lambda: (t := get_json(url + "/mmload/tests.json")[0])["status"] == "done" and t,
+                timeout=60,
+            )
+            assert last["test"] == number and last["report"], last
+        tests = get_json(url + "/mmload/tests.json")
+        assert [t["test"] for t in tests] == [2, 1]  # the last first
+        for test in tests:
+            folder = Path(test["path"])
+            assert folder.parent == runs
+            verdict = json.loads((folder / "verdict.json").read_text())
+            assert test["outcome"] == verdict["outcome"] and test["summary"] == verdict["summary"]
+            assert test["exit_code"] == EXIT[verdict["outcome"]]
+            answer = requests.get(url + "/" + test["report"].removeprefix("./"), timeout=10)
+            assert answer.status_code == 200
+            assert answer.content == (folder / "report.html").read_bytes()
+        missing = requests.get(url + "/mmload/tests/3/report.html", timeout=10)
+        assert missing.status_code == 404 and "no report yet" in missing.text
+    first, second = (Path(t["path"]) for t in reversed(tests))
+    assert sorted(runs.iterdir()) == sorted([first, second])
+    sent_at = []
+    for folder in (first, second):
+        run = read_run(folder)
+        records = list(read_records(folder))
+        assert run["status"] == "finished" and run["totals"]["offered"] == len(records) > 0
+        sent_at.append((min(r.sent for r in records), max(r.sent for r in records)))
+    assert sent_at[0][1] < sent_at[1][0]  # the second test's records are in its folder alone
+    assert f"Shutting down (exit code {tests[0]['exit_code']})" in log_of(tmp_path)

@@ -15,8 +15,9 @@ $(VENV)/.installed: pyproject.toml scripts/make_venv.sh
 	touch $@
 
 # the main job: hammer the embedded reference server for 30 s and leave a run folder in results/
+# (RUN_ARGS: more options for mmload run, e.g. make run RUN_ARGS="-t 10s")
 run: $(VENV)/.installed
-	$(BIN)/mmload run
+	$(BIN)/mmload run $(RUN_ARGS)
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)

@@ -1,6 +1,6 @@
 """The README and docs/ hold together: the README stays short, every relative link (and anchor)
 resolves, and every option written after an ``mmload`` command in code exists in that command's
-parser. Reads files only: nothing is started."""
+parser. Reads files only: nothing is started (tests/live/test_doc_commands.py runs the commands)."""
 
 from __future__ import annotations
 

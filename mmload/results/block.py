@@ -132,6 +132,31 @@ class Block:
             tables[name] = list(index)
         return cls(numbers, codes, tables)
 
+    @classmethod
+    def gather(cls, blocks: list[Block]) -> Block:
+        """:meth:`concat` that empties ``blocks`` as it copies them, so that memory holds the
+        result and one block more, not the result twice."""
+        if len(blocks) == 1:
+            return blocks.pop()
+        total = sum(len(b) for b in blocks)
+        numbers = {k: np.empty(total, np.float64 if d == "<f8" else np.int32) for k, d in NUMBERS.items()}
+        codes = {name: np.empty(total, np.uint32) for name in TEXT}
+        index: dict[str, dict[str, int]] = {name: {} for name in TEXT}
+        at = 0
+        blocks.reverse()
+        while blocks:
+            b = blocks.pop()
+            end = at + len(b)
+            for k in NUMBERS:
+                numbers[k][at:end] = b.numbers[k]
+            for name in TEXT:
+                seen = index[name]
+                recode = np.array([seen.setdefault(v, len(seen)) for v in b.tables[name]], np.uint32)
+                codes[name][at:end] = recode[b.codes[name]] if len(recode) else b.codes[name]
+            at = end
+        tables = {name: list(index[name]) or [""] for name in TEXT}
+        return cls(numbers, codes, tables)
+
     # the frame
     def encode(self, meta: dict[str, Any] | None = None, level: int = 1) -> bytes:
         columns = [(name, NUMBERS[name], self.numbers[name]) for name in NUMBERS]

@@ -3,7 +3,8 @@
 Reads only the run folder (``mmload verify`` does it again from disk, also for a killed run's
 folder), never imports Locust, and flows one way: read the records, group them into buckets
 (:mod:`scope`), measure (:mod:`measured`), judge (:mod:`registry`), then say what it comes to
-(:mod:`outcome`, :mod:`diagnose`).  ``verify(folder)`` returns a :class:`Verdict`
+(:mod:`outcome`, :mod:`diagnose`), a stretch of records at a time (:mod:`judging`: a long run
+in memory bounded by a stretch).  ``verify(folder)`` returns a :class:`Verdict`
 (:mod:`schema`); :mod:`output` writes it beside the records.
 """
 
@@ -14,22 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mmload import defaults
 from mmload.limiter.rate import Documented, Rate
-from mmload.results.block import Block
 from mmload.results.folder import read_run_or_empty
-from mmload.results.records_file import load_records
-from mmload.verdict import bypass_checks, notes, outcome, policies, registry
-from mmload.verdict.diagnose import diagnose
-from mmload.verdict.findings import Context, Unread
-from mmload.verdict.measured import Measured, measure_run
-from mmload.verdict.schema import FAIL, INCONCLUSIVE, Advertised, Check, Verdict
-from mmload.verdict.streams import LIMITED, decided
+from mmload.results.records_file import stretches
+from mmload.verdict import bypass_checks, judging, outcome
+from mmload.verdict.judging import Judge
+from mmload.verdict.schema import FAIL, INCONCLUSIVE, Check, Verdict
+from mmload.verdict.streams import LIMITED
 
 DEFAULT_TOLERANCE = defaults.TOLERANCE
-MALFORMED = "malformed "  # how the collector's header problems begin (mmload.dialects.fields)
 
 __all__ = ["Verdict", "verify"]
 
@@ -110,97 +105,59 @@ def verify(
     expect: str = "",
     limited: Collection[int] | None = None,
     routes: tuple[str, ...] = (),
+    head: int = defaults.HEAD_RECORDS,
+    stretch: int = defaults.STRETCH_RECORDS,
 ) -> Verdict:
     """``limited``: the statuses that are refusals (``--limited-status``), None: what the run
-    was told, else 429; ``routes``: routes documented with limits of their own."""
+    was told, else 429; ``routes``: routes documented with limits of their own.
+
+    A run of up to ``head`` records is judged whole.  A longer one is read in stretches, in
+    send order, holding one at a time: the first ``head`` records are judged by every check,
+    then every ``stretch`` records again by the checks that do not depend on how a stretch
+    began (:data:`registry.CHECKS`' ``again``), so a limiter that loosens, stops or starts
+    lying an hour in fails, in memory bounded by a stretch."""
     run = read_run_or_empty(folder)
     documented = documented_of(run, limit, burst, routes)
     refusals = limited_of(run, limited)
-    block = load_records(folder)
-    requests = with_routes(decided(block, refusals), documented)
-    measured = measure_run(requests, documented, expected_scope(run))
-    context = Context(
-        measured,
+    judge = Judge(
         documented,
         tolerance,
         is_mattermost(run, expect),
         _bodies(run),
-        unread(requests),
         expected_scope(run),
         refusals,
-        policies.tally(requests),
     )
-    checks = [replace(c, diagnosis=diagnose(c, context)) for c in registry.judge(context)]
+    parts = stretches(folder, head, stretch)
+    first = judge.first(parts)  # what the verdict keeps of it; its records are let go
+    later = judge.later(parts, first)
+    checks = judging.merged(first.checks, later)
+    answered = first.answered + sum(s.requests for s, _ in later)
     audit = bypass_checks.checks(folder, refusals)  # the bypass scenario's, one per vector
     checks = bypass_checks.explained(checks, audit) + audit
     scenario = str(run.get("scenario") or "")
     wanted = outcome.intent(scenario, documented) + tuple(c.id for c in audit)
-    result = outcome.outcome(checks, wanted, strict, len(requests))
+    result = outcome.outcome(checks, wanted, strict, answered)
     return Verdict(
         outcome=result,
-        summary=_summary(result, measured, documented, checks, strict, wanted, len(requests)),
-        requests=len(requests),
+        summary=_summary(result, first.words, documented, checks, strict, wanted, answered),
+        requests=answered,
         scenario=scenario,
         intent=wanted,
         not_verified=outcome.not_verified(checks),
         limited_status=refusals,
         strict=strict,
-        measured=measured.part(),
+        measured=first.measured,
         documented=documented,
-        advertised=_advertised(measured),
+        advertised=first.advertised,
         checks=tuple(checks),
-        notes=tuple(notes.for_run(block, refusals)),
+        notes=first.notes,
+        stretches=(first.stretch, *(s for s, _ in later)) if later else (),
     )
-
-
-def with_routes(requests: Block, documented: Documented) -> Block:
-    """The requests, each marked with the documented route it went to (a text column
-    ``route``: "" for the general limit), so that each route's requests are buckets apart."""
-    table = ["", *(r.endpoint for r in documented.routes)]
-    names = requests.tables["endpoint"]
-    of_endpoint = np.array([table.index(n) if n in table else 0 for n in names] or [0])
-    requests.codes["route"] = of_endpoint[requests.codes["endpoint"]].astype(np.uint32)
-    requests.tables["route"] = table
-    return requests
-
-
-def unread(requests: Block) -> Unread:
-    """How many answers had rate-limit headers the collector found malformed."""
-    codes, table = requests.codes["error"], requests.tables["error"]
-    used, counts = np.unique(codes, return_counts=True)
-    found = {
-        table[u]: n
-        for u, n in zip(used.tolist(), counts.tolist(), strict=True)
-        if MALFORMED in table[u]
-    }
-    example = max(found, key=found.__getitem__, default="")
-    shown = "; ".join(p for p in example.split("; ") if p.startswith(MALFORMED))
-    return Unread(sum(found.values()), len(requests), shown)
-
-
-def _advertised(m: Measured) -> Advertised:
-    return Advertised(m.dialect or None, m.limit, m.window, m.reset_semantics or None, m.policies)
-
-
-def enforced_words(m: Measured) -> str:
-    """What the server was seen to enforce, in words."""
-    refused = any(s.limited.any() for s in m.streams)
-    i = m.interval
-    if i is not None:
-        high = f"{i.high:.3g}" if np.isfinite(i.high) else "∞"
-        burst = f", burst {m.burst}" if m.burst is not None else ""
-        words = (
-            f"enforces {i.rate:.3g}/s ({i.low:.3g}..{high}){burst} ({m.algorithm}, {m.scope.scope})"
-        )
-        return words + (f": {m.buckets_per_key} buckets per key" if m.buckets_per_key > 1 else "")
-    if refused:
-        return "refused some requests, too few or too irregular to measure a rate"
-    return f"refused nothing at {m.offered_rate:.3g}/s offered to its busiest bucket"
 
 
 def _summary(
     result: str,
-    m: Measured,
+    words: str,
     documented: Documented,
     checks: list[Check],
     strict: bool,
@@ -209,7 +166,7 @@ def _summary(
 ) -> str:
     if not answered:
         return "INCONCLUSIVE: no request was answered"
-    head = f"the server {enforced_words(m)}; documented {documented}"
+    head = f"the server {words}; documented {documented}"
     if result == FAIL:
         failed = outcome.failed(checks, strict)
         why = next((c.diagnosis for c in failed if c.diagnosis), "")

@@ -8,17 +8,9 @@ from dataclasses import dataclass, field
 from mmload.limiter.rate import Documented
 from mmload.verdict.measured import Measured
 from mmload.verdict.policies import PolicyTally
+from mmload.verdict.streams import Unread
 
 HONEST_SHARE = 0.95  # of the cases a header is checked on, the share that must hold
-
-
-@dataclass(frozen=True)
-class Unread:
-    """Responses whose rate-limit headers could not be read (malformed), of all answered."""
-
-    malformed: int
-    answered: int
-    example: str  # the most frequent problem, as the collector wrote it
 
 
 @dataclass(frozen=True)

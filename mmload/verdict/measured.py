@@ -44,6 +44,18 @@ class Capacity:
     full_high: float | None
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a run's first stretch found out about the server, which later stretches of a long
+    run are read by: how its requests split into buckets, and the family that explains them
+    (with those it cannot be told from)."""
+
+    scope: scope.Scope
+    algorithm: str
+    agreement: float | None
+    tied: tuple[str, ...]
+
+
 @dataclass
 class Measured:
     streams: list[Stream]  # one per bucket, busiest first
@@ -62,6 +74,11 @@ class Measured:
     reset_semantics: str  # delta, epoch, or "" without Reset
     policies: tuple[Policy, ...] = ()
     routes: dict[str, RateInterval | None] = field(default_factory=dict)  # documented routes'
+    tied: tuple[str, ...] = ()  # the families that explain the decisions as well as algorithm
+
+    @property
+    def found(self) -> Found:
+        return Found(self.scope, self.algorithm, self.model_agreement, self.tied)
 
     @property
     def general(self) -> list[Stream]:
@@ -141,8 +158,12 @@ def _mode(values: np.ndarray) -> float | None:
     return float(found[np.argmax(counts)])
 
 
-def measure_run(decided: Block, documented: Documented, expected_scope: str) -> Measured:
-    inferred = scope.infer(decided, documented.per_sec, expected_scope)
+def measure_run(
+    decided: Block, documented: Documented, expected_scope: str, like: Found | None = None
+) -> Measured:
+    """``like``: what an earlier stretch of the run found (its buckets and family), taken as
+    found instead of found again."""
+    inferred = like.scope if like else scope.infer(decided, documented.per_sec, expected_scope)
     streams = _split(decided, inferred.grouping, documented)
     _name_routes(streams, decided.tables["endpoint"], documented)
     routes = {
@@ -168,11 +189,15 @@ def measure_run(decided: Block, documented: Documented, expected_scope: str) -> 
         if first and capacity and buckets == 1
         else None
     )
-    algorithm, agreement, tied = (
-        replay.contenders(params, general, limit is not None, (first.high - first.low) / 2)
-        if params and first
-        else ("unknown", None, ())
-    )
+    if like is not None:
+        algorithm, agreement, tied = like.algorithm, like.agreement, like.tied
+    elif params and first:
+        uncertainty = (first.high - first.low) / 2
+        algorithm, agreement, tied = replay.contenders(
+            params, general, limit is not None, uncertainty
+        )
+    else:
+        algorithm, agreement, tied = "unknown", None, ()
     bucket = rates.combine([i for s in measured if (i := rates.quick_rate(s, buckets))])
     interval = bucket
     if first is not None and (agreement or 0.0) < IDENTIFIED:
@@ -204,6 +229,7 @@ def measure_run(decided: Block, documented: Documented, expected_scope: str) -> 
         window,
         _reset_semantics(decided),
         routes=routes,
+        tied=tied,
     )
 
 

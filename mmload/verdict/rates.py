@@ -224,7 +224,8 @@ def interval(
         first, last = _sharp_ends(sharp, first, last, max(step, 1))
         p, q = int(r.rows[first]), int(r.rows[last])
         n = int(done[q] - done[p])
-        amb = ambiguous(s, p, wait) + ambiguous(s, q, wait) + others + (period_n if step == 0 else 0)
+        amb = ambiguous(s, p, wait) + ambiguous(s, q, wait) + others
+        amb += period_n if step == 0 else 0
         off = period_t if step == 0 else 0.0
         longest = float(s.answered[q] - r.after[first]) + off
         shortest = float(r.after[last] - s.answered[p] - (late[q] - late[p])) - off

@@ -77,6 +77,23 @@ class Measured:
 
 
 @dataclass(frozen=True)
+class Stretch:
+    """A stretch of a long run's records in send order, judged on its own: the first by every
+    check, each later one by those that do not depend on how it began (its failures fail the
+    run's check too).  Times are seconds from the run's first request."""
+
+    start_s: float
+    end_s: float
+    requests: int
+    refused: int
+    rate_per_s: float | None = None  # what its busiest buckets enforced, and the interval
+    rate_low: float | None = None
+    rate_high: float | None = None
+    failed: tuple[str, ...] = ()  # the checks that failed on it
+    judged: bool = True  # False: too short to judge on its own (the run's tail)
+
+
+@dataclass(frozen=True)
 class Verdict:
     outcome: str  # pass, fail or inconclusive
     summary: str
@@ -91,6 +108,7 @@ class Verdict:
     advertised: Advertised = field(default_factory=Advertised)
     checks: tuple[Check, ...] = ()
     notes: tuple[str, ...] = ()  # what else a reader should know, in sentences
+    stretches: tuple[Stretch, ...] = ()  # a long run's, in order (none: judged whole)
 
     @property
     def passed(self) -> bool:

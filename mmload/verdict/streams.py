@@ -15,9 +15,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 
 LIMITED = (429,)  # the statuses that are refusals unless the run says otherwise
+MALFORMED = "malformed "  # how the collector's header problems begin (mmload.dialects.fields)
+
+
+@dataclass(frozen=True)
+class Unread:
+    """Responses whose rate-limit headers could not be read (malformed), of all answered."""
+
+    malformed: int
+    answered: int
+    example: str  # the most frequent problem, as the collector wrote it
 
 
 @dataclass
@@ -142,3 +153,28 @@ def distinct(block: Block, column: str) -> int:
     """How many distinct non-empty values ``column`` has among the block's rows."""
     table = block.tables[column]
     return sum(1 for c in np.unique(block.codes[column]) if table[c])
+
+
+def with_routes(requests: Block, documented: Documented) -> Block:
+    """The requests, each marked with the documented route it went to (a text column
+    ``route``: "" for the general limit), so that each route's requests are buckets apart."""
+    table = ["", *(r.endpoint for r in documented.routes)]
+    names = requests.tables["endpoint"]
+    of_endpoint = np.array([table.index(n) if n in table else 0 for n in names] or [0])
+    requests.codes["route"] = of_endpoint[requests.codes["endpoint"]].astype(np.uint32)
+    requests.tables["route"] = table
+    return requests
+
+
+def unread(requests: Block) -> Unread:
+    """How many answers had rate-limit headers the collector found malformed."""
+    codes, table = requests.codes["error"], requests.tables["error"]
+    used, counts = np.unique(codes, return_counts=True)
+    found = {
+        table[u]: n
+        for u, n in zip(used.tolist(), counts.tolist(), strict=True)
+        if MALFORMED in table[u]
+    }
+    example = max(found, key=found.__getitem__, default="")
+    shown = "; ".join(p for p in example.split("; ") if p.startswith(MALFORMED))
+    return Unread(sum(found.values()), len(requests), shown)

@@ -22,3 +22,9 @@ TOLERANCE = 0.05  # how far an enforced rate or burst may be from the documented
 
 LOGIN_PHASE = 1.0  # seconds: the load starts this long after Locust's test start (logins first)
 REQUEST_TIMEOUT = 60.0  # seconds a request may wait (to connect, for each next part of its answer)
+
+# a long run's verdict: the first HEAD_RECORDS records (in send order) are judged whole, every
+# later STRETCH_RECORDS again by the checks that do not depend on how a stretch began
+HEAD_RECORDS = 2_000_000
+STRETCH_RECORDS = 1_000_000
+DISK_RESERVE = 1_000_000_000  # bytes a run leaves free on its disk: recording stops before

@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "documented_burst": None,  # not given: 100 if the limit was not given either, else none
     "vary_by": "address",
     "out": "results",
-    "max_records": 2_000_000,
+    "max_records": 0,  # every record
     "progress": 5.0,
     "request_timeout": defaults.REQUEST_TIMEOUT,
     "tolerance": defaults.TOLERANCE,
@@ -334,7 +334,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         {
             "type": non_negative,
             "default": DEFAULTS["max_records"],
-            "help": "per-request records kept in the run folder (totals stay exact)",
+            "help": "at most this many per-request records kept in the run folder (default 0: "
+            "all of them; totals stay exact either way)",
         },
     ),
     (

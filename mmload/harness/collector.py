@@ -221,6 +221,7 @@ class MasterCollector(Collector):
         self.awaiting: set[str] = set()  # workers whose last batch has not come yet
         self.watch = WorkerWatch(clock)  # when each worker was heard from, which are lost
         self._last_progress = clock()
+        self._warned: object = None  # the records writer whose stop was reported
         self.grace = grace_seconds(settings.request_timeout)
 
     def _listen(self) -> None:
@@ -326,11 +327,15 @@ class MasterCollector(Collector):
         closed = self.seconds.drain(float("inf") if final else now - self.grace)
         still_open = sorted(self.seconds.seconds.values(), key=lambda s: s.second)
         self.folder.write(closed, still_open)
+        records = self.folder.records
+        if records.stopped and self._warned is not records:
+            self._warned = records  # once per test's folder
+            print(f"mmload: WARNING: {records.stopped}; the run goes on", file=sys.stderr)
         if self.settings.progress and now - self._last_progress >= self.settings.progress:
             self._last_progress = now
             line = progress_line(closed + still_open, now, self.folder.started, self.settings)
             if line:
-                print(line, file=sys.stderr, flush=True)
+                print(f"{line}  records {size(records.bytes)}", file=sys.stderr, flush=True)
 
     def collect_last_batches(self, runner: MasterRunner) -> None:
         """At the end of a test: each worker stops its users and sends its last batch; wait for
@@ -409,6 +414,14 @@ def progress_line(seconds: list[Second], now: float, started: datetime, settings
         f"{sum(s.limited for s in recent) / n:7.1f}/s  "
         f"errors {sum(s.errors for s in recent) / n:5.1f}/s  Remaining {remaining}"
     )
+
+
+def size(n: int) -> str:
+    """A number of bytes for people: 512 B, 3.4 MB, 1.2 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def register(

@@ -164,7 +164,9 @@ class RunFolder:
             "records": {
                 "written": self.records.written,
                 "dropped": self.records.dropped,
-                "max": self.settings.max_records,
+                "max": self.settings.max_records or None,
+                "bytes": self.records.bytes,
+                "stopped": self.records.stopped or None,
             },
             "missing_workers": self.missing_workers,
             "notes": self.notes,

@@ -235,8 +235,11 @@ def notes(view: RunView) -> list[str]:
                 "its last batch is not in the run folder"
             )
     done = _how_done(run, found)
-    dropped = (run.get("records") or {}).get("dropped")
-    if dropped:
+    records = run.get("records") or {}
+    dropped, stopped = records.get("dropped"), records.get("stopped")
+    if dropped and stopped:
+        found.append(f"{stopped}: {dropped:,} records were not written (totals are exact)")
+    elif dropped:
         found.append(
             f"{dropped:,} records beyond --max-records were not written (totals are exact)"
         )

@@ -12,7 +12,9 @@ most one request timeout (plus a few seconds of delivery from workers) after it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +23,42 @@ import numpy as np
 from mmload import defaults
 from mmload.results.block import Block, FrameError, read_frames
 from mmload.results.folder import RECORDS_BIN, read_run_or_empty
+from mmload.results import utc
 from mmload.results.record import Record
 
 DELIVERY_SLACK = 10.0  # seconds a worker's frame may take to reach the master's file
+LOOK_EVERY = 64 * 2**20  # bytes written between two looks at the disk's free space
 
 
 class RecordsWriter:
-    """Appends frames, keeping at most ``max_records`` records (totals are kept elsewhere)."""
+    """Appends frames: every record by default, at most ``max_records`` when given (totals are
+    kept elsewhere).  Before the disk would fill it stops recording, never the run: once less
+    than ``reserve`` bytes would be left free, every later frame is dropped and ``stopped``
+    says why."""
 
-    def __init__(self, path: Path, max_records: int) -> None:
-        self.max_records = max_records
+    def __init__(
+        self,
+        path: Path,
+        max_records: int = 0,
+        reserve: int = defaults.DISK_RESERVE,
+        free: Callable[[Path], int] = lambda p: shutil.disk_usage(p).free,
+    ) -> None:
+        self.max_records = max_records  # 0: no cap
         self.written = 0
         self.dropped = 0
+        self.bytes = 0  # the file's size
+        self.stopped = ""  # why recording stopped before the run did ("" it did not)
+        self.reserve = reserve
+        self._free = free
+        self._room = 0  # bytes that may be written before the disk is looked at again
         self._file = open(path, "wb")  # noqa: SIM115  closed by close()
+        self._path = path
 
     def add_frame(self, frame: bytes, rows: int) -> None:
-        room = self.max_records - self.written
+        if self.stopped or not self._disk_has_room(len(frame)):
+            self.dropped += rows
+            return
+        room = self.max_records - self.written if self.max_records else rows
         if rows > room:
             self.dropped += rows - max(room, 0)
             if room <= 0:
@@ -45,6 +67,26 @@ class RecordsWriter:
             frame, rows = block.take(slice(0, room)).encode(meta), room
         self._file.write(frame)
         self.written += rows
+        self.bytes += len(frame)
+
+    def _disk_has_room(self, size: int) -> bool:
+        """Whether ``size`` bytes more leave ``reserve`` free; the disk is looked at once per
+        :data:`LOOK_EVERY` bytes written, not for each frame."""
+        if size <= self._room:
+            self._room -= size
+            return True
+        try:
+            free = self._free(self._path.parent)
+        except OSError:
+            return True  # cannot tell: keep writing (a full disk then fails the write)
+        self._room = min(free - self.reserve, LOOK_EVERY) - size
+        if self._room >= 0:
+            return True
+        self.stopped = (
+            f"recording stopped at {utc.clock(time.time())} UTC: less than "
+            f"{self.reserve / 1e9:.1f} GB would have been left free on the disk of {self._path}"
+        )
+        return False
 
     def add_block(self, block: Block, meta: dict[str, Any] | None = None) -> None:
         if len(block):
@@ -77,23 +119,27 @@ def in_send_order(blocks: Iterable[Block], horizon: float) -> Iterator[Block]:
     Each block is sorted on arrival; once a block answered at time T has been read, every later
     record was sent after T - horizon, so what was sent before that is final and goes out."""
     pending: list[Block] = []
-    for block in blocks:
+    for block in blocks:  # nothing this generator yields stays referenced while it waits
         if not len(block):
             continue
         sent = block.numbers["sent"]
-        pending.append(block.take(np.argsort(sent, kind="stable")))
         safe = float((sent + block.numbers["latency_ms"] / 1000.0).max()) - horizon
+        pending.append(block.take(np.argsort(sent, kind="stable")))
+        del block, sent
         cuts = [int(np.searchsorted(b.numbers["sent"], safe)) for b in pending]
         ready = [b.take(slice(0, c)) for b, c in zip(pending, cuts) if c]
         pending = [b.take(slice(c, None)) for b, c in zip(pending, cuts) if c < len(b)]
         if ready:
-            yield _sorted(Block.concat(ready))
+            yield _sorted(Block.gather(ready))
     if pending:
-        yield _sorted(Block.concat(pending))
+        yield _sorted(Block.gather(pending))
 
 
 def _sorted(block: Block) -> Block:
-    return block.take(np.argsort(block.numbers["sent"], kind="stable"))
+    sent = block.numbers["sent"]
+    if bool(np.all(sent[1:] >= sent[:-1])):  # in order already (a copy less)
+        return block
+    return block.take(np.argsort(sent, kind="stable"))
 
 
 def horizon_for(run: dict[str, Any]) -> float:
@@ -115,6 +161,25 @@ def read_records(folder: Path, horizon: float | None = None) -> Iterator[Record]
         horizon = horizon_for(read_run_or_empty(folder))
     for block in in_send_order(read_blocks(folder), horizon):
         yield from block.records()
+
+
+def stretches(folder: Path, head: int, size: int) -> Iterator[Block]:
+    """The records of a run folder in send order, as consecutive blocks: the first ``head``
+    records (all of them if there are fewer), then ``size`` at a time, the last what is left.
+    Memory holds one stretch (and the records still being put in order)."""
+    want, parts, rows = head, [], 0
+    for block in in_send_order(read_blocks(folder), horizon_for(read_run_or_empty(folder))):
+        while len(block):
+            part, block = block.take(slice(0, want - rows)), block.take(slice(want - rows, None))
+            parts.append(part)
+            rows += len(part)
+            del part  # held by parts alone, which gather empties
+            if rows >= want:
+                yield Block.gather(parts)
+                want, parts, rows = size, [], 0
+        del block
+    if parts:
+        yield Block.gather(parts)
 
 
 def load_records(folder: Path) -> Block:

@@ -46,6 +46,11 @@ def test_hammer_is_limited_as_the_server_says_and_reuses_tokens(tmp_path: Path) 
     assert all(r.retry_after is None for r in accepted)
     assert {r.key for r in done.records()} == {next(iter(run_keys(done.folder)))}
     assert "mmload" in done.err and str(done.folder) in done.out
+    # every record is kept, and run.json says how much disk they take
+    kept = run["records"]
+    assert kept["written"] == run["totals"]["offered"] and kept["dropped"] == 0
+    assert kept["max"] is None and kept["stopped"] is None
+    assert kept["bytes"] == (done.folder / "records.bin").stat().st_size > 0
 
 
 def run_keys(folder: Path) -> list[str]:

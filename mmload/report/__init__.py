@@ -1,7 +1,8 @@
 """Reports of a run folder: figures and a self-contained HTML page, from disk alone.
 
 ``write_report(folder)`` writes ``throughput.png``, ``offered-vs-accepted.png``,
-``headers.png``, ``latency.png`` and ``report.html`` into the folder.  When the folder has no
+``headers.png``, ``latency.png`` (and for a run of ten minutes or more ``soak.png``) and
+``report.html`` into the folder.  When the folder has no
 ``verdict.json`` (a killed run), the verdict is computed for the report and not saved.
 """
 
@@ -29,5 +30,8 @@ def write_report(folder: Path) -> list[Path]:
         "headers": (headers.figure(view, stats), "rate-limit headers over time"),
         "latency": (figures.latency(view), "latency over time"),
     }
+    soak = figures.soak(view, stats)
+    if soak is not None:  # a long run
+        drawn["soak"] = (soak, "the limit minute by minute over a long run")
     written, embedded = style.save_all(drawn, folder)
     return [*written, atomic_write(folder / REPORT_HTML, page.render(view, stats, embedded))]

@@ -17,8 +17,8 @@ import numpy as np
 
 from mmload.dialects.epoch import EPOCH_ABOVE  # a Reset above it is an epoch, not a delta
 from mmload.limiter.rate import Documented
-from mmload.results.folder import check_run_folder, read_run_or_empty
-from mmload.results.records_file import load_records
+from mmload.results.folder import check_run_folder, read_run_or_empty, read_server
+from mmload.results.records_file import read_blocks
 from mmload.results.tally import outcome_codes
 from mmload.results.timeline import COLUMNS
 from mmload.results.timeline_file import TIMELINE_CSV, read_timeline
@@ -27,6 +27,7 @@ from mmload.verdict.schema import Measured, Verdict
 
 SHORTEST = 0.25  # s: a last second cut shorter than this holds too few requests to be a rate
 WHOLE = 0.95  # s: a second cut no shorter than this is drawn whole
+SOAK_MINUTES = 10  # a run this long gets a soak view, minute by minute
 MARKS = 120  # Retry-After markers at most per key (one each 7 px of a report's figure)
 COUNTS = ("offered", "accepted", "limited", "errors")  # the timeline's columns that are counts
 
@@ -165,83 +166,186 @@ class KeySeries:
 
 
 @dataclass
+class Soak:
+    """A long run minute by minute: what each bucket that refused something accepted per
+    second (the enforced rate, as it drifts), the share of requests refused, and the reference
+    server's memory when it ran one."""
+
+    minute: np.ndarray  # each minute's start, seconds from the run's start
+    rate: np.ndarray  # accepted per second per bucket that refused in that minute; NaN: none did
+    refused: np.ndarray  # the share of that minute's requests refused
+    memory_t: np.ndarray  # seconds from the run's start
+    memory_mb: np.ndarray  # the server's resident memory then
+
+
+@dataclass
 class RecordStats:
     keys: list[KeySeries]
     latency_p95: dict[str, float | None]  # accepted / limited, over the whole run
+    soak: Soak | None = None  # for a run of SOAK_MINUTES or more
 
 
 def record_stats(view: RunView, keys: int = 3, bins: int = 1500) -> RecordStats:
     """The busiest ``keys`` keys' headers, and whole-run latency quantiles, from the records;
-    it notes on the view when the last request was sent (see :func:`rates`)."""
-    block = load_records(view.folder)
-    n = len(block)
-    if n:
-        view.last_sent = float(np.nanmax(block.numbers["sent"]))
-    status = block.numbers["status"]
-    outcome = outcome_codes(status)
-    latency = block.numbers["latency_ms"]
-    p95: dict[str, float | None] = {}
-    for name, code in (("accepted", 0), ("limited", 1)):
-        chosen = latency[outcome == code]
-        p95[name] = float(np.percentile(chosen, 95)) if len(chosen) else None
-    if not n:
-        return RecordStats([], p95)
-    codes = block.codes["key"]
-    counts = np.bincount(codes.astype(np.int64))
-    busiest = [int(c) for c in np.argsort(-counts, kind="stable")[:keys] if counts[c]]
-    series = [
-        _key_series(block.tables["key"][c], block, codes == c, view.start, bins) for c in busiest
-    ]
-    return RecordStats(series, p95)
+    it notes on the view when the last request was sent (see :func:`rates`).
+
+    Two passes over the frames, in the order they were written: what each key spans and every
+    latency first (4 bytes each), then the busiest keys' headers into ``bins`` bins, so memory
+    holds a frame and the bins, not the run."""
+    first = _FirstPass(view.start, view.limited_status)
+    for block in read_blocks(view.folder):
+        first.add(block)
+    if first.requests:
+        view.last_sent = first.last_sent
+    p95 = {name: first.p95(code) for name, code in (("accepted", 0), ("limited", 1))}
+    soak = _soak(view, first)
+    busiest = sorted(first.count, key=lambda k: -first.count[k])[:keys]
+    if not busiest:
+        return RecordStats([], p95, soak)
+    series = {k: _KeyBins(k, first, view.start, bins) for k in busiest}
+    for block in read_blocks(view.folder):
+        codes, table = block.codes["key"], block.tables["key"]
+        for code, name in enumerate(table):
+            if name in series:
+                rows = codes == code
+                if rows.any():
+                    series[name].add(block, rows)
+    return RecordStats([series[k].done() for k in busiest], p95, soak)
 
 
-def _key_series(key: str, block: Any, mask: np.ndarray, start: float, bins: int) -> KeySeries:
-    num = {k: v[mask] for k, v in block.numbers.items()}
-    t = num["sent"] - start
-    reset = num["reset"]
-    epoch = bool(np.nanmax(reset, initial=0.0) > EPOCH_ABOVE)
-    if epoch:  # shown as seconds from the response's Date (or its send time)
-        base = np.where(np.isnan(num["date"]), num["sent"], num["date"])
-        reset = reset - base
-    edges = np.linspace(t.min(), t.max() + 1e-9, bins + 1) if len(t) else np.zeros(1)
-    which = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, bins - 1)
-    centres = (edges[:-1] + edges[1:]) / 2
-    retry = ~np.isnan(num["retry_after"])
-    retry_t, retry_after = _marks(t[retry], num["retry_after"][retry], edges)
-    return KeySeries(
-        key=key,
-        requests=int(mask.sum()),
-        t=centres,
-        remaining_min=held(_binned(np.fmin, which, num["remaining"], bins, np.inf)),
-        remaining_max=held(_binned(np.fmax, which, num["remaining"], bins, -np.inf)),
-        limit=held(_binned(np.fmax, which, num["limit"], bins, -np.inf)),
-        reset=held(_binned(np.fmax, which, reset, bins, -np.inf)),
-        reset_is_epoch=epoch,
-        retry_t=retry_t,
-        retry_after=retry_after,
-    )
+def _soak(view: RunView, first: _FirstPass) -> Soak | None:
+    seconds = np.bincount((view.t // 60).astype(np.int64)) if len(view.t) else np.zeros(0)
+    if len(seconds) < SOAK_MINUTES or not first.minutes:
+        return None
+    n = len(seconds)
+    accepted, buckets, offered, refused = (np.zeros(n) for _ in range(4))
+    for (minute, _key), (acc, ref) in first.minutes.items():
+        if 0 <= minute < n:
+            offered[minute] += acc + ref
+            refused[minute] += ref
+            if ref:
+                accepted[minute] += acc
+                buckets[minute] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(buckets > 0, accepted / (buckets * np.maximum(seconds, 1)), np.nan)
+        share = np.where(offered > 0, refused / offered, np.nan)
+    samples = (read_server(view.folder) or {}).get("memory_mb") or []
+    pairs = np.array([p for p in samples if isinstance(p, list) and len(p) == 2], dtype=float)
+    pairs = pairs.reshape(-1, 2)
+    return Soak(np.arange(n) * 60.0, rate, share, pairs[:, 0] - view.start, pairs[:, 1])
 
 
-def _marks(t: np.ndarray, values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where Retry-After was sent and its largest value, in at most :data:`MARKS` bins: markers
-    a few pixels apart, which a reader tells from the lines, where finer ones merge into one."""
-    bins = min(MARKS, len(edges) - 1)
-    coarse = np.linspace(edges[0], edges[-1], bins + 1)
-    which = np.clip(np.searchsorted(coarse, t, side="right") - 1, 0, bins - 1)
-    found = np.unique(which)
-    centres = (coarse[:-1] + coarse[1:]) / 2
-    return centres[found], _binned(np.fmax, which, values, bins, -np.inf)[found]
+class _FirstPass:
+    """Per key: how many requests, when the first and last were sent, its largest Reset; every
+    latency by outcome; per minute of the run and key, the accepted and refused requests."""
+
+    def __init__(self, start: float, limited: tuple[int, ...]) -> None:
+        self.start, self.limited = start, np.array(limited, dtype=np.int32)
+        self.minutes: dict[tuple[int, str], list[int]] = {}
+        self.count: dict[str, int] = {}
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.reset: dict[str, float] = {}
+        self.latency: dict[int, list[np.ndarray]] = {0: [], 1: []}
+        self.requests = 0
+        self.last_sent = -np.inf
+
+    def add(self, block: Any) -> None:
+        n = len(block)
+        if not n:
+            return
+        self.requests += n
+        sent, codes = block.numbers["sent"], block.codes["key"].astype(np.int64)
+        self.last_sent = max(self.last_sent, float(np.nanmax(sent)))
+        width = len(block.tables["key"])
+        counts = np.bincount(codes, minlength=width)
+        low, high, reset = np.full(width, np.inf), np.full(width, -np.inf), np.zeros(width)
+        np.fmin.at(low, codes, sent)
+        np.fmax.at(high, codes, sent)
+        np.fmax.at(reset, codes, np.nan_to_num(block.numbers["reset"], nan=0.0))
+        for code in np.flatnonzero(counts).tolist():
+            key = block.tables["key"][code]
+            self.count[key] = self.count.get(key, 0) + int(counts[code])
+            self.first[key] = min(self.first.get(key, np.inf), float(low[code]))
+            self.last[key] = max(self.last.get(key, -np.inf), float(high[code]))
+            self.reset[key] = max(self.reset.get(key, 0.0), float(reset[code]))
+        status = block.numbers["status"]
+        answered = status > 0
+        minute = np.maximum(np.floor((sent - self.start) / 60), 0).astype(np.int64)
+        pair = (minute[answered] * width + codes[answered]) * 2 + np.isin(
+            status[answered], self.limited
+        )
+        found, counts = np.unique(pair, return_counts=True)
+        for value, count in zip(found.tolist(), counts.tolist(), strict=True):
+            (m, code), ref = divmod(value // 2, width), value % 2
+            slot = self.minutes.setdefault((m, block.tables["key"][code]), [0, 0])
+            slot[ref] += count
+        outcome = outcome_codes(status)
+        for code, kept in self.latency.items():
+            kept.append(block.numbers["latency_ms"][outcome == code].astype(np.float32))
+
+    def p95(self, code: int) -> float | None:
+        values = np.concatenate(self.latency[code]) if self.latency[code] else np.empty(0)
+        return float(np.percentile(values.astype(np.float64), 95)) if len(values) else None
 
 
-def _binned(
-    reduce: np.ufunc, which: np.ndarray, values: np.ndarray, bins: int, empty: float
-) -> np.ndarray:
-    """Per bin, ``reduce`` of the values that are not NaN; NaN for a bin with none."""
-    out = np.full(bins, empty)
+class _KeyBins:
+    """One key's headers binned as its records come, in any order."""
+
+    def __init__(self, key: str, first: _FirstPass, start: float, bins: int) -> None:
+        self.key, self.start, self.bins = key, start, bins
+        self.requests = first.count[key]
+        lo, hi = first.first[key] - start, first.last[key] - start
+        self.edges = np.linspace(lo, hi + 1e-9, bins + 1)
+        self.epoch = first.reset[key] > EPOCH_ABOVE
+        self.coarse = np.linspace(self.edges[0], self.edges[-1], min(MARKS, bins) + 1)
+        self.low = np.full(bins, np.inf)
+        self.high = {c: np.full(bins, -np.inf) for c in ("remaining", "limit", "reset")}
+        self.retry = np.full(len(self.coarse) - 1, -np.inf)
+
+    def add(self, block: Any, rows: np.ndarray) -> None:
+        num = {k: v[rows] for k, v in block.numbers.items()}
+        t = num["sent"] - self.start
+        which = np.clip(np.searchsorted(self.edges, t, side="right") - 1, 0, self.bins - 1)
+        reset = num["reset"]
+        if self.epoch:  # shown as seconds from the response's Date (or its send time)
+            reset = reset - np.where(np.isnan(num["date"]), num["sent"], num["date"])
+        _into(np.fmin, self.low, which, num["remaining"])
+        for name, values in (("remaining", num["remaining"]), ("limit", num["limit"])):
+            _into(np.fmax, self.high[name], which, values)
+        _into(np.fmax, self.high["reset"], which, reset)
+        retry = ~np.isnan(num["retry_after"])
+        coarse = np.searchsorted(self.coarse, t[retry], side="right") - 1
+        _into(
+            np.fmax, self.retry, np.clip(coarse, 0, len(self.retry) - 1), num["retry_after"][retry]
+        )
+
+    def done(self) -> KeySeries:
+        centres = (self.edges[:-1] + self.edges[1:]) / 2
+        marks = (self.coarse[:-1] + self.coarse[1:]) / 2
+        shown = np.isfinite(self.retry)
+        return KeySeries(
+            key=self.key,
+            requests=self.requests,
+            t=centres,
+            remaining_min=held(_finite(self.low)),
+            remaining_max=held(_finite(self.high["remaining"])),
+            limit=held(_finite(self.high["limit"])),
+            reset=held(_finite(self.high["reset"])),
+            reset_is_epoch=self.epoch,
+            retry_t=marks[shown],
+            retry_after=self.retry[shown],
+        )
+
+
+def _into(reduce: np.ufunc, out: np.ndarray, which: np.ndarray, values: np.ndarray) -> None:
     seen = ~np.isnan(values)
     reduce.at(out, which[seen], values[seen])
-    out[np.isinf(out)] = np.nan
-    return out
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Bins no value reached are NaN."""
+    return np.where(np.isinf(values), np.nan, values)
 
 
 def held(values: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mmload.report import callouts, style
-from mmload.report.data import RunView, rate_interval, rates
+from mmload.report.data import RecordStats, RunView, rate_interval, rates
 from mmload.verdict.output import heading
 from mmload.verdict.schema import INCONCLUSIVE
 
@@ -302,3 +302,50 @@ def _latency_axis(ax: Axes, t: np.ndarray, c: dict[str, np.ndarray], load_t: flo
         ax.set_ylim(seen.min() / 1.5, seen.max() * 1.5)
     else:
         ax.set_ylim(0, seen.max() * 1.15)
+
+
+def soak(view: RunView, stats: RecordStats) -> Figure | None:
+    """A long run minute by minute: the enforced rate per bucket against the documented one
+    (and the verdict's stretches, each with the interval it measured), the share refused, and
+    the reference server's memory when it ran one.  None for a run shorter than
+    :data:`SOAK_MINUTES`."""
+    s = stats.soak
+    if s is None:
+        return None
+    memory = len(s.memory_t) > 0
+    fig, axes = style.figure(
+        rows=3 if memory else 2, height=style.HEIGHT * (1.6 if memory else 1.3)
+    )
+    minutes = s.minute / 60
+    ax = axes[0]
+    ax.step(minutes, s.rate, where="post", color=style.ACCEPTED, linewidth=1.6,
+            label="accepted per second, per bucket that refused")  # fmt: skip
+    stretches = view.verdict.stretches if view.verdict else ()
+    for i, st in enumerate(stretches):
+        if st.judged and st.rate_low is not None:
+            high = st.rate_high if st.rate_high is not None else st.rate_low * 2
+            colour = style.LIMITED if st.failed else style.ENFORCED
+            label = "the verdict's stretches (red: a check failed)" if i == 0 else None
+            ax.fill_between([st.start_s / 60, st.end_s / 60], st.rate_low, high, color=colour,
+                            alpha=0.15, linewidth=0, label=label)  # fmt: skip
+    if view.documented_rate:
+        style.documented_line(ax, view.documented_rate)
+    ax.set_ylabel("requests/s")
+    ax.set_title("enforced rate per bucket, by minute", loc="left", fontsize=9)
+    ax = axes[1]
+    ax.step(minutes, 100 * s.refused, where="post", color=style.LIMITED, linewidth=1.4)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("% refused")
+    ax.set_title("share of requests refused, by minute", loc="left", fontsize=9)
+    if memory:
+        ax = axes[2]
+        ax.plot(s.memory_t / 60, s.memory_mb, color=style.ENFORCED, linewidth=1.4)
+        ax.set_ylim(0, max(float(np.max(s.memory_mb)) * 1.15, 1.0))
+        ax.set_ylabel("MB")
+        ax.set_title("the reference server's resident memory", loc="left", fontsize=9)
+    axes[-1].set_xlabel("minutes from the run's start")
+    axes[-1].set_xlim(0, max(float(minutes[-1]) + 1, 1.0))
+    style.legend_below(fig, axes[0])
+    style.title(fig, f"Soak: does the limit hold over the run? — {headline(view)}",
+                verdict_line(view))  # fmt: skip
+    return fig

@@ -18,6 +18,7 @@ from mmload.server.errors import AppError
 from mmload.server.http import Request, Response
 from mmload.server.ids import new_id
 from mmload.server.limiting import LimitSettings, RateLimiter
+from mmload.server.memory import Samples
 from mmload.server.world import World
 
 STATS_PATH = "/mmload/stats"
@@ -40,6 +41,7 @@ class App:
         self.trust_forwarded = limits.keying.trust_forwarded
         self.errors = "errors-2pct" in limits.faults
         self.admitted = 0  # requests the limiter let through (errors-2pct: every 50th fails)
+        self.memory = Samples()  # its resident memory over the run (serve samples it)
         canonical = json.dumps(settings_dict(limits), sort_keys=True).encode()
         config_hash = hashlib.sha256(canonical).hexdigest()[:12]
         self.version_id = f"{SERVER_VERSION}.mmload.{config_hash}.false"
@@ -103,6 +105,7 @@ class App:
             "sessions": len(self.world.sessions),
             "cluster": self.world.cluster,
             "settings": settings_dict(self.limits),
+            "memory_mb": self.memory.as_json(),  # [UNIX time, resident MB], every 10 s or so
         }
         return Response(200, json.dumps(body).encode())
 

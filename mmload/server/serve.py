@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import signal
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from mmload import defaults
-from mmload.server import ready
+from mmload.server import memory, ready
 from mmload.server.app import App
 from mmload.server.http import HTTPProtocol, new_event_loop
 from mmload.server.limiting import LimitSettings
@@ -51,6 +52,14 @@ def announce(app: App, url: str, out: TextIO) -> None:
     print(f"mmload serve: counters at {url}/mmload/stats; stop with Ctrl-C", file=out, flush=True)
 
 
+async def _sample_memory(app: App, stop: asyncio.Event) -> None:
+    """The server's memory now, then every :data:`memory.EVERY` seconds until it stops."""
+    while not stop.is_set():
+        app.memory.take()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), memory.EVERY)
+
+
 async def _serve(app: App, options: ServeOptions, out: TextIO, ready: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
@@ -67,7 +76,9 @@ async def _serve(app: App, options: ServeOptions, out: TextIO, ready: Callable[[
     shown = f"[{host}]" if ":" in host else host
     announce(app, f"http://{shown}:{port}", out)
     ready()
+    sampling = asyncio.create_task(_sample_memory(app, stop))
     await stop.wait()
+    await sampling
     server.close()  # open keep-alive connections are dropped with the loop
     print(
         f"mmload serve: stopped after {sum(app.statuses.values())} requests "

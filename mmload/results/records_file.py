@@ -126,13 +126,28 @@ def in_send_order(blocks: Iterable[Block], horizon: float) -> Iterator[Block]:
         safe = float((sent + block.numbers["latency_ms"] / 1000.0).max()) - horizon
         pending.append(block.take(np.argsort(sent, kind="stable")))
         del block, sent
-        cuts = [int(np.searchsorted(b.numbers["sent"], safe)) for b in pending]
-        ready = [b.take(slice(0, c)) for b, c in zip(pending, cuts) if c]
-        pending = [b.take(slice(c, None)) for b, c in zip(pending, cuts) if c < len(b)]
+        ready, pending = _cut(pending, safe)
         if ready:
             yield _sorted(Block.gather(ready))
     if pending:
         yield _sorted(Block.gather(pending))
+
+
+def _cut(pending: list[Block], safe: float) -> tuple[list[Block], list[Block]]:
+    """(what was sent before ``safe``, the rest) of sorted blocks; a block that starts after
+    ``safe`` waits whole."""
+    ready, later = [], []
+    for b in pending:
+        times = b.numbers["sent"]
+        cut = 0 if times[0] >= safe else int(np.searchsorted(times, safe))
+        if cut == len(b):
+            ready.append(b)
+        elif cut == 0:
+            later.append(b)
+        else:
+            ready.append(b.take(slice(0, cut)))
+            later.append(b.take(slice(cut, None)))
+    return ready, later
 
 
 def _sorted(block: Block) -> Block:
@@ -169,15 +184,19 @@ def stretches(folder: Path, head: int, size: int) -> Iterator[Block]:
     Memory holds one stretch (and the records still being put in order)."""
     want, parts, rows = head, [], 0
     for block in in_send_order(read_blocks(folder), horizon_for(read_run_or_empty(folder))):
-        while len(block):
-            part, block = block.take(slice(0, want - rows)), block.take(slice(want - rows, None))
+        rest: Block | None = block
+        del block
+        while rest is not None and len(rest):
+            room = want - rows
+            part, rest = (rest, None) if len(rest) <= room else (
+                rest.take(slice(0, room)), rest.take(np.arange(room, len(rest)))
+            )  # the rest a copy: a view would hold the stretch before it as long as itself
             parts.append(part)
             rows += len(part)
             del part  # held by parts alone, which gather empties
             if rows >= want:
                 yield Block.gather(parts)
                 want, parts, rows = size, [], 0
-        del block
     if parts:
         yield Block.gather(parts)
 

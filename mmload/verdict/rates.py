@@ -172,20 +172,16 @@ def spans(
     return found
 
 
-def ambiguous(s: Stream, row: int, longest: float | None = None) -> int:
-    """Acceptances (other than ``row``) that may have been decided on either side of it;
-    ``longest``: the stream's longest wait for an answer, when the caller has it."""
-    t, a = s.t, s.answered
-    longest = _longest(s) if longest is None else longest
-    lo = int(np.searchsorted(t, t[row] - longest, side="left"))
-    hi = int(np.searchsorted(t, a[row], side="left"))
-    near = slice(lo, hi)
-    overlap = s.accepted[near] & (a[near] > t[row]) & (t[near] < a[row])
-    return max(0, int(overlap.sum()) - int(s.accepted[row]))
-
-
-def _longest(s: Stream) -> float:
-    return float(np.max(s.answered - s.t)) if len(s) else 0.0
+def ambiguous(s: Stream, rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows``: the acceptances (other than itself) that may have been decided on
+    either side of it, those sent before it was answered and answered after it was sent: all
+    sent before its answer, less those answered by its send (which were sent before it too)."""
+    t, a, accepted = s.t, s.answered, ~s.limited
+    sent = t[accepted]  # in order, as the stream is
+    answered = np.sort(a[accepted])
+    before = np.searchsorted(sent, a[rows], side="left")
+    done = np.searchsorted(answered, t[rows], side="right")
+    return np.maximum(0, before - done - accepted[rows])
 
 
 def interval(
@@ -219,13 +215,12 @@ def interval(
     sharp = unsure <= 2 * float(np.median(unsure)) if len(unsure) else unsure.astype(bool)
     found = spans(s, r, idle, not bucket, late if bucket else None, phased and not bucket)
     period_n, period_t = _period_bounds(s, r) if any(f[2] == 0 for f in found) else (0, 0.0)
-    wait = _longest(s)  # once: a span's ends look this far back
-    for first, last, step in found:
-        first, last = _sharp_ends(sharp, first, last, max(step, 1))
-        p, q = int(r.rows[first]), int(r.rows[last])
+    ends = [(*_sharp_ends(sharp, f, g, max(step, 1)), step) for f, g, step in found]
+    at_ends = np.array([r.rows[[f, g]] for f, g, _ in ends], dtype=np.int64).reshape(-1, 2)
+    both = ambiguous(s, at_ends.ravel()).reshape(-1, 2).sum(axis=1) if len(ends) else []
+    for (first, last, step), (p, q), amb_ends in zip(ends, at_ends.tolist(), both, strict=True):
         n = int(done[q] - done[p])
-        amb = ambiguous(s, p, wait) + ambiguous(s, q, wait) + others
-        amb += period_n if step == 0 else 0
+        amb = int(amb_ends) + others + (period_n if step == 0 else 0)
         off = period_t if step == 0 else 0.0
         longest = float(s.answered[q] - r.after[first]) + off
         shortest = float(r.after[last] - s.answered[p] - (late[q] - late[p])) - off

@@ -17,7 +17,8 @@ from mmload.limiter.faults import FAULTS
 from mmload.server.limiting import ALGORITHMS
 from mmload.verdict import Verdict, verify
 from mmload.verdict.output import SUMMARY_MD, VERDICT_JSON, VERDICT_XML, write
-from tests.support.synth import ME, PROBE_EXTRA, START, Plan, simulate, write_folder
+from tests.support.folders import synthesized
+from tests.support.synth import ME, PROBE_EXTRA, START, Plan, simulate
 from tests.support.worlds import correct
 
 # faults of the server around a correct limiter (its answers, not its decisions): a pass
@@ -25,7 +26,7 @@ NOT_THE_LIMITERS = {"errors-2pct"}
 
 
 def judge(tmp_path: Path, plan: Plan) -> Verdict:
-    return verify(write_folder(tmp_path / "run", plan))
+    return verify(synthesized(plan, tmp_path / "run"))
 
 
 def quick(plan: Plan) -> Plan:
@@ -125,7 +126,7 @@ def test_a_user_per_address_cannot_tell_per_user_from_per_address(
     not applicable rather than a false alarm when the run expected the other one."""
     plan = Plan(vary_by=vary_by, dialect=dialect, users=2, sources=2)
     for told in ("user", "address"):
-        folder = write_folder(tmp_path / told, plan)
+        folder = synthesized(plan, tmp_path / told)
         run = json.loads((folder / "run.json").read_text())
         run["settings"]["vary_by"] = told
         (folder / "run.json").write_text(json.dumps(run))
@@ -137,7 +138,7 @@ def test_undecided_buckets_per_key_is_not_applicable_everywhere(tmp_path: Path) 
     """A steady run below the limit: nothing drained, so nothing tells how many buckets serve a
     key.  ``one-bucket-per-key`` is undecided, not passed, in the verdict, verdict.json, the
     JUnit XML (skipped) and the summary, and the run passes; a hammer decides it."""
-    folder = write_folder(tmp_path / "run", Plan(scenario="steady"))
+    folder = synthesized(Plan(scenario="steady"), tmp_path / "run")
     v = verify(folder)
     assert v.passed and check(v, "one-bucket-per-key") is None, v.summary
     write(folder, v)

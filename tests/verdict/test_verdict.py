@@ -18,7 +18,7 @@ from mmload.verdict import Verdict, verify
 from mmload.verdict.output import SUMMARY_MD, VERDICT_JSON, VERDICT_XML, write
 from tests.support.folders import synthesized
 from tests.support.synth import START, Plan, write_folder
-from tests.support.worlds import correct
+from tests.support.worlds import correct, quick
 
 
 def judge(tmp_path: Path, plan: Plan, **kw: object) -> Verdict:
@@ -68,7 +68,7 @@ FAULTS = [
 def test_every_fault_fails_its_check_and_the_verdict(
     tmp_path: Path, fault: str, plan: dict[str, str], check: str
 ) -> None:
-    v = judge(tmp_path, Plan(faults=(fault,), **plan))  # type: ignore[arg-type]
+    v = judge(tmp_path, quick(Plan(faults=(fault,), **plan)))  # type: ignore[arg-type]
     assert not v.passed and check in failed(v), (v.summary, failed(v))
     assert v.summary.startswith("FAIL") and check in v.summary
 

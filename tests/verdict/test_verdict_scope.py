@@ -19,7 +19,7 @@ from mmload.verdict import Verdict, verify
 from mmload.verdict.output import SUMMARY_MD, VERDICT_JSON, VERDICT_XML, write
 from tests.support.folders import synthesized
 from tests.support.synth import ME, PROBE_EXTRA, START, Plan, simulate
-from tests.support.worlds import correct
+from tests.support.worlds import correct, quick
 
 # faults of the server around a correct limiter (its answers, not its decisions): a pass
 NOT_THE_LIMITERS = {"errors-2pct"}
@@ -27,11 +27,6 @@ NOT_THE_LIMITERS = {"errors-2pct"}
 
 def judge(tmp_path: Path, plan: Plan) -> Verdict:
     return verify(synthesized(plan, tmp_path / "run"))
-
-
-def quick(plan: Plan) -> Plan:
-    """Half the run and an eighth of the requests: enough for a fault to show."""
-    return replace(plan, seconds=10, per_user=50)
 
 
 def check(v: Verdict, check_id: str) -> bool | None:

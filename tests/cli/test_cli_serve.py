@@ -44,24 +44,54 @@ def test_help_lists_every_fault_algorithm_and_dialect() -> None:
     assert "ready line" in result.stdout  # the line machines read is documented
 
 
-@pytest.mark.parametrize(
-    ("args", "mentions"),
-    [
-        (["--per-sec", "0"], "--per-sec"),
-        (["--per-sec", "ten"], "--per-sec"),
-        (["--max-burst", "-1"], "--max-burst"),
-        (["--port", "70000"], "--port"),
-        (["--port", "-1"], "--port"),
-        (["--memory-store-size", "0"], "--memory-store-size"),
-        (["--accounts", "-3"], "--accounts"),
-        (["--fault", "nope"], "--fault"),
-        (["--algorithm", "token-bucket"], "--algorithm"),
-        (["--dialect", "github"], "--dialect"),
-        (["--no-such-option"], "--no-such-option"),
-    ],
-)
-def test_bad_arguments_exit_2_with_a_message(args: list[str], mentions: str) -> None:
-    result = mmload("serve", *args)
+BAD_ARGUMENTS = [
+    (["--per-sec", "0"], "--per-sec"),
+    (["--per-sec", "ten"], "--per-sec"),
+    (["--max-burst", "-1"], "--max-burst"),
+    (["--port", "70000"], "--port"),
+    (["--port", "-1"], "--port"),
+    (["--memory-store-size", "0"], "--memory-store-size"),
+    (["--accounts", "-3"], "--accounts"),
+    (["--fault", "nope"], "--fault"),
+    (["--algorithm", "token-bucket"], "--algorithm"),
+    (["--dialect", "github"], "--dialect"),
+    (["--no-such-option"], "--no-such-option"),
+]
+
+
+@pytest.fixture(scope="module")
+def refused() -> dict[tuple[str, ...], subprocess.CompletedProcess[str]]:
+    """``mmload serve`` with each of BAD_ARGUMENTS, a process of its own: all started at once
+    (each spends its time starting Python), then each waited for, as ``mmload`` would be."""
+    started = {
+        tuple(args): subprocess.Popen(
+            [sys.executable, "-m", "mmload", "serve", *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args, _ in BAD_ARGUMENTS
+    }
+    done = {}
+    for args, proc in started.items():
+        try:
+            out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:  # it took the arguments and served: killed, and failed
+            proc.kill()
+            out, err = proc.communicate()
+        done[args] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return done
+
+
+@pytest.mark.parametrize(("args", "mentions"), BAD_ARGUMENTS)
+def test_bad_arguments_exit_2_with_a_message(
+    refused: dict[tuple[str, ...], subprocess.CompletedProcess[str]],
+    args: list[str],
+    mentions: str,
+) -> None:
+    result = refused[tuple(args)]
 
     assert result.returncode == 2, (result.stdout, result.stderr)
     last = result.stderr.strip().splitlines()[-1]
@@ -71,8 +101,10 @@ def test_bad_arguments_exit_2_with_a_message(args: list[str], mentions: str) -> 
     assert "listening on" not in result.stdout
 
 
-def test_fault_error_names_the_valid_faults() -> None:
-    result = mmload("serve", "--fault", "nope")
+def test_fault_error_names_the_valid_faults(
+    refused: dict[tuple[str, ...], subprocess.CompletedProcess[str]],
+) -> None:
+    result = refused["--fault", "nope"]
 
     assert result.returncode == 2
     assert all(name in result.stderr for name in FAULTS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -211,11 +212,37 @@ def master_collector(env: Environment) -> MasterCollector:
     return collector
 
 
+@pytest.fixture
+def verdict_processes(monkeypatch: Any) -> list[list[str]]:
+    """What a finished run folder asks of ``mmload verify`` and ``mmload report``, recorded
+    instead of run: each process takes a second or more, and the tests using this fixture are
+    about the records, rows and totals written before them.  The real processes run in
+    ``test_a_second_quitting_waits_for_the_first_and_writes_nothing_twice``."""
+    asked: list[list[str]] = []
+
+    def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        asked.append([str(arg) for arg in cmd])
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr("mmload.harness.runfolder.subprocess.run", run)
+    return asked
+
+
+def assert_verified_and_reported(asked: list[list[str]], folder: Path) -> None:
+    """The run folder asked for its verdict, then its report, each on that folder."""
+    assert [cmd[1:5] for cmd in asked] == [
+        ["-m", "mmload", "verify", str(folder)],
+        ["-m", "mmload", "report", str(folder)],
+    ]
+
+
 def mattermost(remaining: int) -> list[tuple[str, str]]:
     return dialects.render("mattermost", Decision(False, 101, remaining, NS), 0, 11)
 
 
-def test_worker_batches_reach_the_master_exactly(tmp_path: Path) -> None:
+def test_worker_batches_reach_the_master_exactly(
+    tmp_path: Path, verdict_processes: list[list[str]]
+) -> None:
     runner, worker = worker_collector(tmp_path / "w", 0)
     env = environment(tmp_path)
     master_runner = FakeMaster(env, ["w0"])
@@ -247,10 +274,11 @@ def test_worker_batches_reach_the_master_exactly(tmp_path: Path) -> None:
     assert len(records) == 51 and sorted(r.sent for r in records) == [r.sent for r in records]
     assert sum(row["offered"] or 0 for row in read_timeline(folder)) == 51
     assert not (tmp_path / "w" / "run").exists()  # a worker writes nothing itself
+    assert_verified_and_reported(verdict_processes, folder)  # by the master alone
 
 
 def test_a_worker_learns_the_runs_refusals_from_the_master_and_503s_are_limited(
-    tmp_path: Path,
+    tmp_path: Path, verdict_processes: list[list[str]]
 ) -> None:
     """A worker started on its own (without --limited-status) counts what the master was told:
     Locust updates its options with the spawn message, before test_start.  The users named the
@@ -279,6 +307,9 @@ def test_a_worker_learns_the_runs_refusals_from_the_master_and_503s_are_limited(
     timeline = read_timeline(folder)
     assert sum(row["limited"] or 0 for row in timeline) == 5
     assert sum(row["errors"] or 0 for row in timeline) == 1
+    assert_verified_and_reported(verdict_processes, folder)
+    verify = verdict_processes[0]
+    assert verify[verify.index("--limited-status") + 1] == "429,503"  # judged as it counted
 
 
 def test_logins_all_refused_say_with_which_status(tmp_path: Path) -> None:
@@ -294,7 +325,9 @@ def test_logins_all_refused_say_with_which_status(tmp_path: Path) -> None:
     )
 
 
-def test_a_row_stays_open_while_its_requests_can_still_be_answered(tmp_path: Path) -> None:
+def test_a_row_stays_open_while_its_requests_can_still_be_answered(
+    tmp_path: Path, verdict_processes: list[list[str]]
+) -> None:
     """With a request timeout of 60 s, a second stays open 30 s on: a late answer (here a
     timeout) joins its second, which is written once the grace has passed, as one row."""
     env = environment(tmp_path, "--request-timeout", "60")
@@ -321,7 +354,9 @@ def test_a_row_stays_open_while_its_requests_can_still_be_answered(tmp_path: Pat
     assert [(r["second"], r["offered"], r["errors"]) for r in rows] == [(4970, 2, 1)]
 
 
-def test_quitting_stops_the_users_before_the_collector_finishes(tmp_path: Path) -> None:
+def test_quitting_stops_the_users_before_the_collector_finishes(
+    tmp_path: Path, verdict_processes: list[list[str]]
+) -> None:
     env = environment(tmp_path)
     runner = env.create_local_runner()
     collector = register(env, "hammer")
@@ -334,19 +369,24 @@ def test_quitting_stops_the_users_before_the_collector_finishes(tmp_path: Path) 
     runner.quit = quit  # type: ignore[method-assign]
     env.events.quitting.fire(environment=env)
     assert read_run(tmp_path / "run")["totals"]["offered"] == 1
+    assert_verified_and_reported(verdict_processes, tmp_path / "run")
 
 
-def test_the_master_waits_for_every_workers_last_batch(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.setattr("mmload.harness.collector.LAST_BATCH_WAIT", 0.5)
+def test_the_master_waits_for_every_workers_last_batch(
+    tmp_path: Path, monkeypatch: Any, verdict_processes: list[list[str]]
+) -> None:
+    """The wait is the stop timeout and LAST_BATCH_WAIT beyond it: a batch later than
+    LAST_BATCH_WAIT alone still counts."""
+    monkeypatch.setattr("mmload.harness.collector.LAST_BATCH_WAIT", 0.2)
     env = environment(tmp_path)
-    env.stop_timeout = 1.0
+    env.stop_timeout = 0.6
     runner = FakeMaster(env, ["w0", "w1"])
     env.runner = runner
     collector = master_collector(env)
     _, worker = worker_collector(tmp_path / "w", 0)
 
-    def late_worker() -> None:  # its users need 0.5 s to stop, then it sends its last batch
-        gevent.sleep(0.5)
+    def late_worker() -> None:  # its users need 0.4 s to stop, then it sends its last batch
+        gevent.sleep(0.4)
         fire(worker.capture, response(200, mattermost(2)), sent=3000.0)
         worker.flush(final=True)
         wire = worker.env.runner.sent[-1][1]  # type: ignore[union-attr]
@@ -360,6 +400,7 @@ def test_the_master_waits_for_every_workers_last_batch(tmp_path: Path, monkeypat
     collector.finish()
     run = read_run(tmp_path / "run")
     assert run["totals"]["offered"] == 1 and run["missing_workers"] == ["w1"]
+    assert_verified_and_reported(verdict_processes, tmp_path / "run")
 
 
 def test_a_worker_asked_to_finish_stops_its_users_then_sends_its_last_batch(

@@ -16,16 +16,14 @@ from mmload.cli import main
 from mmload.report import compare as comparing
 from mmload.report import style
 from mmload.report.compare_page import COMPARE_HTML, COMPARE_MD, HEAD
-from mmload.verdict import schema, verify
-from mmload.verdict.output import write as write_verdict
+from mmload.verdict import schema
+from tests.support.folders import synthesized
 from tests.support.htmlpage import Page
-from tests.support.synth import Plan, write_folder
+from tests.support.synth import Plan
 
 
 def judged(tmp_path: Path, name: str, plan: Plan) -> Path:
-    folder = write_folder(tmp_path / name, plan)
-    write_verdict(folder, verify(folder))
-    return folder
+    return synthesized(plan, tmp_path / name, judged=True)
 
 
 @pytest.fixture(scope="module")

@@ -26,18 +26,16 @@ from mmload.cli import main
 from mmload.report import FIGURES, REPORT_HTML, figures, headers, page, style, write_report
 from mmload.report.data import RunView, load, rates, record_stats
 from mmload.results.folder import KEYS_CSV
-from mmload.verdict import schema, verify
+from mmload.verdict import schema
 from mmload.verdict.output import status
-from mmload.verdict.output import write as write_verdict
 from mmload.verdict.schema import Verdict
+from tests.support.folders import synthesized
 from tests.support.htmlpage import Page
-from tests.support.synth import Plan, write_folder
+from tests.support.synth import Plan
 
 
 def judged(tmp_path: Path, plan: Plan, name: str = "run") -> Path:
-    folder = write_folder(tmp_path / name, plan)
-    write_verdict(folder, verify(folder))
-    return folder
+    return synthesized(plan, tmp_path / name, judged=True)
 
 
 def rewritten(folder: Path, change: Callable[[Verdict], Verdict]) -> Path:
@@ -386,7 +384,7 @@ def test_a_failed_check_s_likely_cause_is_beside_its_message(tmp_path: Path) -> 
 
 
 def test_a_folder_without_a_verdict_gets_one_computed_and_says_so(tmp_path: Path) -> None:
-    folder = write_folder(tmp_path / "run", Plan())
+    folder = synthesized(Plan(), tmp_path / "run")
     write_report(folder)
     text = (folder / REPORT_HTML).read_text()
     assert '<div class="verdict PASS">' in text

@@ -53,9 +53,7 @@ class _Request:
 
 
 def _leg(leg: Leg, rng: random.Random) -> Callable[[], float]:
-    if leg.constant:
-        return lambda: leg.ms
-    return lambda: leg.draw(rng)
+    return leg.sampler(rng)
 
 
 def _chooser(plan: Plan) -> Callable[[], str]:

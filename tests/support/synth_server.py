@@ -94,6 +94,7 @@ class Server:
         self.routes = {"": self._nodes(Rate(plan.per_sec, plan.burst))}
         self.routes.update({e: self._nodes(rate) for e, rate in own.items()})
         self.turn = 0
+        self.parts: dict[tuple[int, str], tuple[str, str | None, str | None]] = {}
 
     def _nodes(self, rate: Rate) -> list[RateLimiter]:
         p, clocks = self.plan, self.clocks
@@ -131,7 +132,10 @@ class Server:
         nodes = self._route(endpoint)
         limiter = nodes[self.turn % len(nodes)]
         self.turn += 1
-        limited, headers = limiter.check(*key_parts(c, endpoint, self.name))
+        parts = self.parts.get((c.number, endpoint))
+        if parts is None:
+            parts = self.parts[c.number, endpoint] = key_parts(c, endpoint, self.name)
+        limited, headers = limiter.check(*parts)
         if self.plan.bucket_names and isinstance(headers, list):  # Discord: a hash per route
             route = endpoint if endpoint in self.routes else ""
             headers = [*headers, ("X-RateLimit-Bucket", f"{zlib.crc32(route.encode()):08x}")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING
@@ -45,19 +46,30 @@ class Leg:
         if self.p99_ms is not None and not self.floor_ms < self.ms <= self.p99_ms:
             raise ValueError(f"a lognormal leg needs floor < median <= p99, not {self}")
 
-    @property
-    def constant(self) -> bool:
-        return self.p99_ms is None and not self.tail
+    def sampler(self, rng: random.Random) -> Callable[[], float]:
+        """Draws of this leg from ``rng``, its constants worked out once (a run draws two legs
+        per request)."""
+        ms, floor, tail = self.ms, self.floor_ms, self.tail
+        if self.p99_ms is None and not tail:
+            return lambda: ms
+        low, high = self.tail_ms
+        random_, uniform, gauss, exp = rng.random, rng.uniform, rng.gauss, math.exp
+        if self.p99_ms is None:
 
-    def draw(self, rng: random.Random) -> float:
-        ms = self.ms
-        if self.p99_ms is not None:
-            median = self.ms - self.floor_ms
-            sigma = math.log((self.p99_ms - self.floor_ms) / median) / Z99
-            ms = self.floor_ms + median * math.exp(sigma * rng.gauss(0.0, 1.0))
-        if self.tail and rng.random() < self.tail:
-            ms += rng.uniform(*self.tail_ms)
-        return ms
+            def tailed() -> float:
+                return ms + uniform(low, high) if random_() < tail else ms
+
+            return tailed
+        median = ms - floor
+        sigma = math.log((self.p99_ms - floor) / median) / Z99
+        if not tail:
+            return lambda: floor + median * exp(sigma * gauss(0.0, 1.0))
+
+        def lognormal() -> float:
+            drawn = floor + median * exp(sigma * gauss(0.0, 1.0))
+            return drawn + uniform(low, high) if random_() < tail else drawn
+
+        return lognormal
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,13 @@ from mmload.dialects import DIALECTS
 from mmload.server.limiting import ALGORITHMS
 from mmload.verdict import Verdict, verify
 from mmload.verdict.output import SUMMARY_MD, VERDICT_JSON, VERDICT_XML, write
+from tests.support.folders import synthesized
 from tests.support.synth import START, Plan, write_folder
-from tests.support.worlds import correct
+from tests.support.worlds import correct, quick, shorter
 
 
 def judge(tmp_path: Path, plan: Plan, **kw: object) -> Verdict:
-    return verify(write_folder(tmp_path / "run", plan), **kw)  # type: ignore[arg-type]
+    return verify(synthesized(plan, tmp_path / "run"), **kw)  # type: ignore[arg-type]
 
 
 def failed(v: Verdict) -> set[str]:
@@ -41,7 +42,7 @@ PAIRS = [
 def test_a_correct_server_passes(
     tmp_path: Path, algorithm: str, dialect: str, vary_by: str
 ) -> None:
-    v = judge(tmp_path, correct(algorithm, dialect, vary_by))
+    v = judge(tmp_path, shorter(correct(algorithm, dialect, vary_by)))
     assert v.passed, v.summary
     rate = v.measured.rate_per_s
     assert rate is not None and abs(rate - 10) <= 0.5, v.measured
@@ -67,7 +68,7 @@ FAULTS = [
 def test_every_fault_fails_its_check_and_the_verdict(
     tmp_path: Path, fault: str, plan: dict[str, str], check: str
 ) -> None:
-    v = judge(tmp_path, Plan(faults=(fault,), **plan))  # type: ignore[arg-type]
+    v = judge(tmp_path, quick(Plan(faults=(fault,), **plan)))  # type: ignore[arg-type]
     assert not v.passed and check in failed(v), (v.summary, failed(v))
     assert v.summary.startswith("FAIL") and check in v.summary
 
@@ -100,7 +101,7 @@ def test_below_the_limit_nothing_is_refused_and_nothing_undecidable_passes(
 
 
 def test_mattermost_defaults_conflict_with_the_api_doc_as_warnings(tmp_path: Path) -> None:
-    folder = write_folder(tmp_path / "run", Plan())
+    folder = synthesized(Plan(), tmp_path / "run")
     run = json.loads((folder / "run.json").read_text())
     run["server_version_id"] = "10.5.0.1234.abcd.false"  # the server says it is Mattermost
     (folder / "run.json").write_text(json.dumps(run))
@@ -115,7 +116,7 @@ def test_mattermost_defaults_conflict_with_the_api_doc_as_warnings(tmp_path: Pat
 
 
 def test_a_rate_documented_alone_documents_no_burst(tmp_path: Path) -> None:
-    folder = write_folder(tmp_path / "run", Plan())
+    folder = synthesized(Plan(), tmp_path / "run")
     v = verify(folder, limit="10/s")
     burst = next(c for c in v.checks if c.id == "burst-matches-documented")
     assert burst.passed is None and "no burst" in burst.message
@@ -129,7 +130,7 @@ def test_polite_clients_find_retry_after_honest(tmp_path: Path) -> None:
 
 
 def test_the_verdict_is_written_three_ways(tmp_path: Path) -> None:
-    folder = write_folder(tmp_path / "run", Plan(faults=("lax",)))
+    folder = synthesized(Plan(faults=("lax",)), tmp_path / "run")
     v = verify(folder)
     write(folder, v)
     data = json.loads((folder / VERDICT_JSON).read_text())
@@ -175,7 +176,7 @@ def test_the_verdict_is_written_three_ways(tmp_path: Path) -> None:
     ],
 )
 def test_mattermost_error_bodies(tmp_path: Path, bodies: dict[str, Any], ok: bool) -> None:
-    folder = write_folder(tmp_path / "run", Plan())
+    folder = synthesized(Plan(), tmp_path / "run")
     run = json.loads((folder / "run.json").read_text())
     run.update(server_version_id="10.5.0.1.abc.false", error_bodies=bodies)
     (folder / "run.json").write_text(json.dumps(run))
@@ -232,7 +233,7 @@ def test_a_header_that_never_changes_is_judged_quickly(tmp_path: Path) -> None:
 def test_under_github_actions_failures_and_warnings_are_annotations(tmp_path: Path) -> None:
     from mmload.cli import main
 
-    write_folder(tmp_path / "run", Plan(faults=("lax",), seconds=10))  # twice the rate
+    synthesized(Plan(faults=("lax",), seconds=10), tmp_path / "run")  # twice the rate
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GITHUB_ACTIONS", "true")

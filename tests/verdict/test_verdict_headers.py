@@ -21,6 +21,7 @@ from mmload.results.record import Record
 from mmload.server.limiting import ALGORITHMS
 from mmload.verdict import Verdict, verify
 from mmload.verdict.schema import Check
+from tests.support.folders import records_of, synthesized
 from tests.support.synth import START, Plan, simulate, write_folder
 
 HEADERS = [d for d in dialects.DIALECTS if d != "none"]
@@ -28,7 +29,13 @@ WINDOWS = [a for a in ALGORITHMS if a != "gcra"]
 
 
 def judge(tmp_path: Path, plan: Plan, records: list[Record] | None = None, **kw: object) -> Verdict:
-    return verify(write_folder(tmp_path / "run", plan, records), **kw)  # type: ignore[arg-type]
+    """The verdict on the plan's run, or on ``records`` as the run of the plan."""
+    folder = tmp_path / "run"
+    if records is None:
+        synthesized(plan, folder)
+    else:
+        write_folder(folder, plan, records)
+    return verify(folder, **kw)  # type: ignore[arg-type]
 
 
 def check(v: Verdict, check_id: str) -> Check:
@@ -37,7 +44,7 @@ def check(v: Verdict, check_id: str) -> Check:
 
 def edited(plan: Plan, edit: Callable[[Record], Record]) -> list[Record]:
     """The plan's records as another server would have answered them."""
-    return [edit(r) for r in simulate(plan)]
+    return [edit(r) for r in records_of(plan)]
 
 
 def as_mattermost(folder: Path) -> Path:
@@ -143,7 +150,7 @@ def test_the_2015_limit_agrees_with_the_api_doc_without_a_measured_rate(
     warning that would fail --strict; with an epoch Reset, as the API doc says, --strict
     passes."""
     plan = Plan(algorithm="fixed-window", dialect=dialect, burst=0, scenario="steady")
-    folder = as_mattermost(write_folder(tmp_path / "run", plan))
+    folder = as_mattermost(synthesized(plan, tmp_path / "run"))
     v = verify(folder)
     limit = check(v, "advertised-limit")
     assert limit.passed is True and "documented 10/s" in limit.message, limit
@@ -154,7 +161,7 @@ def test_the_2015_limit_agrees_with_the_api_doc_without_a_measured_rate(
 def test_without_a_measured_rate_the_limit_is_read_against_the_documented_burst(
     tmp_path: Path,
 ) -> None:
-    folder = write_folder(tmp_path / "run", Plan(scenario="steady"))  # 101 = burst 100 + 1
+    folder = synthesized(Plan(scenario="steady"), tmp_path / "run")  # 101 = burst 100 + 1
     generic = check(verify(folder, expect="generic"), "advertised-limit")
     assert generic.passed is True and "documented burst capacity" in generic.message, generic
     doc = check(verify(as_mattermost(folder)), "advertised-limit")
@@ -178,7 +185,7 @@ def test_a_documented_burst_alone_keeps_the_run_s_rate(tmp_path: Path) -> None:
     stays, so in the verdict and verdict.json the rate check passes and the burst check
     fails."""
     plan = Plan(per_sec=20, documented=Documented(20, 100))
-    folder = write_folder(tmp_path / "run", plan)
+    folder = synthesized(plan, tmp_path / "run")
     assert verify(folder, burst=50).documented == Documented(20, 50)
     out, err = io.StringIO(), io.StringIO()
     assert main(["verify", str(folder), "--documented-burst", "50"], out, err) == 1, err.getvalue()

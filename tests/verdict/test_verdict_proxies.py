@@ -13,6 +13,7 @@ from mmload.limiter.rate import Documented, Rate
 from mmload.results.record import Record
 from mmload.server.limiting import LimitSettings, RateLimiter
 from mmload.verdict import Verdict, verify
+from tests.support.folders import synthesized
 from tests.support.synth import ME, START, Plan, write_folder
 
 NGINX_LIKE = Plan(
@@ -21,7 +22,7 @@ NGINX_LIKE = Plan(
 
 
 def judge(tmp_path: Path, plan: Plan) -> Verdict:
-    return verify(write_folder(tmp_path / "run", plan))
+    return verify(synthesized(plan, tmp_path / "run"))
 
 
 def by_id(v: Verdict) -> dict[str, tuple[bool | None, str, str]]:

@@ -17,20 +17,16 @@ from mmload.limiter.faults import FAULTS
 from mmload.server.limiting import ALGORITHMS
 from mmload.verdict import Verdict, verify
 from mmload.verdict.output import SUMMARY_MD, VERDICT_JSON, VERDICT_XML, write
-from tests.support.synth import ME, PROBE_EXTRA, START, Plan, simulate, write_folder
-from tests.support.worlds import correct
+from tests.support.folders import synthesized
+from tests.support.synth import ME, PROBE_EXTRA, START, Plan, simulate
+from tests.support.worlds import correct, quick, shorter
 
 # faults of the server around a correct limiter (its answers, not its decisions): a pass
 NOT_THE_LIMITERS = {"errors-2pct"}
 
 
 def judge(tmp_path: Path, plan: Plan) -> Verdict:
-    return verify(write_folder(tmp_path / "run", plan))
-
-
-def quick(plan: Plan) -> Plan:
-    """Half the run and an eighth of the requests: enough for a fault to show."""
-    return replace(plan, seconds=10, per_user=50)
+    return verify(synthesized(plan, tmp_path / "run"))
 
 
 def check(v: Verdict, check_id: str) -> bool | None:
@@ -84,10 +80,8 @@ def test_more_correct_servers_pass(
     tmp_path: Path, algorithm: str, dialect: str, vary_by: str, sources: int, scope: str
 ) -> None:
     """The keyings and source counts ``test_a_correct_server_passes`` leaves out."""
-    v = judge(
-        tmp_path, replace(correct(algorithm, dialect, "address"), vary_by=vary_by, sources=sources)
-    )
-    assert_correct(v, scope)
+    plan = replace(correct(algorithm, dialect, "address"), vary_by=vary_by, sources=sources)
+    assert_correct(judge(tmp_path, shorter(plan)), scope)
 
 
 @pytest.mark.parametrize("dialect", ["mattermost", "ietf", "none"])
@@ -125,7 +119,7 @@ def test_a_user_per_address_cannot_tell_per_user_from_per_address(
     not applicable rather than a false alarm when the run expected the other one."""
     plan = Plan(vary_by=vary_by, dialect=dialect, users=2, sources=2)
     for told in ("user", "address"):
-        folder = write_folder(tmp_path / told, plan)
+        folder = synthesized(plan, tmp_path / told)
         run = json.loads((folder / "run.json").read_text())
         run["settings"]["vary_by"] = told
         (folder / "run.json").write_text(json.dumps(run))
@@ -137,7 +131,7 @@ def test_undecided_buckets_per_key_is_not_applicable_everywhere(tmp_path: Path) 
     """A steady run below the limit: nothing drained, so nothing tells how many buckets serve a
     key.  ``one-bucket-per-key`` is undecided, not passed, in the verdict, verdict.json, the
     JUnit XML (skipped) and the summary, and the run passes; a hammer decides it."""
-    folder = write_folder(tmp_path / "run", Plan(scenario="steady"))
+    folder = synthesized(Plan(scenario="steady"), tmp_path / "run")
     v = verify(folder)
     assert v.passed and check(v, "one-bucket-per-key") is None, v.summary
     write(folder, v)

@@ -1,11 +1,12 @@
 """The verdict held to the real world's conditions (``support.worlds``): a correct server is never
 failed, under latency tails, skew, proxies, 503s, several routes, windows off the second,
 back-to-back runs; each broken one fails the check that names its defect; and the enforced
-rate's interval holds the true rate in at least 95% of 200 random runs (``bench/coverage.py``
-prints the misses)."""
+rate's interval holds the true rate in at least 95% of 200 random runs, of which the first 100
+may be enough (``bench/coverage.py`` prints the misses)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from mmload.verdict import verify
 from mmload.verdict.schema import ERROR, FAIL, Verdict
 from tests.support.synth import Plan, write_folder
-from tests.support.worlds import BROKEN, CORRECT, World, coverage
+from tests.support.worlds import BROKEN, CORRECT, Coverage, World, random_runs
 
 FAST_SEEDS = (1,)
 MORE_SEEDS = (2,)
@@ -66,13 +67,30 @@ def test_a_broken_server_fails_the_check_that_names_its_defect(
 
 
 COVERAGE_RUNS = 200
+FIRST_RUNS = 100  # enough when they already leave no doubt
 
 
 @pytest.mark.slow
 def test_the_rate_interval_holds_the_true_rate_in_95_percent_of_random_runs(
     tmp_path: Path,
 ) -> None:
-    """GCRA and each window algorithm, 1/min to 1000/s, random latency, loop and start phase."""
-    found = coverage(COVERAGE_RUNS, tmp_path)
-    assert found.measured >= 0.8 * COVERAGE_RUNS, f"only {found.measured} runs measured a rate"
+    """GCRA and each window algorithm, 1/min to 1000/s, random latency, loop and start phase.
+
+    The claim is about 200 runs (about 177 measure a rate; at most 8 of those may miss), taken
+    in two stages: the first 100 are enough when at least 80 measured a rate and at most one of
+    those missed, else the other 100 run and the claim is held to all 200.  Both stages draw
+    the same runs as 200 in one go, and the early pass changes the odds of passing little, by
+    the binomial law (about 88 measured runs in the first stage, 89 in the second): a verdict
+    whose interval holds the truth in 90% of runs passes 200 runs with probability 0.62%, the
+    two stages with 0.69%; at 92%, 5.0% and 5.3%; at 95%, 47.3% and 47.7%.  At the 98.5% that
+    bench/coverage.py finds (520 of 528 measured runs), the first stage is enough 62% of the
+    time (and every time for this seed, which misses none of its 200)."""
+    runs = random_runs(tmp_path)
+    found = Coverage()
+    for plan, m in itertools.islice(runs, FIRST_RUNS):
+        found.add(plan, m)
+    if found.measured < 0.8 * FIRST_RUNS or len(found.misses) > 1:
+        for plan, m in itertools.islice(runs, COVERAGE_RUNS - FIRST_RUNS):
+            found.add(plan, m)
+    assert found.measured >= 0.8 * found.runs, f"only {found.measured} runs measured a rate"
     assert found.covered >= 0.95 * found.measured, (found.covered, found.measured, found.misses)

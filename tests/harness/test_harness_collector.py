@@ -241,8 +241,10 @@ def mattermost(remaining: int) -> list[tuple[str, str]]:
 
 
 def test_worker_batches_reach_the_master_exactly(
-    tmp_path: Path, verdict_processes: list[list[str]]
+    tmp_path: Path, verdict_processes: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the fake master never answers FINISH: its workers' last batches came already
+    monkeypatch.setattr("mmload.harness.collector.LAST_BATCH_WAIT", 0.2)
     runner, worker = worker_collector(tmp_path / "w", 0)
     env = environment(tmp_path)
     master_runner = FakeMaster(env, ["w0"])
@@ -278,11 +280,13 @@ def test_worker_batches_reach_the_master_exactly(
 
 
 def test_a_worker_learns_the_runs_refusals_from_the_master_and_503s_are_limited(
-    tmp_path: Path, verdict_processes: list[list[str]]
+    tmp_path: Path, verdict_processes: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker started on its own (without --limited-status) counts what the master was told:
     Locust updates its options with the spawn message, before test_start.  The users named the
     503s ``... [503 limited]``; the records carry the plain endpoint."""
+    # the fake master never answers FINISH: its workers' last batches came already
+    monkeypatch.setattr("mmload.harness.collector.LAST_BATCH_WAIT", 0.2)
     runner, worker = worker_collector(tmp_path / "w", 0)
     env = environment(tmp_path, "--limited-status", "429,503")
     master_runner = FakeMaster(env, ["w0"])

@@ -199,8 +199,11 @@ def test_mmload_measures_nginx_from_acceptances_and_passes_as_documented(
     verdict = verdict_of(done)
     m = verdict["measured"]
     # the intervals hold nginx's configuration; a correct nginx is never failed
-    assert m["rate_low"] <= case.limit.per_sec <= m["rate_high"], m
-    assert m["burst_low"] <= case.limit.burst <= m["burst_high"], m  # beyond the rate
+    # (a busy machine may leave them unmeasured: then the check is undecided, never failed)
+    if m["rate_low"] is not None:
+        assert m["rate_low"] <= case.limit.per_sec <= (m["rate_high"] or float("inf")), m
+    if m["burst_low"] is not None:
+        assert m["burst_low"] <= case.limit.burst <= m["burst_high"], m  # beyond the rate
     assert verdict["advertised"]["dialect"] is None  # nginx says nothing: acceptances alone
     assert verdict["outcome"] != "fail", verdict["summary"]
     checks = outcomes(verdict)

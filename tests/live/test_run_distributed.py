@@ -145,8 +145,8 @@ def test_master_and_two_workers_merge_exact_totals(tmp_path: Path) -> None:
             stats = server.stats()
         finally:
             cluster.stop()
-    assert code == 0, out
-    done = Done(0, "", out, folder)
+    assert code in (0, 4), out  # never a failure; a busy machine may leave the rate undecided
+    done = Done(code, "", out, folder)
     assert_folder_matches_server(done, stats)
     assert read_run(folder)["logins"]["succeeded"] == stats["logins"] == 6
     # what the workers sent, by Locust's own stats (each worker counts, the master adds up)
@@ -155,10 +155,13 @@ def test_master_and_two_workers_merge_exact_totals(tmp_path: Path) -> None:
     assert read_run(folder)["missing_workers"] == []
     assert not [note for note in read_run(folder)["notes"] if "worker" in note]
     # and it is judged as the single-process run of the test above is
-    measured = json.loads((folder / "verdict.json").read_text())["measured"]
-    assert json.loads((folder / "verdict.json").read_text())["passed"] is True
-    assert abs(measured["rate_per_s"] - 50) <= 0.05 * 50, measured
-    assert (measured["scope"], measured["algorithm"]) == ("per-address", "gcra")
+    verdict = json.loads((folder / "verdict.json").read_text())
+    assert verdict["outcome"] == ("pass" if code == 0 else "inconclusive"), verdict["summary"]
+    rate = verdict["measured"]["rate_per_s"]
+    assert rate is None or abs(rate - 50) <= 0.05 * 50, verdict["measured"]
+    measured = verdict["measured"]
+    assert measured["scope"] == "per-address", measured
+    assert code != 0 or measured["algorithm"] == "gcra", measured
 
 
 def test_a_worker_killed_mid_run_is_noted_and_the_run_completes(tmp_path: Path) -> None:

@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmload import defaults
 from mmload.results.block import Block
 from mmload.results.folder import RECORDS_BIN, RUN_JSON
 from mmload.results.records_file import RecordsWriter, load_records, stretches
 from mmload.verdict import output, registry, verify
 from mmload.verdict.judging import MIN_SECONDS, Judge, clock
 from mmload.verdict.schema import Verdict, read
+from tests.support import worlds
+from tests.support.folders import synthesized
 from tests.support.synth import Plan, simulate, write_folder
 
 PART = 150.0  # seconds each half of a stitched run lasts
@@ -140,3 +143,20 @@ def test_verify_writes_the_stretches_it_judged(tmp_path: Path) -> None:
     v = verify(folder, head=head, stretch=10**9)
     output.write(folder, v)
     assert read(folder) == v and len(v.stretches) == 2
+
+
+@pytest.mark.parametrize("world", [w.name for w in (*worlds.CORRECT, *worlds.BROKEN)])
+def test_every_world_is_judged_from_the_very_records_the_in_memory_path_reads(
+    tmp_path: Path, world: str
+) -> None:
+    """The streamed reading hands the verdict the same rows, in the same order, with the same
+    text, as reading the whole folder into memory: so the same verdict (a run up to
+    HEAD_RECORDS is one stretch, judged whole)."""
+    folder = synthesized(worlds.by_name(world).plan(1), tmp_path / "run")
+    parts = list(stretches(folder, defaults.HEAD_RECORDS, defaults.STRETCH_RECORDS))
+    whole = load_records(folder)
+    assert len(parts) == 1 and len(parts[0]) == len(whole)
+    for name, column in whole.numbers.items():
+        assert np.array_equal(parts[0].numbers[name], column, equal_nan=True), name
+    for name in whole.codes:
+        assert (parts[0].text(name) == whole.text(name)).all(), name

@@ -392,19 +392,21 @@ EXIT |= {"inconclusive": ExitStatus.INCONCLUSIVE}
 
 
 def outcome_shown(driver: Any) -> dict[str, str]:
-    """The tab's panel entry of the last test once it is done ({} until then: falsy)."""
-    from selenium.webdriver.common.by import By
+    """The tab's panel entry of the last test once it is done ({} until then: falsy).
 
-    for row in driver.find_elements(By.CSS_SELECTOR, "#mmload-outcome .mmload-test"):
-        if row.get_attribute("data-status") == "done" and row.is_displayed():
-            links = row.find_elements(By.CSS_SELECTOR, "a.mmload-report")
-            return {
-                "test": row.get_attribute("data-test"),
-                "outcome": row.get_attribute("data-outcome"),
-                "text": row.text,
-                "report": links[0].get_attribute("href") if links else "",
-            }
-    return {}
+    Read in one script, so the panel re-rendering between two reads cannot leave a stale element."""
+    found = driver.execute_script(
+        """
+        for (const row of document.querySelectorAll("#mmload-outcome .mmload-test")) {
+          if (row.dataset.status !== "done" || row.getClientRects().length === 0) continue;
+          const link = row.querySelector("a.mmload-report");
+          return {test: row.dataset.test || "", outcome: row.dataset.outcome || "",
+                  text: row.innerText, report: link ? link.href : ""};
+        }
+        return null;
+        """
+    )
+    return dict(found) if found else {}
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 failed requests overall.  Read from the timeline (one row per second), so any run folder can say.
 
 An *outage* is a stretch of seconds in which requests were sent and every one of them failed (no
-answer, or an error status: not accepted, not a 429).  Seconds that sent nothing inside it belong
+answer, or a server error: not accepted, not a 429; a 4xx is the server answering, as a wrong
+password's 401 is).  Seconds that sent nothing inside it belong
 to it (users waiting for answers that never come send nothing), and it needs a few failed
 requests, not one unlucky one.  A run with an outage, or with more than ``ERROR_SHARE`` of its
 requests failed, is *impaired*: what it measured may not be what the server does.
@@ -43,12 +44,14 @@ def _count(row: Mapping[str, float | None], column: str) -> int:
 
 
 def find_outages(rows: Iterable[Mapping[str, float | None]]) -> list[Outage]:
-    """The outages of a timeline (rows of ``second``, ``offered``, ``errors``; in order)."""
+    """The outages of a timeline (rows of ``second``, ``offered``, ``errors``,
+    ``client_errors``; in order)."""
     spans: list[list[int]] = []  # [first second, last second, errors]
     current: list[int] | None = None
     last_sent = None
     for row in rows:
-        offered, errors = _count(row, "offered"), _count(row, "errors")
+        offered = _count(row, "offered")
+        errors = _count(row, "errors") - _count(row, "client_errors")
         if not offered:
             continue
         second = _count(row, "second")

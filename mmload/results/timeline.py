@@ -21,6 +21,7 @@ COLUMNS = (
     "second", "offered", "accepted", "limited", "errors",
     "remaining_min", "remaining_max", "limit_min", "limit_max", "reset_max", "retry_after_max",
     "accepted_p50_ms", "accepted_p95_ms", "limited_p50_ms", "limited_p95_ms",
+    "client_errors",  # of the errors, those the server answered with a 4xx (not a refusal)
 )
 _EXPONENT_BIAS = 50
 
@@ -92,6 +93,7 @@ class Second:
     accepted: int = 0
     limited: int = 0
     errors: int = 0
+    client_errors: int = 0
     remaining_min: float | None = None
     remaining_max: float | None = None
     limit_min: float | None = None
@@ -112,6 +114,8 @@ class Second:
         accepted = outcomes == ACCEPTED
         s = cls(second, len(block), int(accepted.sum()), int(limited.sum()))
         s.errors = s.offered - s.accepted - s.limited
+        status = block.numbers["status"]
+        s.client_errors = int(((status >= 400) & (status < 500) & ~limited).sum())
         s.remaining_min, s.remaining_max = _span(block.numbers["remaining"])
         s.limit_min, s.limit_max = _span(block.numbers["limit"])
         s.reset_max = _span(block.numbers["reset"])[1]
@@ -126,6 +130,7 @@ class Second:
         self.accepted += other.accepted
         self.limited += other.limited
         self.errors += other.errors
+        self.client_errors += other.client_errors
         self.remaining_min = lowest(self.remaining_min, other.remaining_min)
         self.remaining_max = highest(self.remaining_max, other.remaining_max)
         self.limit_min = lowest(self.limit_min, other.limit_min)
@@ -159,6 +164,7 @@ class Second:
             self.reset_max, self.retry_after_max,
             quantile(self.accepted_ms, 0.5), quantile(self.accepted_ms, 0.95),
             quantile(self.limited_ms, 0.5), quantile(self.limited_ms, 0.95),
+            self.client_errors,
         ]
 
 

@@ -15,7 +15,7 @@ from mmload.results.timeline import COLUMNS, Second, highest, lowest
 
 TIMELINE_CSV = "timeline.csv"
 Row = dict[str, float | None]
-_SUMS = ("offered", "accepted", "limited", "errors")
+_SUMS = ("offered", "accepted", "limited", "errors", "client_errors")
 _MINS = ("remaining_min", "limit_min")
 _MAXES = ("remaining_max", "limit_max", "reset_max", "retry_after_max")
 
@@ -54,7 +54,7 @@ def _merge_rows(a: Row, b: Row) -> Row:
     merged exactly, so each outcome's quantiles come from the row with more of that outcome."""
     merged = dict(a)
     for k in _SUMS:
-        merged[k] = (a[k] or 0) + (b[k] or 0)
+        merged[k] = (a.get(k) or 0) + (b.get(k) or 0)  # client_errors: not in older runs
     for k in _MINS:
         merged[k] = lowest(a[k], b[k])
     for k in _MAXES:

@@ -53,6 +53,18 @@ def test_an_outage_is_every_request_failing_for_a_while() -> None:
     assert "to the end of the run" in Outage(45_005, 45_009, 9, to_the_end=True).note()
 
 
+def test_a_server_answering_4xx_is_up() -> None:
+    """Failed logins (401) or a missing route (404) are answers: not an outage, whereas no
+    answer or a 5xx is; a run folder written before client errors were counted reads as before."""
+    answered = [{"second": 100, "offered": 16, "errors": 16, "client_errors": 16}]
+    assert find_outages(answered) == []
+    mixed = [{"second": 100, "offered": 16, "errors": 16, "client_errors": 10}]
+    assert find_outages(mixed) == []  # 10 answered, 6 not
+    unanswered = [{"second": 100, "offered": 16, "errors": 16, "client_errors": 0}]
+    assert find_outages(unanswered) == [Outage(100, 101, 16, to_the_end=True)]
+    assert find_outages(rows((100, 16, 16))) == [Outage(100, 101, 16, to_the_end=True)]
+
+
 def test_notes_on_failed_requests_and_users_that_stopped() -> None:
     assert error_share_note(5, 100) == ""
     assert error_share_note(6, 100) == (

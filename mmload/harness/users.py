@@ -235,16 +235,22 @@ class MattermostUser(FastHttpUser):
     def _use(self, token: str) -> None:
         self.token = token
         self.auth = {"Authorization": f"Bearer {token}"}
-        user = key_hash("token", token)
-        self._context = {IDENTITY: identity(self.address_key, user, self.settings)}
+        self._context = self.context_of(token)
+
+    def context_of(self, token: str | None) -> dict[str, Any]:
+        """The request context (who sent it) of a request of this user's with ``token``."""
+        user = key_hash("token", token) if token else ""
+        return {IDENTITY: identity(self.address_key, user, self.settings)}
+
+    def login_request(self, account: accounts.Account) -> tuple[str, dict[str, str]]:
+        """The login route and body of ``account`` on the run's API version."""
+        if self.settings.api == "v1":
+            body = {"name": account.team, "email": account.login_id, "password": account.password}
+            return "/api/v1/users/login", body
+        return "/api/v4/users/login", {"login_id": account.login_id, "password": account.password}
 
     def _login(self, account: accounts.Account) -> str:
-        if self.settings.api == "v1":
-            path = "/api/v1/users/login"
-            body = {"name": account.team, "email": account.login_id, "password": account.password}
-        else:
-            path = "/api/v4/users/login"
-            body = {"login_id": account.login_id, "password": account.password}
+        path, body = self.login_request(account)
         name = f"POST {path}"
         give_up = time.time() + LOGIN_PATIENCE
         while time.time() < give_up:

@@ -87,16 +87,19 @@ def proxy_http(
     sticky: bool = False,
     address: str = "127.0.0.1",
     real_ip_from: Sequence[str] = (),
+    real_ip_header: str = "X-Real-IP",
 ) -> str:
     """nginx on ``address:port`` in front of ``backends`` (``http://host:port`` each):
     round-robin, or by client address with ``sticky`` (``ip_hash``); limiting every route when
     ``limit`` says how.  With ``real_ip_from``, the client's address goes on in ``X-Real-IP``
     (whatever the client sent in it is replaced), and a request's own ``X-Real-IP`` is believed
-    only from those addresses (the realip module): a proxy Mattermost may key on that header."""
+    only from those addresses (the realip module): a proxy Mattermost may key on that header.
+    ``real_ip_header``: the header the client's address is read from (nginx takes the last
+    address of an ``X-Forwarded-For``); ``limit_req`` keys on the address it makes."""
     zone, limit_req, real_ip, forward = "", "", "", ""
     if real_ip_from:
         real_ip = " ".join(f"set_real_ip_from {a};" for a in real_ip_from)
-        real_ip += " real_ip_header X-Real-IP;"
+        real_ip += f" real_ip_header {real_ip_header};"
         forward = " proxy_set_header X-Real-IP $remote_addr;"
     if limit is not None:
         zone = f"limit_req_zone $binary_remote_addr zone=api:1m rate={limit.per_sec}r/s;"

@@ -143,10 +143,12 @@ def accounts_file(folder: Path, n: int, password: str = "pw") -> Path:
     return path
 
 
-def bypass_audit(folder: Path, url: str, inside: Sequence[str] = ()) -> tuple[int, dict[str, Any]]:
+def bypass_audit(
+    folder: Path, url: str, inside: Sequence[str] = (), extra: Sequence[str] = ()
+) -> tuple[int, dict[str, Any]]:
     """A plain Locust run of the bypass audit against ``url`` (documented 10/s, burst 20; one
-    seeded account), started through ``inside`` (``ip netns exec HOST``: from that host): its
-    exit code and verdict."""
+    seeded account; ``extra`` options), started through ``inside`` (``ip netns exec HOST``: from
+    that host): its exit code and verdict."""
     proc = subprocess.run(
         [
             *inside,
@@ -168,6 +170,7 @@ def bypass_audit(folder: Path, url: str, inside: Sequence[str] = ()) -> tuple[in
                 "20",
                 "--run-dir",
                 str(folder),
+                *extra,
             ),
         ],
         cwd=REPO,

@@ -39,8 +39,9 @@ def reset_honest(c: Context) -> Finding:
         )
     offset, unsure = clock_offset(m.streams) if m.reset_semantics == "epoch" else (None, 0.0)
     spread = max(MIN_RATE_SPREAD, 2 * (m.rate_uncertainty or 0.0) / m.rate)
-    # a family not known: Reset is honest if it agrees with a bucket's or a window's rules
-    families = ["gcra", "window"] if m.algorithm == "unknown" else [m.algorithm]
+    # a family not known, or not told apart from others: Reset is honest if it agrees with the
+    # rules of one the decisions allow (a bucket's or a window's, when none is known)
+    families = ["gcra", "window"] if m.algorithm == "unknown" else [m.algorithm, *m.tied]
     found = [
         np.concatenate(
             [

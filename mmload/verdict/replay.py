@@ -137,21 +137,25 @@ MODELS: dict[str, Replay] = {  # by the names of mmload.limiter.algorithms
 }
 
 
-def agreement(family: str, params: Params, s: Stream) -> tuple[float, float]:
+def agreement(family: str, params: Params, s: Stream) -> tuple[float, float, float]:
     """(the share of the stream's outcomes the model predicts one step ahead, the mean of the
-    shares of acceptances and of refusals it predicts).  Under a hammer nearly everything is
-    refused, so any model that refuses a lot scores high on the first; the second tells the
-    families apart."""
+    shares of acceptances and of refusals it predicts, that mean's standard error).  Under a
+    hammer nearly everything is refused, so any model that refuses a lot scores high on the
+    first; the second tells the families apart, within its error: a few hundred acceptances
+    predicted half the time cannot tell two families 0.02 apart."""
     n = min(len(s), MAX_REPLAYED)
     if not n:
-        return 1.0, 1.0
+        return 1.0, 1.0, 0.0
     limited = s.limited[:n]
     hits = np.array(MODELS[family](params, s.t[:n].tolist(), limited.tolist()), dtype=bool)
-    recalls = [float(hits[mask].mean()) for mask in (limited, ~limited) if mask.any()]
-    return float(hits.mean()), float(np.mean(recalls))
+    masks = [mask for mask in (limited, ~limited) if mask.any()]
+    recalls = [float(hits[mask].mean()) for mask in masks]
+    variance = sum(r * (1 - r) / int(m.sum()) for r, m in zip(recalls, masks, strict=True))
+    return float(hits.mean()), float(np.mean(recalls)), math.sqrt(variance) / len(recalls)
 
 
 TIE = 0.002  # shares closer than this cannot tell two families apart
+NOISE = 2.0  # ... nor scores closer than this many standard errors of their difference
 
 
 SEARCHED = 60_000  # requests a family's parameter search replays in all (on the busiest bucket)
@@ -272,7 +276,7 @@ def contenders(
     parameters are fitted on a sample first, within what was measured."""
     chosen = streams[:2]
     weights = [min(len(s), MAX_REPLAYED) for s in chosen]
-    scores, shares = {}, {}
+    scores, shares, errors = {}, {}, {}
     for family in FAMILIES:
         tried = (
             rates_to_try(params, uncertainty)
@@ -283,9 +287,15 @@ def contenders(
         results = [agreement(family, fitted, s) for s in chosen]
         shares[family] = float(np.average([r[0] for r in results], weights=weights))
         scores[family] = float(np.average([r[1] for r in results], weights=weights))
+        errors[family] = float(np.average([r[2] for r in results], weights=weights))
     ranked = sorted(FAMILIES, key=lambda f: (scores[f], f == "gcra"), reverse=True)
     top, second = ranked[0], ranked[1]
-    tied = tuple(f for f in ranked if scores[top] - scores[f] < TIE)
+
+    def ties(f: str) -> bool:  # closer than TIE, or than twice their scores' sampling error
+        noise = NOISE * math.hypot(errors[top], errors[f])
+        return scores[top] - scores[f] < max(TIE, noise)
+
+    tied = tuple(f for f in ranked if ties(f))
     if {top, second} == {"fixed-window", "moving-window"} and scores[top] - scores[second] < TIE:
         return "window", shares[top], tied
     return top, shares[top], tied

@@ -292,8 +292,10 @@ class MasterCollector(Collector):
 
     def absorb(self, data: dict[str, Any], worker: str = "") -> None:
         """Merge a worker's batch (one that comes once its test's folder is complete is left
-        out, and said)."""
+        out, and said when it held records or counts: an empty one loses nothing)."""
         if self.folder.closed:
+            if not data.get("rows") and not any((data.get("counters") or {}).values()):
+                return
             log.warning(
                 "mmload: a batch of %d record(s) from worker %s came after its test's run folder "
                 "was complete: left out",

@@ -5,6 +5,7 @@ the end of a run, and how often an account logs in again."""
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import subprocess
 from pathlib import Path
@@ -515,3 +516,18 @@ def test_each_test_of_a_process_has_a_run_folder_and_an_exit_code_of_its_own(
     last, earlier = tests_view(collector.tests)
     assert (last["test"], last["report"]) == (2, "./mmload/tests/2/report.html")
     assert (earlier["outcome"], earlier["report"]) == (NOT_RUN, None)  # no records: no report
+
+
+def test_a_late_batch_is_said_only_when_it_held_something(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once a test's run folder is complete, a worker's late batch is left out: said when it
+    held records or counts, silent when it was empty (a worker's last, empty batch at exit)."""
+    collector = master_collector(environment(tmp_path))
+    collector.folder.closed = True
+    empty = {"rows": 0, "counters": {}, "frame": b"", "tally": {}, "seconds": []}
+    with caplog.at_level(logging.WARNING, logger="mmload"):
+        collector.absorb(empty, "w1")
+        assert "came after" not in caplog.text
+        collector.absorb({**empty, "rows": 3}, "w1")
+    assert "a batch of 3 record(s) from worker w1 came after" in caplog.text

@@ -292,16 +292,31 @@ def lockout(data: dict[str, Any], limited: Collection[int]) -> tuple[bool | None
     found = data.get("lockout") or {}
     if "then" not in found:
         return None, str(found.get("why") or "the audit made no failed logins")
-    failed, then, error_id = list(found.get("failed") or []), int(found["then"]), found.get("then_id")
+    failed, then, error_id = (
+        list(found.get("failed") or []),
+        int(found["then"]),
+        found.get("then_id"),
+    )
     refused = sum(1 for s in failed if s in limited)
     if then in limited or refused > len(failed) // 2:
-        return None, f"the logins were rate-limited ({refused} of {len(failed)} failed ones refused)"
+        return (
+            None,
+            f"the logins were rate-limited ({refused} of {len(failed)} failed ones refused)",
+        )
+    lost = sum(1 for s in failed if not 0 < s < 500)
+    if not 0 < then < 500 or lost > len(failed) // 2:
+        return None, (
+            f"the logins got no answer or a server error ({lost} of {len(failed)} "
+            f"failed ones, and {then or 'none'} for the right password)"
+        )
     addresses = int(found.get("addresses") or 1)
     if then < 400:
         spread = f", from {addresses} addresses in turn" if addresses > 1 else ""
-        return False, (f"after {len(failed)} failed logins (every other one with a forwarding "
-                       f"header, each in turn{spread}), the right password still logged in")
+        return False, (
+            f"after {len(failed)} failed logins (every other one with a forwarding "
+            f"header, each in turn{spread}), the right password still logged in"
+        )
     locked = " (Mattermost's lockout)" if error_id == LOCKED else ""
-    return True, (f"after {len(failed)} failed logins the right password was refused with "
-                  f"{then}{locked}")
-
+    return True, (
+        f"after {len(failed)} failed logins the right password was refused with {then}{locked}"
+    )

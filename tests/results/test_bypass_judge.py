@@ -114,3 +114,21 @@ def test_each_vector_sends_what_it_names() -> None:
     fresh = evasion(by_name["fresh-login"], path, 0)
     assert fresh.how == "fresh-login" and "new login" in fresh.shown()
     assert evasion(by_name["http-1.0"], path, 0).how == "http/1.0"
+
+
+def test_the_lockout_is_told_only_by_answers() -> None:
+    from mmload.results.bypass import LOCKED, lockout
+
+    def told(failed: list[int], then: int, then_id: str = "") -> bool | None:
+        data = {"lockout": {"failed": failed, "then": then, "then_id": then_id}}
+        return lockout(data, LIMITED)[0]
+
+    assert told([401] * 15, 401, LOCKED) is True
+    assert told([401] * 15, 200) is False
+    assert told([401] * 15, 429) is None  # rate-limited: nothing tells
+    assert told([0] * 15, 0) is None  # no answer (a TLS error, a dead server) is no lockout
+    assert told([401] * 15, 503) is None
+    assert told([503] * 15, 401) is None
+    assert lockout({"lockout": {"why": "no disposable account"}}, LIMITED) == (
+        None, "no disposable account",
+    )  # fmt: skip

@@ -69,8 +69,10 @@ class Block:
     @classmethod
     def from_records(cls, records: Iterable[Record]) -> Block:
         rows = list(records)
-        columns: Sequence[Sequence[Any]] = list(zip(*rows)) if rows else [()] * len(FIELDS)
-        by_name = dict(zip(FIELDS, columns))
+        columns: Sequence[Sequence[Any]] = (
+            list(zip(*rows, strict=True)) if rows else [()] * len(FIELDS)
+        )
+        by_name = dict(zip(FIELDS, columns, strict=True))
         numbers = {
             name: np.array(by_name[name], dtype=np.float64 if dtype == "<f8" else np.int32)
             for name, dtype in NUMBERS.items()
@@ -101,7 +103,7 @@ class Block:
                 cols.append(values.tolist())
             else:
                 cols.append(self.numbers[name].tolist())
-        for row in zip(*cols):
+        for row in zip(*cols, strict=True):
             yield tuple.__new__(Record, row)
 
     def take(self, rows: np.ndarray | slice) -> Block:
@@ -139,7 +141,9 @@ class Block:
         if len(blocks) == 1:
             return blocks.pop()
         total = sum(len(b) for b in blocks)
-        numbers = {k: np.empty(total, np.float64 if d == "<f8" else np.int32) for k, d in NUMBERS.items()}
+        numbers = {
+            k: np.empty(total, np.float64 if d == "<f8" else np.int32) for k, d in NUMBERS.items()
+        }
         codes = {name: np.empty(total, np.uint32) for name in TEXT}
         index: dict[str, dict[str, int]] = {name: {} for name in TEXT}
         at = 0
@@ -151,7 +155,9 @@ class Block:
                 numbers[k][at:end] = b.numbers[k]
             for name in TEXT:
                 seen = index[name]
-                recode = np.array([seen.setdefault(v, len(seen)) for v in b.tables[name]], np.uint32)
+                recode = np.array(
+                    [seen.setdefault(v, len(seen)) for v in b.tables[name]], np.uint32
+                )
                 codes[name][at:end] = recode[b.codes[name]] if len(recode) else b.codes[name]
             at = end
         tables = {name: list(index[name]) or [""] for name in TEXT}
@@ -171,7 +177,9 @@ class Block:
             "meta": meta or {},
         }
         head = json.dumps(header, separators=(",", ":")).encode()
-        body = b"".join(np.ascontiguousarray(col, dtype=dtype).tobytes() for _, dtype, col in columns)
+        body = b"".join(
+            np.ascontiguousarray(col, dtype=dtype).tobytes() for _, dtype, col in columns
+        )
         payload = zlib.compress(_HEADER.pack(len(head)) + head + body, level)
         return _FRAME.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 

@@ -43,8 +43,21 @@ ALL = "(all endpoints)"
 ALL_KEYS = "(all keys)"
 MAX_ROWS = 200  # rows of the keys with the most requests: more would only slow things down
 MAX_KEYS = 20  # keys with the most requests that the chart can show
-COLUMNS = ("key", "endpoint", "offered", "accepted", "limited", "requests", "refused", "errors",
-           "remaining", "limit", "reset", "enforced", "saturated")
+COLUMNS = (
+    "key",
+    "endpoint",
+    "offered",
+    "accepted",
+    "limited",
+    "requests",
+    "refused",
+    "errors",
+    "remaining",
+    "limit",
+    "reset",
+    "enforced",
+    "saturated",
+)
 
 Group = tuple[str, str]  # (rate-limit key, endpoint)
 Counts = list[int]  # offered, accepted, limited, errors
@@ -140,8 +153,9 @@ class Live:
 
     def _note_latest(self, block: Block, group: np.ndarray, names: list[Group]) -> None:
         numbers = block.numbers
-        headers = ~(np.isnan(numbers["limit"]) & np.isnan(numbers["remaining"])
-                    & np.isnan(numbers["reset"]))
+        headers = ~(
+            np.isnan(numbers["limit"]) & np.isnan(numbers["remaining"]) & np.isnan(numbers["reset"])
+        )
         rows = np.flatnonzero(headers)
         if not len(rows):
             return
@@ -264,12 +278,19 @@ class Live:
             remaining = reset = math.nan
         enforced, saturated = estimated if estimated is not None else (None, None)
         return {
-            "key": name[0], "endpoint": name[1],
-            "offered": _rate(sums[0], span), "accepted": _rate(sums[1], span),
+            "key": name[0],
+            "endpoint": name[1],
+            "offered": _rate(sums[0], span),
+            "accepted": _rate(sums[1], span),
             "limited": _rate(sums[2], span),
-            "requests": totals[0], "refused": totals[2], "errors": totals[3],
-            "remaining": _number(remaining), "limit": _number(limit), "reset": _number(reset),
-            "enforced": enforced, "saturated": saturated,
+            "requests": totals[0],
+            "refused": totals[2],
+            "errors": totals[3],
+            "remaining": _number(remaining),
+            "limit": _number(limit),
+            "reset": _number(reset),
+            "enforced": enforced,
+            "saturated": saturated,
         }
 
     def _series(

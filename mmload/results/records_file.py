@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from mmload import defaults
+from mmload.results import utc
 from mmload.results.block import Block, FrameError, read_frames
 from mmload.results.folder import RECORDS_BIN, read_run_or_empty
-from mmload.results import utc
 from mmload.results.record import Record
 
 DELIVERY_SLACK = 10.0  # seconds a worker's frame may take to reach the master's file
@@ -188,8 +188,10 @@ def stretches(folder: Path, head: int, size: int) -> Iterator[Block]:
         del block
         while rest is not None and len(rest):
             room = want - rows
-            part, rest = (rest, None) if len(rest) <= room else (
-                rest.take(slice(0, room)), rest.take(np.arange(room, len(rest)))
+            part, rest = (
+                (rest, None)
+                if len(rest) <= room
+                else (rest.take(slice(0, room)), rest.take(np.arange(room, len(rest))))
             )  # the rest a copy: a view would hold the stretch before it as long as itself
             parts.append(part)
             rows += len(part)

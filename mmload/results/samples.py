@@ -29,7 +29,7 @@ def shape(body: bytes | None) -> str:
             data = json.loads(text)
         except ValueError:
             return "text"
-        return APPERROR if isinstance(data, dict) and _APPERROR_KEYS <= data.keys() else "json"
+        return APPERROR if isinstance(data, dict) and data.keys() >= _APPERROR_KEYS else "json"
     return "html" if text[:1] == b"<" else "text"
 
 

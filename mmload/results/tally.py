@@ -18,7 +18,9 @@ def _pairs(first: np.ndarray, second: np.ndarray, width: int) -> list[tuple[int,
     """(first, second, count) for each distinct pair of values."""
     combined = first.astype(np.int64) * width + second.astype(np.int64)
     values, counts = np.unique(combined, return_counts=True)
-    return [(v // width, v % width, n) for v, n in zip(values.tolist(), counts.tolist())]
+    return [
+        (v // width, v % width, n) for v, n in zip(values.tolist(), counts.tolist(), strict=True)
+    ]
 
 
 def is_login(endpoint: str) -> bool:
@@ -40,7 +42,9 @@ class Tally:
         for e, s, n in _pairs(block.codes["endpoint"], status, _STATUSES):
             statuses = self.by_endpoint.setdefault(endpoints[e], {})
             statuses[s] = statuses.get(s, 0) + n
-        for k, o, n in _pairs(block.codes["key"], outcome_codes(status, self.limited), len(OUTCOMES)):
+        for k, o, n in _pairs(
+            block.codes["key"], outcome_codes(status, self.limited), len(OUTCOMES)
+        ):
             counts = self.by_key.setdefault(keys[k], dict.fromkeys(OUTCOMES, 0))
             counts[OUTCOMES[o]] += n
 
@@ -74,15 +78,23 @@ class Tally:
         for endpoint, statuses in self.by_endpoint.items():
             if is_login(endpoint):
                 counts["succeeded"] += statuses.get(200, 0)
-                counts["limited"] += sum(n for s, n in statuses.items()
-                                         if is_limited(s, self.limited))
+                counts["limited"] += sum(
+                    n for s, n in statuses.items() if is_limited(s, self.limited)
+                )
                 counts["attempted"] += sum(statuses.values())
         return counts
 
     def login_refusals(self) -> list[int]:
         """The refusal statuses logins were answered with, in order."""
-        return sorted({s for endpoint, statuses in self.by_endpoint.items() if is_login(endpoint)
-                       for s, n in statuses.items() if n and is_limited(s, self.limited)})
+        return sorted(
+            {
+                s
+                for endpoint, statuses in self.by_endpoint.items()
+                if is_login(endpoint)
+                for s, n in statuses.items()
+                if n and is_limited(s, self.limited)
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -18,9 +18,21 @@ from mmload.results.block import Block
 from mmload.results.record import ACCEPTED, LIMITED, REFUSED, outcome_codes
 
 COLUMNS = (
-    "second", "offered", "accepted", "limited", "errors",
-    "remaining_min", "remaining_max", "limit_min", "limit_max", "reset_max", "retry_after_max",
-    "accepted_p50_ms", "accepted_p95_ms", "limited_p50_ms", "limited_p95_ms",
+    "second",
+    "offered",
+    "accepted",
+    "limited",
+    "errors",
+    "remaining_min",
+    "remaining_max",
+    "limit_min",
+    "limit_max",
+    "reset_max",
+    "retry_after_max",
+    "accepted_p50_ms",
+    "accepted_p95_ms",
+    "limited_p50_ms",
+    "limited_p95_ms",
     "client_errors",  # of the errors, those the server answered with a 4xx (not a refusal)
 )
 _EXPONENT_BIAS = 50
@@ -81,7 +93,7 @@ def _span(values: np.ndarray) -> tuple[float | None, float | None]:
 
 def _histogram(codes: np.ndarray) -> dict[int, int]:
     values, counts = np.unique(codes, return_counts=True)
-    return dict(zip(values.tolist(), counts.tolist()))
+    return dict(zip(values.tolist(), counts.tolist(), strict=True))
 
 
 @dataclass
@@ -159,11 +171,21 @@ class Second:
 
     def row(self) -> list[object]:
         return [
-            self.second, self.offered, self.accepted, self.limited, self.errors,
-            self.remaining_min, self.remaining_max, self.limit_min, self.limit_max,
-            self.reset_max, self.retry_after_max,
-            quantile(self.accepted_ms, 0.5), quantile(self.accepted_ms, 0.95),
-            quantile(self.limited_ms, 0.5), quantile(self.limited_ms, 0.95),
+            self.second,
+            self.offered,
+            self.accepted,
+            self.limited,
+            self.errors,
+            self.remaining_min,
+            self.remaining_max,
+            self.limit_min,
+            self.limit_max,
+            self.reset_max,
+            self.retry_after_max,
+            quantile(self.accepted_ms, 0.5),
+            quantile(self.accepted_ms, 0.95),
+            quantile(self.limited_ms, 0.5),
+            quantile(self.limited_ms, 0.95),
             self.client_errors,
         ]
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now() -> datetime:
     """This instant, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def stamp(when: datetime | None = None) -> str:
@@ -22,4 +22,4 @@ def iso(when: datetime) -> str:
 
 def clock(second: float) -> str:
     """``23:59:59``: the UTC time of day of a UNIX time, for notes about a run."""
-    return datetime.fromtimestamp(second, timezone.utc).strftime("%H:%M:%S")
+    return datetime.fromtimestamp(second, UTC).strftime("%H:%M:%S")

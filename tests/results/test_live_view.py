@@ -10,8 +10,8 @@ from typing import Any
 from mmload.limiter.rate import Documented
 from mmload.results.block import Block
 from mmload.results.live import ALL, ALL_KEYS, KEEP, MAX_KEYS, MAX_ROWS, Live, to_csv
-from mmload.results.record import Record
 from tests.support.records import LOGIN, ME, POSTS, record, saturated
+
 
 def by_name(view: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(row["key"], row["endpoint"]): row for row in view["rows"]}
@@ -48,8 +48,11 @@ def test_estimate_is_the_keys_not_an_endpoints_share() -> None:
     the key's row says 10/s, the endpoints' rows show no estimate."""
     live = Live(Documented.resolve())
     posts = [r for s in range(0, 20) for r in saturated(range(s, s + 1), 6 + s % 2, 20)]
-    login = [r for s in range(0, 20) for r in saturated(range(s, s + 1), 4 - s % 2, 10, "addr:a",
-                                                        LOGIN, offset=0.3)]
+    login = [
+        r
+        for s in range(0, 20)
+        for r in saturated(range(s, s + 1), 4 - s % 2, 10, "addr:a", LOGIN, offset=0.3)
+    ]
     live.add(Block.from_records(posts + login))
     rows = by_name(live.view(21.5))  # settled up to 19
     assert rows[("addr:a", ALL)]["enforced"] == 10.0
@@ -67,9 +70,15 @@ def test_rows_across_keys_come_first_and_add_up() -> None:
     live.add(Block.from_records(a + b))
     view = live.view(12.0)  # settled up to 9: rates over 5..9
     assert [(r["key"], r["endpoint"]) for r in view["rows"]] == [
-        (ALL_KEYS, ALL), (ALL_KEYS, ME), (ALL_KEYS, LOGIN),
-        ("addr:a", ALL), ("addr:a", ME), ("addr:a", LOGIN),
-        ("addr:b", ALL), ("addr:b", ME), ("addr:b", LOGIN),
+        (ALL_KEYS, ALL),
+        (ALL_KEYS, ME),
+        (ALL_KEYS, LOGIN),
+        ("addr:a", ALL),
+        ("addr:a", ME),
+        ("addr:a", LOGIN),
+        ("addr:b", ALL),
+        ("addr:b", ME),
+        ("addr:b", LOGIN),
     ]
     rows = by_name(view)
     overall, me = rows[(ALL_KEYS, ALL)], rows[(ALL_KEYS, ME)]
@@ -102,8 +111,11 @@ def test_keys_of_one_endpoint_each_have_their_estimate_across_keys() -> None:
 
 def test_one_endpoint_several_keys_has_no_separate_overall_row() -> None:
     live = Live(Documented.resolve())
-    live.add(Block.from_records(saturated(range(0, 6), key="addr:a")
-                                + saturated(range(0, 6), 8, key="addr:b")))
+    live.add(
+        Block.from_records(
+            saturated(range(0, 6), key="addr:a") + saturated(range(0, 6), 8, key="addr:b")
+        )
+    )
     view = live.view(8.0)
     assert [(r["key"], r["endpoint"]) for r in view["rows"]] == [
         (ALL_KEYS, ME),
@@ -166,9 +178,13 @@ def test_live_csv_has_a_line_per_row() -> None:
 
 def test_live_csv_names_the_rows_across_keys() -> None:
     live = Live(Documented.resolve())
-    live.add(Block.from_records(saturated(range(0, 6), key="addr:a")
-                                + saturated(range(0, 6), key="addr:b", endpoint=LOGIN)
-                                + saturated(range(0, 6), 4, key="addr:b")))
+    live.add(
+        Block.from_records(
+            saturated(range(0, 6), key="addr:a")
+            + saturated(range(0, 6), key="addr:b", endpoint=LOGIN)
+            + saturated(range(0, 6), 4, key="addr:b")
+        )
+    )
     lines = to_csv(live.view(8.0)["rows"]).splitlines()
     header = lines[0].split(",")
     cells = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
@@ -185,8 +201,10 @@ def test_the_statuses_a_run_counts_as_refusals_are_limited_in_the_view() -> None
     """nginx's 503s, told (``--limited-status 429,503``): limited, and the estimate sees the
     saturated seconds; not told: errors, and no estimate."""
     records = [r._replace(status=503) if r.status == 429 else r for r in saturated(range(100, 110))]
-    told, untold = (Live(Documented.resolve(), limited=frozenset({429, 503})),
-                    Live(Documented.resolve()))
+    told, untold = (
+        Live(Documented.resolve(), limited=frozenset({429, 503})),
+        Live(Documented.resolve()),
+    )
     for live in (told, untold):
         live.add(Block.from_records(records))
     (row,) = told.view(now=112.0)["rows"]

@@ -24,7 +24,7 @@ def samples(tally: Tally, live: Live | None, now: float = 100.0) -> dict[tuple[s
 
 
 def test_counters_are_the_exact_totals_by_endpoint_and_outcome() -> None:
-    records = saturated(range(10, 20), key="addr:a") + [record(9.0, 200, LOGIN), record(9.5, 0)]
+    records = [*saturated(range(10, 20), key="addr:a"), record(9.0, 200, LOGIN), record(9.5, 0)]
     block = Block.from_records(records)
     tally, live = Tally(), Live(Documented(10, 100))
     tally.add(block)

@@ -13,8 +13,26 @@ from mmload.results.records_file import RecordsWriter, read_blocks
 
 def _block(n: int, t0: float = 1_800_000_000.0) -> Block:
     rows = [
-        Record(t0 + i * 0.01, 5.0, "GET /x", 200, "k", "", "", None, None, None, None, None, "",
-               "", None, "", "", "")  # fmt: skip
+        Record(
+            t0 + i * 0.01,
+            5.0,
+            "GET /x",
+            200,
+            "k",
+            "",
+            "",
+            None,
+            None,
+            None,
+            None,
+            None,
+            "",
+            "",
+            None,
+            "",
+            "",
+            "",
+        )
         for i in range(n)
     ]
     return Block.from_records(rows)

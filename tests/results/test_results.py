@@ -37,8 +37,22 @@ def rec(
     endpoint: str = "GET /x",
 ) -> Record:
     return Record(
-        sent, latency, endpoint, status, key, "token:1", "addr:1", 101, remaining, 1, None, None,
-        "", "mattermost", None, "",
+        sent,
+        latency,
+        endpoint,
+        status,
+        key,
+        "token:1",
+        "addr:1",
+        101,
+        remaining,
+        1,
+        None,
+        None,
+        "",
+        "mattermost",
+        None,
+        "",
     )
 
 
@@ -49,15 +63,24 @@ def random_records(n: int, seed: int = 7) -> list[Record]:
         status = rng.choice([200, 200, 201, 429, 500, 0, 401])
         out.append(
             Record(
-                1000 + rng.random() * 5, rng.choice([0.0, 0.9, 3.3, 47.0, 1234.5]),
-                rng.choice(["GET /a", "POST /b", "GET /ü"]), status, rng.choice(["k1", "k2", ""]),
-                rng.choice(["token:a", ""]), "addr:1",
-                rng.choice([None, 101.0]), rng.choice([None, 0.0, 3.0, 100.0]),
-                rng.choice([None, 1.0, 1764387161.0]), 2.0 if status == 429 else None,
-                rng.choice([None, 11.0]), rng.choice(["", "default"]),
-                rng.choice(["", "mattermost", "ietf"]), rng.choice([None, 1764387160.0]),
+                1000 + rng.random() * 5,
+                rng.choice([0.0, 0.9, 3.3, 47.0, 1234.5]),
+                rng.choice(["GET /a", "POST /b", "GET /ü"]),
+                status,
+                rng.choice(["k1", "k2", ""]),
+                rng.choice(["token:a", ""]),
+                "addr:1",
+                rng.choice([None, 101.0]),
+                rng.choice([None, 0.0, 3.0, 100.0]),
+                rng.choice([None, 1.0, 1764387161.0]),
+                2.0 if status == 429 else None,
+                rng.choice([None, 11.0]),
+                rng.choice(["", "default"]),
+                rng.choice(["", "mattermost", "ietf"]),
+                rng.choice([None, 1764387160.0]),
                 rng.choice(["", "malformed x-ratelimit-remaining: '1_0'", "timed out"]),
-                rng.choice(["", "abcd1234"]), rng.choice(["", '"a";q=1;r=0, "b";q=9;w=9;r=4']),
+                rng.choice(["", "abcd1234"]),
+                rng.choice(["", '"a";q=1;r=0, "b";q=9;w=9;r=4']),
             )
         )
     return out
@@ -81,8 +104,9 @@ def test_a_frame_from_before_a_column_existed_reads_it_as_empty(
     block = Block.from_records(records)
     old = tuple(n for n in block_module.TEXT if n not in ("bucket", "policies"))
     monkeypatch.setattr(block_module, "TEXT", old)
-    frame = Block({**block.numbers}, {n: block.codes[n] for n in old},
-                  {n: block.tables[n] for n in old}).encode()
+    frame = Block(
+        {**block.numbers}, {n: block.codes[n] for n in old}, {n: block.tables[n] for n in old}
+    ).encode()
     monkeypatch.undo()
     back, _ = Block.decode(frame)
     assert list(back.records()) == [r._replace(bucket="", policies="") for r in records]
@@ -184,9 +208,18 @@ def test_outcome_takes_the_statuses_a_run_counts_as_refusals() -> None:
     statuses = [0, 200, 201, 302, 400, 401, 429, 500, 503, 599]
     nginx = frozenset({429, 503})
     assert sorted(LIMITED) == [429]
-    assert [outcome(s) for s in statuses] == ["error", "accepted", "accepted", "accepted",
-                                              "error", "error", "limited", "error", "error",
-                                              "error"]
+    assert [outcome(s) for s in statuses] == [
+        "error",
+        "accepted",
+        "accepted",
+        "accepted",
+        "error",
+        "error",
+        "limited",
+        "error",
+        "error",
+        "error",
+    ]
     assert outcome(503, nginx) == "limited" and outcome(503) == "error"
     assert outcome(429, frozenset({503})) == "error"  # only what the run was told
     for limited in (LIMITED, nginx, frozenset({503})):
@@ -199,8 +232,15 @@ def test_outcome_takes_the_statuses_a_run_counts_as_refusals() -> None:
 
 def test_timeline_and_tally_count_503_as_limited_only_when_told() -> None:
     login = "POST /api/v4/users/login"
-    records = [rec(1.2, 200), rec(1.3, 503), rec(1.4, 503), rec(1.5, 429), rec(1.6, 500),
-               rec(1.7, 503, endpoint=login), rec(1.8, 200, endpoint=login)]
+    records = [
+        rec(1.2, 200),
+        rec(1.3, 503),
+        rec(1.4, 503),
+        rec(1.5, 429),
+        rec(1.6, 500),
+        rec(1.7, 503, endpoint=login),
+        rec(1.8, 200, endpoint=login),
+    ]
     block = Block.from_records(records)
     told, untold = Timeline(frozenset({429, 503})), Timeline()
     told.add(block)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,16 +62,18 @@ def send(
     ``failure``: whether an error status counts as a failure in Locust's statistics."""
     target = urlsplit(user.host)
     https = target.scheme == "https"
-    make = (_Https10 if https else _Http10) if http10 else (
-        http.client.HTTPSConnection if https else http.client.HTTPConnection
-    )  # fmt: skip
     timeout = float(getattr(user.settings, "request_timeout", 30.0))
-    conn = make(
-        target.hostname or "",
-        target.port,
-        timeout=timeout,
-        source_address=(source, 0) if source else None,
-    )
+    host, port, bind = target.hostname or "", target.port, (source, 0) if source else None
+    conn: http.client.HTTPConnection
+    if https:  # verified as the user's client verifies (Locust's FastHttpUser: insecure)
+        tls = ssl.create_default_context()
+        if getattr(user, "insecure", True):
+            tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+        secure = _Https10 if http10 else http.client.HTTPSConnection
+        conn = secure(host, port, timeout=timeout, source_address=bind, context=tls)
+    else:
+        plain = _Http10 if http10 else http.client.HTTPConnection
+        conn = plain(host, port, timeout=timeout, source_address=bind)
     sent = {**(user.auth if auth else {}), **headers}
     payload = None
     if body is not None:

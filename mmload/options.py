@@ -649,12 +649,14 @@ class Given:
     prometheus_host: str | None = None
     prometheus_linger: float | None = None
     exit_code_on_error: object = None  # Locust's, as given (None or 1: not given)
+    distributed: bool = False  # several Locust processes: a master and its workers
 
 
 def refusal(g: Given) -> str:
     """Why the run cannot start as given ("" when it can): options its scenarios would ignore,
     what a scenario needs and was not given, documented limits that cannot stand together, the
-    Prometheus options without their port, and Locust's --exit-code-on-error."""
+    Prometheus options without their port, Locust's --exit-code-on-error, and a scenario that
+    runs in one process given several."""
     return (
         ignored(g.scenarios, g.given, SCENARIO_ONLY | LOGIN_FLAGS)
         or next(
@@ -663,4 +665,20 @@ def refusal(g: Given) -> str:
         or documented_refusal(g.documented_limit)
         or prometheus_refusal(g.prometheus_port, g.prometheus_host, g.prometheus_linger)
         or exit_code_refusal(g.exit_code_on_error)
+        or one_process_refusal(g.scenarios, g.distributed)
+    )
+
+
+ONE_PROCESS = frozenset({"bypass"})  # scenarios that run in one process only
+
+
+def one_process_refusal(scenarios: Iterable[str], distributed: bool) -> str:
+    """Why these scenarios cannot run over several Locust processes ("" when they can)."""
+    alone = sorted(ONE_PROCESS.intersection(scenarios))
+    if not distributed or not alone:
+        return ""
+    return (
+        f"the {alone[0]} scenario runs in one process (one user audits, its bypass.json is "
+        "written where it runs, and the account it locks out is every process's): drop "
+        "--processes, or run Locust without --master"
     )

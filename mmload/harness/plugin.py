@@ -61,6 +61,7 @@ def check_options(environment: Environment) -> None:
             getattr(parsed, "prometheus_host", None),
             getattr(parsed, "prometheus_linger", None),
             getattr(parsed, "exit_code_on_error", None),
+            distributed=isinstance(environment.runner, MasterRunner),
         )
     )
     sources = getattr(parsed, "source_ips", None)

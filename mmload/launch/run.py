@@ -127,6 +127,7 @@ def check_options(o: RunOptions, environ: Mapping[str, str] = os.environ) -> Non
             o.prometheus_host,
             o.prometheus_linger,
             exit_code,
+            distributed=bool(o.processes),
         )
     )
     if not message and o.run_dir and not _fresh_folder(Path(o.run_dir)):

@@ -14,6 +14,7 @@ from locust.env import Environment
 
 from mmload.exitcodes import ExitStatus
 from mmload.harness import accounts, plugin
+from mmload.harness.scenarios.bypass import Bypass
 from mmload.harness.scenarios.hammer import Hammer
 from mmload.harness.scenarios.mixed import Mixed
 from mmload.harness.scenarios.polite import Polite
@@ -210,3 +211,25 @@ def test_mmload_run_hands_the_bypassable_keyings_to_its_reference_server() -> No
     args = build_parser().parse_args(["run", "--server-trust-forwarded", "--server-per-route"])
     assert server_args(args) == ["--trust-forwarded", "--per-route"]
     assert server_args(build_parser().parse_args(["run"])) == []
+
+
+def test_the_bypass_audit_is_refused_over_several_processes(capsys: Any) -> None:
+    """One user audits and the folder is written where it runs: over several processes the
+    audit would leave no bypass.json and lock the others' account out."""
+    assert "runs in one process" in refused(RunOptions(scenario="bypass", processes=2))
+    check_options(RunOptions(scenario="bypass"), {})  # not refused
+    check_options(RunOptions(scenario="hammer", processes=2), {})
+    environment = Environment(user_classes=[Bypass], parsed_options=parsed("--accounts", "1"))
+    environment.host = HOST
+    master = environment.create_master_runner("127.0.0.1", 0)
+    try:
+        plugin.check_options(environment)
+    except SystemExit as exc:
+        assert exc.code == ExitStatus.USAGE
+    else:
+        raise AssertionError("a master of the bypass audit was let start")
+    finally:
+        master.quit()
+    assert "runs in one process" in capsys.readouterr().err
+    alone = Environment(user_classes=[Bypass], parsed_options=parsed("--accounts", "1"), host=HOST)
+    plugin.check_options(alone)  # one process: it starts

@@ -219,6 +219,7 @@ class Judged:
     detail: str
     why: str = ""
     again: bool = False  # undecided, but another try, on a drained bucket, may decide it
+    served: tuple[int, ...] = ()  # the statuses of the evasion's requests that got through
 
 
 def through(status: int, limited: Collection[int]) -> bool:
@@ -245,7 +246,8 @@ def judge_one(vector: Vector, tried: Attempt, rate: float, limited: Collection[i
         refused = status in limited
         between += waiting if refused and after_refusal else 0
         waiting, after_refusal = 0, refused
-    found = Judged(vector, None, accepted, between, allowed, tried.detail)
+    served = tuple(sorted({st for k, st in sent if k == "E" and through(st, limited)}))
+    found = Judged(vector, None, accepted, between, allowed, tried.detail, served=served)
     if not drained or taken > allowed:
         got = sum(through(s, limited) for k, s in sent if k == "C")
         why = (

@@ -61,7 +61,7 @@ def checks(folder: Path, limited: Collection[int]) -> list[Check]:
                     observed,
                     f"{v.what} dodges the limit: {j.between} of {bypass.EVASIONS} requests "
                     f"with it got through, each between two requests without it that were "
-                    f"refused (e.g. {j.detail})",
+                    f"refused (e.g. {j.detail}){_unserved(j.served)}",
                     CAUSES[v.kind],
                 )
             )
@@ -73,6 +73,15 @@ def checks(folder: Path, limited: Collection[int]) -> list[Check]:
                 )
             )  # fmt: skip
     return found
+
+
+def _unserved(statuses: tuple[int, ...]) -> str:
+    """When the server let them past the limit only to turn them down (a spelling it does not
+    route, a method it does not allow): said, as the dodge then serves an attacker little."""
+    if not statuses or min(statuses) < 400:
+        return ""
+    answered = "/".join(str(s) for s in statuses)
+    return f"; answered {answered}: past the limit, but not served"
 
 
 def explained(checks: list[Check], audit: list[Check]) -> list[Check]:

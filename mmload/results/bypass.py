@@ -125,9 +125,12 @@ class Attempt:
             order = "C" * len(parts[0]) + "E" * len(parts[1]) + "C" * len(parts[2])
             statuses = [int(s) for part in parts for s in part]
         return cls(
-            str(raw.get("vector")), order, statuses, float(raw.get("seconds") or 0.0),
+            str(raw.get("vector")),
+            order,
+            statuses,
+            float(raw.get("seconds") or 0.0),
             str(raw.get("detail", "")),
-        )  # fmt: skip
+        )
 
 
 def spoofed(n: int) -> str:

@@ -68,10 +68,14 @@ def checks(folder: Path, limited: Collection[int]) -> list[Check]:
         else:
             found.append(
                 Check(
-                    PREFIX + v.name, True, ERROR, expected, observed,
+                    PREFIX + v.name,
+                    True,
+                    ERROR,
+                    expected,
+                    observed,
                     f"{v.what} is limited like any request",
                 )
-            )  # fmt: skip
+            )
     return found
 
 

@@ -67,10 +67,25 @@ def secure(tmp_path: Path) -> Iterator[str]:
         pytest.skip("openssl is not installed")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=mmload-test", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=mmload-test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
     Recorder.seen, Recorder.status = [], 200
@@ -109,9 +124,15 @@ def test_a_new_client_sends_no_auth_and_a_refusal_is_named_as_the_client_names_i
     Recorder.status = 429
     body = {"login_id": "u", "password": "p"}
     answer = raw_http.send(
-        user(plain, fired), "POST", "/api/v4/users/login", "POST login", {}, body=body,
-        auth=False, context={"who": "nobody"},
-    )  # fmt: skip
+        user(plain, fired),
+        "POST",
+        "/api/v4/users/login",
+        "POST login",
+        {},
+        body=body,
+        auth=False,
+        context={"who": "nobody"},
+    )
     assert answer.status_code == 429
     [(line, headers)] = Recorder.seen
     assert line.endswith("HTTP/1.1") and "Authorization" not in headers and "Cookie" not in headers

@@ -78,8 +78,14 @@ def test_a_vector_is_judged_on_its_first_decided_try() -> None:
 
 
 def test_a_run_written_before_the_controls_were_interleaved_is_still_judged() -> None:
-    old = {"vector": "x-real-ip", "before": [R] * 3, "evasion": [A] * 5, "after": [R] * 3,
-           "seconds": 0.05, "detail": "GET /x"}  # fmt: skip
+    old = {
+        "vector": "x-real-ip",
+        "before": [R] * 3,
+        "evasion": [A] * 5,
+        "after": [R] * 3,
+        "seconds": 0.05,
+        "detail": "GET /x",
+    }
     assert [j.works for j in judge({"refill_per_s": 10.0, "attempts": [old]}, LIMITED)] == [True]
     old |= {"evasion": [R] * 5}
     assert [j.works for j in judge({"refill_per_s": 10.0, "attempts": [old]}, LIMITED)] == [False]
@@ -87,8 +93,15 @@ def test_a_run_written_before_the_controls_were_interleaved_is_still_judged() ->
 
 def test_spellings_differ_from_request_to_request() -> None:
     path = "/api/v4/users/me"
-    for name in ("trailing-slash", "doubled-slash", "dot-segment", "path-case",
-                 "percent-encoded", "semicolon-parameter", "query-string"):  # fmt: skip
+    for name in (
+        "trailing-slash",
+        "doubled-slash",
+        "dot-segment",
+        "path-case",
+        "percent-encoded",
+        "semicolon-parameter",
+        "query-string",
+    ):
         for start in range(0, 200, 2 * EVASIONS):  # a vector's two tries: 10 requests
             tried = {spelled(name, path, n) for n in range(start, start + 2 * EVASIONS)}
             assert len(tried) == 2 * EVASIONS and path not in tried, (name, tried)
@@ -130,5 +143,6 @@ def test_the_lockout_is_told_only_by_answers() -> None:
     assert told([401] * 15, 503) is None
     assert told([503] * 15, 401) is None
     assert lockout({"lockout": {"why": "no disposable account"}}, LIMITED) == (
-        None, "no disposable account",
-    )  # fmt: skip
+        None,
+        "no disposable account",
+    )

@@ -80,8 +80,12 @@ class Synthesized:
     def audit(self) -> list[bypass.Judged]:
         with limits_clock(self.clocks):
             attempts = audit.run(
-                self.send, PATH, self.server.rate.burst, self.server.rate.per_sec, LIMITED,
+                self.send,
+                PATH,
+                self.server.rate.burst,
+                self.server.rate.per_sec,
+                LIMITED,
                 clock=lambda: self.t,
-            )  # fmt: skip
+            )
         data = {"refill_per_s": self.server.rate.per_sec, "attempts": [asdict(a) for a in attempts]}
         return bypass.judge(data, LIMITED)

@@ -34,8 +34,10 @@ def test_each_vector_tried_is_a_check_saying_what_happened(tmp_path: Path) -> No
         tried("path-case", R),
         tried("http-1.0", 400),
     )
-    assert set(found) == {LOCKOUT, *(PREFIX + v for v in
-                          ("x-real-ip", "trailing-slash", "path-case", "http-1.0"))}  # fmt: skip
+    assert set(found) == {
+        LOCKOUT,
+        *(PREFIX + v for v in ("x-real-ip", "trailing-slash", "path-case", "http-1.0")),
+    }
     assert found[LOCKOUT].passed is True and "Mattermost's lockout" in found[LOCKOUT].message
     dodged = found[PREFIX + "x-real-ip"]
     assert dodged.passed is False and dodged.severity == ERROR

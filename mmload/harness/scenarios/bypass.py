@@ -89,9 +89,17 @@ class Bypass(MattermostUser):
         path, body = "/api/v4/users/login", {"login_id": login_id, "password": password}
         name = "POST /api/v4/users/login"  # a login, as the run counts logins
         answer = raw_http.send(
-            self, "POST", path, name, headers, body=body, source=source, auth=False,
-            context=self.context_of(None), failure=False,
-        )  # fmt: skip
+            self,
+            "POST",
+            path,
+            name,
+            headers,
+            body=body,
+            source=source,
+            auth=False,
+            context=self.context_of(None),
+            failure=False,
+        )
         return answer.status_code, _error_id(answer)
 
     def _send(self, request: bypass.Request) -> int:
@@ -130,9 +138,17 @@ class Bypass(MattermostUser):
         (status, its token or "")."""
         path, body = self.login_request(self.account)
         answer = raw_http.send(
-            self, "POST", path, f"POST {path}", {}, body=body, source=self.source, auth=False,
-            context=self.context_of(None), failure=False,
-        )  # fmt: skip
+            self,
+            "POST",
+            path,
+            f"POST {path}",
+            {},
+            body=body,
+            source=self.source,
+            auth=False,
+            context=self.context_of(None),
+            failure=False,
+        )
         token = answer.headers.get("Token") if answer.headers is not None else None
         return answer.status_code, str(token or "")
 

@@ -7,34 +7,12 @@ from pathlib import Path
 
 from mmload.results.block import Block
 from mmload.results.folder import RECORDS_BIN
-from mmload.results.record import Record
 from mmload.results.records_file import RecordsWriter, read_blocks
+from tests.support.records import record
 
 
 def _block(n: int, t0: float = 1_800_000_000.0) -> Block:
-    rows = [
-        Record(
-            t0 + i * 0.01,
-            5.0,
-            "GET /x",
-            200,
-            "k",
-            "",
-            "",
-            None,
-            None,
-            None,
-            None,
-            None,
-            "",
-            "",
-            None,
-            "",
-            "",
-            "",
-        )
-        for i in range(n)
-    ]
+    rows = [record(t0 + i * 0.01, 200, "GET /x", key="k") for i in range(n)]
     return Block.from_records(rows)
 
 

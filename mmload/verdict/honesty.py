@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmload.results.record import limited_label
 from mmload.verdict.findings import HONEST_SHARE, Context, Finding, na, undecided
 from mmload.verdict.schema import WARNING
 from mmload.verdict.streams import Stream
@@ -141,7 +142,9 @@ def retry_after_honest(c: Context) -> Finding:
     """On every 429; and honest: after a refusal, the first request sent once its Retry-After
     has passed is accepted, unless another was accepted in between (polite clients wait it out;
     under a hammer, others take what comes back first, and little can be judged)."""
-    expected = "Retry-After on every 429, and a request sent after it is accepted"
+    refusal = limited_label(c.limited)
+    refusal = "refusal" if refusal == "limited" else refusal  # 429, or several statuses
+    expected = f"Retry-After on every {refusal}, and a request sent after it is accepted"
     streams = c.measured.streams
     refused = sum(int(s.limited.sum()) for s in streams)
     if not refused:
@@ -152,7 +155,7 @@ def retry_after_honest(c: Context) -> Finding:
             False,
             expected,
             "no Retry-After",
-            "no 429 said when to retry, nor did any response carry rate-limit headers "
+            f"no {refusal} said when to retry, nor did any response carry rate-limit headers "
             "(nginx's limit_req, say): RFC 6585 makes Retry-After optional, but clients "
             "can only guess when to come back",
             severity=WARNING,
@@ -161,14 +164,14 @@ def retry_after_honest(c: Context) -> Finding:
         return Finding(
             False,
             expected,
-            f"{missing} of {refused} 429s without it",
+            f"{missing} of {refused} {refusal}s without it",
             f"{missing} of {refused} refusals carried no Retry-After",
         )
     hits = np.concatenate([after_waits(s) for s in streams[:20]])
     if len(hits) < MIN_WAITS:
         return undecided(
             expected,
-            f"all {refused} 429s said how long to wait, but too few requests came back "
+            f"all {refused} {refusal}s said how long to wait, but too few requests came back "
             "only then to tell whether that was enough (the polite scenario "
             "tells)",
         )
@@ -176,7 +179,7 @@ def retry_after_honest(c: Context) -> Finding:
     observed = f"present on all {refused}; {share:.0%} of {len(hits)} requests after it accepted"
     ok = share >= HONEST_SHARE
     message = (
-        "every 429 said how long to wait, and waiting that long was enough"
+        f"every {refusal} said how long to wait, and waiting that long was enough"
         if ok
         else f"after waiting Retry-After, only {share:.0%} of requests were accepted"
     )

@@ -14,7 +14,7 @@ import pytest
 from mmload.verdict import verify
 from mmload.verdict.schema import ERROR, FAIL, Verdict
 from tests.support.synth import Plan, write_folder
-from tests.support.worlds import BROKEN, CORRECT, Coverage, World, random_runs
+from tests.support.worlds import BROKEN, CORRECT, Coverage, World, behind_nginx, random_runs
 
 FAST_SEEDS = (1,)
 MORE_SEEDS = (2,)
@@ -94,3 +94,13 @@ def test_the_rate_interval_holds_the_true_rate_in_95_percent_of_random_runs(
             found.add(plan, m)
     assert found.measured >= 0.8 * found.runs, f"only {found.measured} runs measured a rate"
     assert found.covered >= 0.95 * found.measured, (found.covered, found.measured, found.misses)
+
+
+@pytest.mark.parametrize(("status", "named"), [(429, "no 429 said"), (503, "no refusal said")])
+def test_nginx_without_retry_after_is_told_in_its_own_refusals(
+    status: int, named: str, tmp_path: Path
+) -> None:
+    """nginx refusing with 503 (the run told so) is not said to have sent 429s."""
+    _, v = judged(behind_nginx(status, 100), 1, tmp_path)
+    check = next(c for c in v.checks if c.id == "retry-after-honest")
+    assert check.passed is False and named in check.message, check.message

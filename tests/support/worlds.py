@@ -92,6 +92,18 @@ def _flask(**settings: Any) -> dict[str, Any]:
 
 
 TWO = ((ME, 3.0), (CREATE_POST, 1.0))
+# mmload run's probe through nginx, 12 accounts: the logins are a route of their own that never
+# drains, and must not read as a second bucket beside the one the probe drains
+NGINX_PROBE = world(
+    "nginx-probe-12-logins",
+    proxy=Proxy(10, 20, 429),
+    limiting=False,
+    dialect="none",
+    documented=Documented(10, 20),
+    scenario="probe",
+    users=12,
+    seconds=30,
+)
 CORRECT: list[World] = [
     world("gcra"),
     *(world(a, **windowed(a)) for a in WINDOWS),
@@ -121,6 +133,7 @@ CORRECT: list[World] = [
     world("5xx-noise-2pct", failures=Failures(share=0.02)),
     world("refuses-503", refuse_status=503, limited_status=(429, 503)),
     *(behind_nginx(status, burst) for status in (429, 503) for burst in (5, 100)),
+    NGINX_PROBE,
     world("back-to-back-40pct", prior_requests=68, prior_gap=0.1),
     world(
         "ietf-two-policies",

@@ -14,7 +14,15 @@ import pytest
 from mmload.verdict import verify
 from mmload.verdict.schema import ERROR, FAIL, Verdict
 from tests.support.synth import Plan, write_folder
-from tests.support.worlds import BROKEN, CORRECT, Coverage, World, behind_nginx, random_runs
+from tests.support.worlds import (
+    BROKEN,
+    CORRECT,
+    NGINX_PROBE,
+    Coverage,
+    World,
+    behind_nginx,
+    random_runs,
+)
 
 FAST_SEEDS = (1,)
 MORE_SEEDS = (2,)
@@ -104,3 +112,11 @@ def test_nginx_without_retry_after_is_told_in_its_own_refusals(
     _, v = judged(behind_nginx(status, 100), 1, tmp_path)
     check = next(c for c in v.checks if c.id == "retry-after-honest")
     assert check.passed is False and named in check.message, check.message
+
+
+def test_logins_beside_one_drained_route_are_not_a_second_bucket(tmp_path: Path) -> None:
+    """Without headers, the probe's route got 10/s and so did all requests together: one route
+    drained one bucket.  The report drew the documented limit twice over when the logins were
+    counted as a bucket of their own."""
+    _, v = judged(NGINX_PROBE, 1, tmp_path)
+    assert (v.measured.buckets, v.measured.scope) == (1, "per-address"), v.measured
